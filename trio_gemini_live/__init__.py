@@ -1,0 +1,47 @@
+"""trio-gemini-live: a Trio-native client for the Gemini Live API."""
+
+from . import events as events
+from ._errors import AuthError as AuthError
+from ._errors import AuthRejectedError as AuthRejectedError
+from ._errors import InvalidArgumentError as InvalidArgumentError
+from ._errors import LiveError as LiveError
+from ._errors import NotFoundError as NotFoundError
+from ._errors import ProtocolError as ProtocolError
+from ._errors import QuotaExceededError as QuotaExceededError
+from ._errors import SessionClosedError as SessionClosedError
+from ._errors import SetupError as SetupError
+from ._errors import TransientError as TransientError
+from ._protocol import Status as Status
+from ._version import __version__ as __version__
+from ._wire import Blob as Blob
+from ._wire import Content as Content
+from ._wire import FunctionCall as FunctionCall
+from ._wire import FunctionDeclaration as FunctionDeclaration
+from ._wire import FunctionResponse as FunctionResponse
+from ._wire import Part as Part
+from ._wire import Schema as Schema
+from ._wire import Tool as Tool
+
+__all__ = [
+    "AuthError",
+    "AuthRejectedError",
+    "Blob",
+    "Content",
+    "FunctionCall",
+    "FunctionDeclaration",
+    "FunctionResponse",
+    "InvalidArgumentError",
+    "LiveError",
+    "NotFoundError",
+    "Part",
+    "ProtocolError",
+    "QuotaExceededError",
+    "Schema",
+    "SessionClosedError",
+    "SetupError",
+    "Status",
+    "Tool",
+    "TransientError",
+    "__version__",
+    "events",
+]

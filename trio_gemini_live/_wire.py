@@ -1,0 +1,661 @@
+"""The Live API wire format as msgspec Structs (PROTOCOL.md sections 3 and 4).
+
+Every JSON object of the protocol is a Struct here. Python names are snake_case; the wire
+names are lowerCamelCase (``rename="camel"``), as proto3 JSON wants. Fields default to
+``None`` and ``omit_defaults=True`` leaves them out of the JSON, so an unset field is never
+sent (PROTOCOL.md 3.1: never send ``"handle": null``).
+
+There is one encoder and one decoder, created once at import:
+
+* :func:`encode` turns any client Struct into the UTF-8 JSON of a text frame. ``bytes``
+  fields are base64-encoded in C with the standard alphabet.
+* :func:`decode_server_message` turns a server frame (binary or text) into a
+  :class:`ServerMessage`. The decoder is *lax* (``strict=False``): proto3 JSON writes int64
+  values as strings, and the server is free to write them as numbers; both are accepted.
+  Unknown fields and unknown message types are ignored (the server grows). Media bytes in
+  the standard alphabet are decoded in C; URL-safe or unpadded base64 takes a slower, exact
+  repair path (:func:`_repair_base64`).
+
+Enumerations the client sends are ``Literal`` types, so a typo fails before anything is
+sent; enumerations the server sends are plain ``str``, so a value added by Google tomorrow
+never fails decoding.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Any, Final, Literal, TypeAlias
+
+import msgspec
+
+from ._errors import ProtocolError
+
+__all__ = [
+    "ActivityEnd",
+    "ActivityStart",
+    "AudioTranscriptionConfig",
+    "AutomaticActivityDetection",
+    "Blob",
+    "ClientContent",
+    "ClientMessage",
+    "CodeExecution",
+    "CodeExecutionResult",
+    "Content",
+    "ContextUpdate",
+    "ContextWindowCompression",
+    "ExecutableCode",
+    "FileData",
+    "FunctionCall",
+    "FunctionDeclaration",
+    "FunctionResponse",
+    "GenerationConfig",
+    "GoAway",
+    "GoogleSearch",
+    "GroundingMetadata",
+    "HistoryConfig",
+    "ModalityTokenCount",
+    "Part",
+    "PrebuiltVoiceConfig",
+    "Proactivity",
+    "RealtimeInput",
+    "RealtimeInputConfig",
+    "Schema",
+    "ServerContent",
+    "ServerMessage",
+    "SessionResumptionConfig",
+    "SessionResumptionUpdate",
+    "Setup",
+    "SetupComplete",
+    "SlidingWindow",
+    "SpeechConfig",
+    "ThinkingConfig",
+    "Tool",
+    "ToolCall",
+    "ToolCallCancellation",
+    "ToolResponse",
+    "Transcription",
+    "UrlContext",
+    "UsageMetadata",
+    "VoiceActivity",
+    "VoiceActivityDetectionSignal",
+    "VoiceConfig",
+    "decode_server_message",
+    "encode",
+]
+
+
+class WireStruct(msgspec.Struct, rename="camel", omit_defaults=True, kw_only=True):
+    """Base of every wire type: camelCase on the wire, unset fields omitted."""
+
+
+# --- enumerations the client sends (checked before sending) -------------------------------
+
+Modality: TypeAlias = Literal["TEXT", "AUDIO", "IMAGE"]
+MediaResolution: TypeAlias = Literal[
+    "MEDIA_RESOLUTION_UNSPECIFIED",
+    "MEDIA_RESOLUTION_LOW",
+    "MEDIA_RESOLUTION_MEDIUM",
+    "MEDIA_RESOLUTION_HIGH",
+]
+ThinkingLevel: TypeAlias = Literal["MINIMAL", "LOW", "MEDIUM", "HIGH"]
+SchemaType: TypeAlias = Literal[
+    "TYPE_UNSPECIFIED", "STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT", "NULL"
+]
+Behavior: TypeAlias = Literal["UNSPECIFIED", "BLOCKING", "NON_BLOCKING"]
+Scheduling: TypeAlias = Literal["SCHEDULING_UNSPECIFIED", "SILENT", "WHEN_IDLE", "INTERRUPT"]
+StartSensitivity: TypeAlias = Literal[
+    "START_SENSITIVITY_UNSPECIFIED", "START_SENSITIVITY_HIGH", "START_SENSITIVITY_LOW"
+]
+EndSensitivity: TypeAlias = Literal[
+    "END_SENSITIVITY_UNSPECIFIED", "END_SENSITIVITY_HIGH", "END_SENSITIVITY_LOW"
+]
+ActivityHandling: TypeAlias = Literal[
+    "ACTIVITY_HANDLING_UNSPECIFIED", "START_OF_ACTIVITY_INTERRUPTS", "NO_INTERRUPTION"
+]
+TurnCoverage: TypeAlias = Literal[
+    "TURN_COVERAGE_UNSPECIFIED",
+    "TURN_INCLUDES_ONLY_ACTIVITY",
+    "TURN_INCLUDES_ALL_INPUT",
+    "TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO",
+]
+Role: TypeAlias = Literal["user", "model"]
+
+#: A protobuf Duration: ``"50s"``/``"1.5s"`` in proto3 JSON; numbers are accepted too.
+Duration: TypeAlias = str | float
+
+
+# --- content (shared by client and server) -------------------------------------------------
+
+
+class Blob(WireStruct):
+    """Inline media: ``{"mimeType": ..., "data": <base64>}``."""
+
+    mime_type: str | None = None
+    data: bytes | None = None
+    display_name: str | None = None
+
+
+class FileData(WireStruct):
+    """A reference to an uploaded file."""
+
+    mime_type: str | None = None
+    file_uri: str | None = None
+    display_name: str | None = None
+
+
+class FunctionCall(WireStruct):
+    """A call the model asks the client to run (``toolCall.functionCalls[]``)."""
+
+    id: str | None = None
+    name: str | None = None
+    args: dict[str, Any] | None = None
+    will_continue: bool | None = None
+
+
+class FunctionResponse(WireStruct):
+    """The client's answer to a :class:`FunctionCall` (PROTOCOL.md 3.4).
+
+    ``scheduling`` and ``will_continue`` are Gemini-API-only (Vertex breaks on them).
+    """
+
+    id: str | None = None
+    name: str | None = None
+    response: dict[str, Any] | None = None
+    will_continue: bool | None = None
+    scheduling: Scheduling | None = None
+
+
+class ExecutableCode(WireStruct):
+    """Code the model generated for the code-execution tool."""
+
+    language: str | None = None
+    code: str | None = None
+    id: str | None = None
+
+
+class CodeExecutionResult(WireStruct):
+    """The result of running :class:`ExecutableCode`."""
+
+    outcome: str | None = None
+    output: str | None = None
+    id: str | None = None
+
+
+class Part(WireStruct):
+    """One part of a :class:`Content`: text, inline media, a call, a response, code..."""
+
+    text: str | None = None
+    inline_data: Blob | None = None
+    file_data: FileData | None = None
+    function_call: FunctionCall | None = None
+    function_response: FunctionResponse | None = None
+    executable_code: ExecutableCode | None = None
+    code_execution_result: CodeExecutionResult | None = None
+    thought: bool | None = None
+    thought_signature: bytes | None = None
+
+
+class Content(WireStruct):
+    """A turn: a role and its parts."""
+
+    role: str | None = None
+    parts: list[Part] | None = None
+
+
+# --- setup ---------------------------------------------------------------------------------
+
+
+class PrebuiltVoiceConfig(WireStruct):
+    voice_name: str | None = None
+
+
+class VoiceConfig(WireStruct):
+    prebuilt_voice_config: PrebuiltVoiceConfig | None = None
+
+
+class SpeechConfig(WireStruct):
+    """``generationConfig.speechConfig``: the voice and the language of the answer."""
+
+    voice_config: VoiceConfig | None = None
+    language_code: str | None = None
+
+
+class ThinkingConfig(WireStruct):
+    """``generationConfig.thinkingConfig``: a budget (2.5 models) or a level (3.x models)."""
+
+    include_thoughts: bool | None = None
+    thinking_budget: int | None = None
+    thinking_level: ThinkingLevel | None = None
+
+
+class GenerationConfig(WireStruct):
+    """``setup.generationConfig``, the subset the Live API supports (PROTOCOL.md 3.1)."""
+
+    candidate_count: int | None = None
+    max_output_tokens: int | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    seed: int | None = None
+    response_modalities: list[Modality] | None = None
+    speech_config: SpeechConfig | None = None
+    media_resolution: MediaResolution | None = None
+    thinking_config: ThinkingConfig | None = None
+    enable_affective_dialog: bool | None = None
+
+
+class Schema(WireStruct):
+    """The OpenAPI subset used for function parameters (``type`` is upper case)."""
+
+    type: SchemaType | None = None
+    format: str | None = None
+    title: str | None = None
+    description: str | None = None
+    nullable: bool | None = None
+    enum: list[str] | None = None
+    items: Schema | None = None
+    max_items: int | None = None
+    min_items: int | None = None
+    properties: dict[str, Schema] | None = None
+    required: list[str] | None = None
+    property_ordering: list[str] | None = None
+    min_properties: int | None = None
+    max_properties: int | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    any_of: list[Schema] | None = None
+    default: Any = None
+    example: Any = None
+
+
+class FunctionDeclaration(WireStruct):
+    """A function the model may call. ``behavior`` NON_BLOCKING lets the model keep talking."""
+
+    name: str
+    description: str | None = None
+    parameters: Schema | None = None
+    parameters_json_schema: dict[str, Any] | None = None
+    response: Schema | None = None
+    behavior: Behavior | None = None
+
+
+class GoogleSearch(WireStruct):
+    """Grounding with Google Search (``{}`` enables it)."""
+
+
+class CodeExecution(WireStruct):
+    """The code-execution tool (``{}`` enables it)."""
+
+
+class UrlContext(WireStruct):
+    """The URL-context tool (``{}`` enables it)."""
+
+
+class Tool(WireStruct):
+    """One entry of ``setup.tools``: function declarations or a built-in tool."""
+
+    function_declarations: list[FunctionDeclaration] | None = None
+    google_search: GoogleSearch | None = None
+    code_execution: CodeExecution | None = None
+    url_context: UrlContext | None = None
+
+
+class AutomaticActivityDetection(WireStruct):
+    """Server-side voice activity detection; ``disabled=True`` means manual activity signals."""
+
+    disabled: bool | None = None
+    start_of_speech_sensitivity: StartSensitivity | None = None
+    end_of_speech_sensitivity: EndSensitivity | None = None
+    prefix_padding_ms: int | None = None
+    silence_duration_ms: int | None = None
+
+
+class RealtimeInputConfig(WireStruct):
+    automatic_activity_detection: AutomaticActivityDetection | None = None
+    activity_handling: ActivityHandling | None = None
+    turn_coverage: TurnCoverage | None = None
+
+
+class SessionResumptionConfig(WireStruct):
+    """``{}`` asks for handles; ``handle`` resumes; ``transparent`` is Vertex-only."""
+
+    handle: str | None = None
+    transparent: bool | None = None
+
+
+class SlidingWindow(WireStruct):
+    target_tokens: int | None = None
+
+
+class ContextWindowCompression(WireStruct):
+    trigger_tokens: int | None = None
+    sliding_window: SlidingWindow | None = None
+
+
+class AudioTranscriptionConfig(WireStruct):
+    """``{}`` turns transcription on; ``language_codes`` are hints (newer models)."""
+
+    language_codes: list[str] | None = None
+
+
+class Proactivity(WireStruct):
+    """v1alpha: let the model decide not to answer irrelevant input."""
+
+    proactive_audio: bool | None = None
+
+
+class HistoryConfig(WireStruct):
+    """3.x models: the initial history arrives as ``clientContent``."""
+
+    initial_history_in_client_content: bool | None = None
+
+
+class Setup(WireStruct):
+    """The first client message (PROTOCOL.md 3.1)."""
+
+    model: str
+    generation_config: GenerationConfig | None = None
+    system_instruction: Content | None = None
+    tools: list[Tool] | None = None
+    realtime_input_config: RealtimeInputConfig | None = None
+    session_resumption: SessionResumptionConfig | None = None
+    context_window_compression: ContextWindowCompression | None = None
+    input_audio_transcription: AudioTranscriptionConfig | None = None
+    output_audio_transcription: AudioTranscriptionConfig | None = None
+    proactivity: Proactivity | None = None
+    history_config: HistoryConfig | None = None
+    explicit_vad_signal: bool | None = None
+
+
+# --- the other client messages -------------------------------------------------------------
+
+
+class ClientContent(WireStruct):
+    """Turns appended to the history (PROTOCOL.md 3.2)."""
+
+    turns: list[Content] | None = None
+    turn_complete: bool | None = None
+
+
+class ActivityStart(WireStruct):
+    """Manual voice activity: the user started speaking."""
+
+
+class ActivityEnd(WireStruct):
+    """Manual voice activity: the user stopped speaking."""
+
+
+class RealtimeInput(WireStruct):
+    """Streamed input, exactly one field per message (PROTOCOL.md 3.3)."""
+
+    audio: Blob | None = None
+    video: Blob | None = None
+    text: str | None = None
+    activity_start: ActivityStart | None = None
+    activity_end: ActivityEnd | None = None
+    audio_stream_end: bool | None = None
+    media_chunks: list[Blob] | None = None
+
+
+class ToolResponse(WireStruct):
+    function_responses: list[FunctionResponse] | None = None
+
+
+class ContextUpdate(WireStruct):
+    """Newest models only: change the system instruction mid-session."""
+
+    system_instruction: Content | None = None
+
+
+class ClientMessage(WireStruct):
+    """A client frame: exactly one field is set."""
+
+    setup: Setup | None = None
+    client_content: ClientContent | None = None
+    realtime_input: RealtimeInput | None = None
+    tool_response: ToolResponse | None = None
+    context_update: ContextUpdate | None = None
+
+
+# --- server messages -----------------------------------------------------------------------
+
+
+class SetupComplete(WireStruct):
+    session_id: str | None = None
+
+
+class Transcription(WireStruct):
+    """A transcription fragment: concatenate ``text``; ``finished`` ends the utterance."""
+
+    text: str | None = None
+    finished: bool | None = None
+    language_code: str | None = None
+
+
+class GroundingChunkWeb(WireStruct):
+    uri: str | None = None
+    title: str | None = None
+    domain: str | None = None
+
+
+class GroundingChunk(WireStruct):
+    web: GroundingChunkWeb | None = None
+
+
+class Segment(WireStruct):
+    start_index: int | None = None
+    end_index: int | None = None
+    part_index: int | None = None
+    text: str | None = None
+
+
+class GroundingSupport(WireStruct):
+    segment: Segment | None = None
+    grounding_chunk_indices: list[int] | None = None
+    confidence_scores: list[float] | None = None
+
+
+class SearchEntryPoint(WireStruct):
+    rendered_content: str | None = None
+    sdk_blob: bytes | None = None
+
+
+class GroundingMetadata(WireStruct):
+    """Google Search grounding: the queries, the sources and what they support."""
+
+    web_search_queries: list[str] | None = None
+    grounding_chunks: list[GroundingChunk] | None = None
+    grounding_supports: list[GroundingSupport] | None = None
+    search_entry_point: SearchEntryPoint | None = None
+    retrieval_queries: list[str] | None = None
+
+
+class UrlMetadata(WireStruct):
+    retrieved_url: str | None = None
+    url_retrieval_status: str | None = None
+
+
+class UrlContextMetadata(WireStruct):
+    url_metadata: list[UrlMetadata] | None = None
+
+
+class ServerContent(WireStruct):
+    """``serverContent``: model output and turn signals; 3.x models bundle several fields."""
+
+    model_turn: Content | None = None
+    generation_complete: bool | None = None
+    turn_complete: bool | None = None
+    interrupted: bool | None = None
+    grounding_metadata: GroundingMetadata | None = None
+    url_context_metadata: UrlContextMetadata | None = None
+    input_transcription: Transcription | None = None
+    output_transcription: Transcription | None = None
+    interim_input_transcription: Transcription | None = None
+    turn_complete_reason: str | None = None
+    waiting_for_input: bool | None = None
+    interaction_status: str | None = None
+
+
+class ToolCall(WireStruct):
+    function_calls: list[FunctionCall] | None = None
+
+
+class ToolCallCancellation(WireStruct):
+    ids: list[str] | None = None
+
+
+class ModalityTokenCount(WireStruct):
+    modality: str | None = None
+    token_count: int | None = None
+
+
+class UsageMetadata(WireStruct):
+    """Token counts, under the Gemini API names and the Vertex names (PROTOCOL.md 4)."""
+
+    prompt_token_count: int | None = None
+    cached_content_token_count: int | None = None
+    response_token_count: int | None = None
+    candidates_token_count: int | None = None
+    tool_use_prompt_token_count: int | None = None
+    thoughts_token_count: int | None = None
+    total_token_count: int | None = None
+    prompt_tokens_details: list[ModalityTokenCount] | None = None
+    cache_tokens_details: list[ModalityTokenCount] | None = None
+    response_tokens_details: list[ModalityTokenCount] | None = None
+    candidates_tokens_details: list[ModalityTokenCount] | None = None
+    tool_use_prompt_tokens_details: list[ModalityTokenCount] | None = None
+    traffic_type: str | None = None
+
+
+class GoAway(WireStruct):
+    time_left: Duration | None = None
+
+
+class SessionResumptionUpdate(WireStruct):
+    new_handle: str | None = None
+    resumable: bool | None = None
+    last_consumed_client_message_index: int | None = None
+
+
+class VoiceActivity(WireStruct):
+    """``voiceActivity``. PROTOCOL.md names the kind ``type``; the SDK ``voiceActivityType``."""
+
+    type: str | None = None
+    voice_activity_type: str | None = None
+    audio_offset: Duration | None = None
+
+
+class VoiceActivityDetectionSignal(WireStruct):
+    vad_signal_type: str | None = None
+
+
+class ServerMessage(WireStruct):
+    """A server frame: any of these keys, several at once (``usageMetadata`` with content)."""
+
+    setup_complete: SetupComplete | None = None
+    server_content: ServerContent | None = None
+    tool_call: ToolCall | None = None
+    tool_call_cancellation: ToolCallCancellation | None = None
+    usage_metadata: UsageMetadata | None = None
+    go_away: GoAway | None = None
+    session_resumption_update: SessionResumptionUpdate | None = None
+    voice_activity: VoiceActivity | None = None
+    voice_activity_detection_signal: VoiceActivityDetectionSignal | None = None
+
+
+#: Every wire type, for tests and tools that walk the schema.
+WIRE_TYPES: Final[tuple[type[WireStruct], ...]] = tuple(
+    obj
+    for obj in list(globals().values())
+    if isinstance(obj, type) and issubclass(obj, WireStruct) and obj is not WireStruct
+)
+
+# --- the codec -----------------------------------------------------------------------------
+
+_encoder: Final = msgspec.json.Encoder()
+_decoder: Final = msgspec.json.Decoder(ServerMessage, strict=False)
+_generic_decoder: Final = msgspec.json.Decoder(strict=False)
+
+#: Encode a client Struct to the JSON of one text frame (UTF-8 bytes).
+encode: Final = _encoder.encode
+
+
+def decode_server_message(data: bytes | bytearray | memoryview | str) -> ServerMessage:
+    """Decode one server frame (binary or text) into a :class:`ServerMessage`.
+
+    Raises:
+        ProtocolError: the frame is not JSON, not an object, or a field has the wrong
+            type. Unknown fields never raise.
+    """
+    try:
+        return _decoder.decode(data)
+    except msgspec.ValidationError as exc:
+        if "Invalid base64" not in str(exc):
+            raise ProtocolError(str(exc)) from None
+        return _repair_base64(data, exc)
+    except msgspec.DecodeError as exc:
+        raise ProtocolError(str(exc)) from None
+
+
+_PATH_RE: Final = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
+
+
+def _repair_base64(data: bytes | bytearray | memoryview | str, exc: Exception) -> ServerMessage:
+    """Accept URL-safe and unpadded base64 (PROTOCOL.md 2), off the hot path.
+
+    msgspec decodes only the padded standard alphabet. When it refuses a field, the error
+    names the field's exact path: re-encode just that string in the standard alphabet and
+    try again, once per offending field.
+    """
+    obj = _generic_decoder.decode(data)
+    for _ in range(10_000):  # bounded: one pass per repaired field
+        message = str(exc)
+        _, _, path = message.rpartition(" - at `$")
+        parent: Any = obj
+        keys = [m.group(1) if m.group(1) is not None else int(m.group(2))
+                for m in _PATH_RE.finditer(path.rstrip("`"))]
+        try:
+            for key in keys[:-1]:
+                parent = parent[key]
+            value = parent[keys[-1]]
+            padded = value + "=" * (-len(value) % 4)
+            raw = base64.b64decode(padded, altchars=b"-_", validate=True)
+            parent[keys[-1]] = base64.b64encode(raw).decode()
+        except (KeyError, IndexError, TypeError, ValueError, binascii.Error):
+            raise ProtocolError(message) from None
+        try:
+            return msgspec.convert(obj, ServerMessage, strict=False)
+        except msgspec.ValidationError as again:
+            if "Invalid base64" not in str(again):
+                raise ProtocolError(str(again)) from None
+            exc = again
+    raise ProtocolError("too many malformed base64 fields")  # pragma: no cover
+
+
+def parse_duration(value: Duration | None) -> float | None:
+    """Seconds in a protobuf Duration (``"50s"``, ``"1.5s"``, ``"-0.5s"``) or a number.
+
+    Returns ``None`` for ``None``. Raises :class:`ProtocolError` for anything else.
+    """
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        text = value.strip()
+        if text.endswith("s"):
+            text = text[:-1]
+        try:
+            seconds = float(text)
+        except ValueError:
+            raise ProtocolError(f"invalid Duration {value!r}") from None
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        raise ProtocolError(f"invalid Duration {value!r}")
+    return seconds

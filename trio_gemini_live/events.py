@@ -1,0 +1,217 @@
+"""The typed events a session yields (DESIGN.md, "The public API").
+
+One server message becomes zero or more events, always in this order::
+
+    SetupComplete, TextChunk / AudioChunk (in the order of the model turn's parts),
+    InputTranscription, OutputTranscription, Grounding, Interrupted, GenerationComplete,
+    UsageUpdate, TurnComplete, ToolCall, ToolCallCancellation, VoiceActivity,
+    SessionResumptionUpdate, GoAway, UnknownMessage
+
+Content always comes before ``TurnComplete`` (PROTOCOL.md 4). The session adds its own
+events: :class:`Reconnecting`, :class:`Reconnected` and :class:`SessionClosed`.
+
+Events are small frozen structs, meant for ``match``::
+
+    match event:
+        case ev.TextChunk(text=text):
+            print(text, end="")
+        case ev.TurnComplete():
+            ...
+"""
+
+from __future__ import annotations
+
+from typing import TypeAlias
+
+import msgspec
+
+from ._wire import FunctionCall, GroundingMetadata, ModalityTokenCount, UrlContextMetadata
+
+__all__ = [
+    "AudioChunk",
+    "Event",
+    "GenerationComplete",
+    "GoAway",
+    "Grounding",
+    "InputTranscription",
+    "Interrupted",
+    "OutputTranscription",
+    "Reconnected",
+    "Reconnecting",
+    "SessionClosed",
+    "SessionResumptionUpdate",
+    "SetupComplete",
+    "TextChunk",
+    "ToolCall",
+    "ToolCallCancellation",
+    "TurnComplete",
+    "UnknownMessage",
+    "Usage",
+    "UsageUpdate",
+    "VoiceActivity",
+]
+
+
+class _Event(msgspec.Struct, frozen=True, kw_only=True):
+    pass
+
+
+class SetupComplete(_Event):
+    """The server accepted the setup; the session is ready."""
+
+    session_id: str | None = None
+
+
+class TextChunk(_Event):
+    """A piece of the model's text answer. ``thought=True`` is thinking, not the answer."""
+
+    text: str
+    thought: bool = False
+
+
+class AudioChunk(_Event):
+    """A piece of the model's spoken answer: 16-bit little-endian mono PCM."""
+
+    data: bytes
+    sample_rate: int = 24000
+    mime_type: str = "audio/pcm;rate=24000"
+
+
+class InputTranscription(_Event):
+    """A fragment of the transcript of the user's audio; concatenate the fragments."""
+
+    text: str
+    finished: bool = False
+
+
+class OutputTranscription(_Event):
+    """A fragment of the transcript of the model's audio; concatenate the fragments."""
+
+    text: str
+    finished: bool = False
+
+
+class Grounding(_Event):
+    """Search grounding or URL-context metadata for the current turn."""
+
+    metadata: GroundingMetadata | None = None
+    url_context: UrlContextMetadata | None = None
+
+
+class Interrupted(_Event):
+    """The user interrupted the model: stop and flush playback now."""
+
+
+class GenerationComplete(_Event):
+    """The model finished generating (the turn ends later, with :class:`TurnComplete`)."""
+
+
+class Usage(msgspec.Struct, frozen=True, kw_only=True):
+    """Token counts of one ``usageMetadata`` report, with Gemini API and Vertex names merged.
+
+    Whether the server reports per turn or cumulatively is disputed (PROTOCOL.md 4): this is
+    what the server said, as it said it.
+    """
+
+    prompt_tokens: int = 0
+    response_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+    thoughts_tokens: int = 0
+    tool_use_prompt_tokens: int = 0
+    prompt_details: tuple[ModalityTokenCount, ...] = ()
+    response_details: tuple[ModalityTokenCount, ...] = ()
+
+
+class UsageUpdate(_Event):
+    """The server reported token usage."""
+
+    usage: Usage
+
+
+class TurnComplete(_Event):
+    """The model's turn is over. ``reason`` is the server's ``turnCompleteReason``, if any."""
+
+    reason: str | None = None
+
+
+class ToolCall(_Event):
+    """The model asks for these functions to be run; answer every one of them."""
+
+    calls: tuple[FunctionCall, ...]
+
+
+class ToolCallCancellation(_Event):
+    """These calls should not run any more (the user interrupted)."""
+
+    ids: tuple[str, ...]
+
+
+class VoiceActivity(_Event):
+    """Server voice activity: ``ACTIVITY_START``/``ACTIVITY_END`` or a VAD signal type."""
+
+    kind: str
+    audio_offset: float | None = None
+
+
+class SessionResumptionUpdate(_Event):
+    """A resumption handle. Only ``resumable=True`` handles can be resumed."""
+
+    handle: str | None
+    resumable: bool
+    last_consumed_index: int | None = None
+
+
+class GoAway(_Event):
+    """The server will close this connection in ``time_left`` seconds."""
+
+    time_left: float
+
+
+class UnknownMessage(_Event):
+    """A server message with nothing this library knows; ``raw`` is the frame as received."""
+
+    raw: bytes
+
+
+class Reconnecting(_Event):
+    """The connection ended and the session is reconnecting (attempt 1, 2, ...)."""
+
+    attempt: int
+    reason: str
+
+
+class Reconnected(_Event):
+    """The session is connected again; ``resumed`` tells whether the context survived."""
+
+    resumed: bool
+
+
+class SessionClosed(_Event):
+    """The session ended: the last event of ``events()``."""
+
+    code: int | None = None
+    reason: str = ""
+
+
+Event: TypeAlias = (
+    SetupComplete
+    | TextChunk
+    | AudioChunk
+    | InputTranscription
+    | OutputTranscription
+    | Grounding
+    | Interrupted
+    | GenerationComplete
+    | UsageUpdate
+    | TurnComplete
+    | ToolCall
+    | ToolCallCancellation
+    | VoiceActivity
+    | SessionResumptionUpdate
+    | GoAway
+    | UnknownMessage
+    | Reconnecting
+    | Reconnected
+    | SessionClosed
+)
