@@ -148,7 +148,8 @@ def message_events(message: w.ServerMessage, raw: bytes = b"") -> list[ev.Event]
         kind = va.type or va.voice_activity_type or "TYPE_UNSPECIFIED"
         out.append(ev.VoiceActivity(kind=kind, audio_offset=w.parse_duration(va.audio_offset)))
     if message.voice_activity_detection_signal is not None:
-        kind = message.voice_activity_detection_signal.vad_signal_type or "VAD_SIGNAL_TYPE_UNSPECIFIED"
+        signal = message.voice_activity_detection_signal
+        kind = signal.vad_signal_type or "VAD_SIGNAL_TYPE_UNSPECIFIED"
         out.append(ev.VoiceActivity(kind=kind))
     if message.session_resumption_update is not None:
         upd = message.session_resumption_update

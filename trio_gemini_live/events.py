@@ -56,20 +56,20 @@ class _Event(msgspec.Struct, frozen=True, kw_only=True):
     pass
 
 
-class SetupComplete(_Event):
+class SetupComplete(_Event, frozen=True):
     """The server accepted the setup; the session is ready."""
 
     session_id: str | None = None
 
 
-class TextChunk(_Event):
+class TextChunk(_Event, frozen=True):
     """A piece of the model's text answer. ``thought=True`` is thinking, not the answer."""
 
     text: str
     thought: bool = False
 
 
-class AudioChunk(_Event):
+class AudioChunk(_Event, frozen=True):
     """A piece of the model's spoken answer: 16-bit little-endian mono PCM."""
 
     data: bytes
@@ -77,32 +77,32 @@ class AudioChunk(_Event):
     mime_type: str = "audio/pcm;rate=24000"
 
 
-class InputTranscription(_Event):
+class InputTranscription(_Event, frozen=True):
     """A fragment of the transcript of the user's audio; concatenate the fragments."""
 
     text: str
     finished: bool = False
 
 
-class OutputTranscription(_Event):
+class OutputTranscription(_Event, frozen=True):
     """A fragment of the transcript of the model's audio; concatenate the fragments."""
 
     text: str
     finished: bool = False
 
 
-class Grounding(_Event):
+class Grounding(_Event, frozen=True):
     """Search grounding or URL-context metadata for the current turn."""
 
     metadata: GroundingMetadata | None = None
     url_context: UrlContextMetadata | None = None
 
 
-class Interrupted(_Event):
+class Interrupted(_Event, frozen=True):
     """The user interrupted the model: stop and flush playback now."""
 
 
-class GenerationComplete(_Event):
+class GenerationComplete(_Event, frozen=True):
     """The model finished generating (the turn ends later, with :class:`TurnComplete`)."""
 
 
@@ -123,38 +123,38 @@ class Usage(msgspec.Struct, frozen=True, kw_only=True):
     response_details: tuple[ModalityTokenCount, ...] = ()
 
 
-class UsageUpdate(_Event):
+class UsageUpdate(_Event, frozen=True):
     """The server reported token usage."""
 
     usage: Usage
 
 
-class TurnComplete(_Event):
+class TurnComplete(_Event, frozen=True):
     """The model's turn is over. ``reason`` is the server's ``turnCompleteReason``, if any."""
 
     reason: str | None = None
 
 
-class ToolCall(_Event):
+class ToolCall(_Event, frozen=True):
     """The model asks for these functions to be run; answer every one of them."""
 
     calls: tuple[FunctionCall, ...]
 
 
-class ToolCallCancellation(_Event):
+class ToolCallCancellation(_Event, frozen=True):
     """These calls should not run any more (the user interrupted)."""
 
     ids: tuple[str, ...]
 
 
-class VoiceActivity(_Event):
+class VoiceActivity(_Event, frozen=True):
     """Server voice activity: ``ACTIVITY_START``/``ACTIVITY_END`` or a VAD signal type."""
 
     kind: str
     audio_offset: float | None = None
 
 
-class SessionResumptionUpdate(_Event):
+class SessionResumptionUpdate(_Event, frozen=True):
     """A resumption handle. Only ``resumable=True`` handles can be resumed."""
 
     handle: str | None
@@ -162,32 +162,32 @@ class SessionResumptionUpdate(_Event):
     last_consumed_index: int | None = None
 
 
-class GoAway(_Event):
+class GoAway(_Event, frozen=True):
     """The server will close this connection in ``time_left`` seconds."""
 
     time_left: float
 
 
-class UnknownMessage(_Event):
+class UnknownMessage(_Event, frozen=True):
     """A server message with nothing this library knows; ``raw`` is the frame as received."""
 
     raw: bytes
 
 
-class Reconnecting(_Event):
+class Reconnecting(_Event, frozen=True):
     """The connection ended and the session is reconnecting (attempt 1, 2, ...)."""
 
     attempt: int
     reason: str
 
 
-class Reconnected(_Event):
+class Reconnected(_Event, frozen=True):
     """The session is connected again; ``resumed`` tells whether the context survived."""
 
     resumed: bool
 
 
-class SessionClosed(_Event):
+class SessionClosed(_Event, frozen=True):
     """The session ended: the last event of ``events()``."""
 
     code: int | None = None
