@@ -599,9 +599,20 @@ def decode_server_message(data: bytes | bytearray | memoryview | str) -> ServerM
     except msgspec.ValidationError as exc:
         if "Invalid base64" not in str(exc):
             raise ProtocolError(str(exc)) from None
-        return _repair_base64(data, exc)
+        error = exc
     except msgspec.DecodeError as exc:
         raise ProtocolError(str(exc)) from None
+    except RecursionError:
+        # msgspec refuses deeply nested JSON with RecursionError; from the server that is
+        # a malformed frame like any other (the sans-IO contract: only ProtocolError).
+        raise ProtocolError(_TOO_DEEP) from None
+    try:
+        return _repair_base64(data, error)
+    except RecursionError:
+        raise ProtocolError(_TOO_DEEP) from None
+
+
+_TOO_DEEP: Final = "the frame's JSON is nested too deeply"
 
 
 _PATH_RE: Final = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
