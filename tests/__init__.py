@@ -1,0 +1,1 @@
+"""Tests of trio-gemini-live (a package, so test modules share ``tests.strategies``)."""
