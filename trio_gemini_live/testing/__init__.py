@@ -1,0 +1,29 @@
+"""Test helpers: a faithful local Live API server and its pytest plugin.
+
+* :class:`LiveEmulator`: a trio + trio-websocket server that behaves as PROTOCOL.md says
+  Google's does (auth, strict setup, a scripted deterministic model with text, audio, voice
+  activity, tools, barge-in and resumption, connection lifetime and ``goAway``), with faults
+  on demand and a record of every client message.
+* :class:`Fault`, :class:`ConnectionRecord`: fault injection and what a connection saw.
+* ``speech_like_pcm``: speech-like 16 kHz input audio that triggers the emulator's VAD.
+* The pytest plugin (``trio_gemini_live.testing._plugin``) provides the ``live_emulator``
+  fixture.
+"""
+
+from ._emulator import DEFAULT_MODELS as DEFAULT_MODELS
+from ._emulator import ConnectionRecord as ConnectionRecord
+from ._emulator import Fault as Fault
+from ._emulator import LiveEmulator as LiveEmulator
+from ._model import speech_like_pcm as speech_like_pcm
+from ._strict import ClientFrameError as ClientFrameError
+from ._strict import parse_client_frame as parse_client_frame
+
+__all__ = [
+    "DEFAULT_MODELS",
+    "ClientFrameError",
+    "ConnectionRecord",
+    "Fault",
+    "LiveEmulator",
+    "parse_client_frame",
+    "speech_like_pcm",
+]

@@ -1,0 +1,427 @@
+"""One emulated connection's behaviour once ``setupComplete`` is sent (PROTOCOL.md 3, 4, 5).
+
+:class:`Conversation` receives the typed client messages in order (:meth:`handle`) and
+produces server messages through an ``emit`` callable. The model's work runs as *jobs* in
+one worker task, one at a time, each in its own cancel scope: barge-in (PROTOCOL.md 5.3)
+cancels the current job, and the worker then sends ``interrupted`` (with
+``toolCallCancellation`` for unanswered calls) and ``turnComplete``, before starting the
+next job. Time is only ever read through trio, so tests can use ``autojump_clock``.
+
+The logical session (history, turn count, resumption handles) lives in a
+:class:`SessionState` shared by every connection that resumes it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import msgspec
+import trio
+
+from .. import _wire as w
+from . import _model as m
+from ._strict import INVALID_ARGUMENT, ClientFrameError
+
+__all__ = ["Conversation", "ModelSettings", "SessionState"]
+
+_PCM_RE: Final = re.compile(r"^audio/pcm(?:;\s*rate=(\d+))?$")
+
+
+@dataclass
+class ModelSettings:
+    """The scripted model's knobs (see :class:`~trio_gemini_live.testing.LiveEmulator`)."""
+
+    text_chunk_delay: float = 0.0
+    audio_chunk_ms: int = 40
+    audio_chunk_delay: float = 0.0
+    audio_transcript: str | None = None
+    vad_threshold: float = 500.0
+
+
+@dataclass
+class SessionState:
+    """A logical session, kept across the connections that resume it (PROTOCOL.md 6)."""
+
+    key: str
+    model: str
+    history: list[dict[str, Any]] = field(default_factory=list)
+    turns: int = 0
+    handles: list[str] = field(default_factory=list)
+    prompt_tokens: int = 0
+    response_tokens: int = 0
+
+
+@dataclass
+class _Call:
+    call: w.FunctionCall
+    behavior: str
+
+
+Emit = Callable[[dict[str, Any]], Awaitable[None]]
+_handle_counter = itertools.count(1)
+_call_counter = itertools.count(1)
+
+
+def wire(message: w.ServerMessage) -> dict[str, Any]:
+    """A server Struct as the camelCase dict that goes on the wire."""
+    out: dict[str, Any] = msgspec.to_builtins(message)
+    return out
+
+
+def _tokens(text: str) -> int:
+    return max(1, math.ceil(len(text) / 4))
+
+
+class Conversation:
+    """The model side of one connection (see the module docstring)."""
+
+    def __init__(self, *, setup: w.Setup, backend: str, session: SessionState,
+                 settings: ModelSettings, emit: Emit, message_index: Callable[[], int],
+                 register_handle: Callable[[str, SessionState], None]) -> None:
+        self.setup = setup
+        self.backend = backend
+        self.session = session
+        self.settings = settings
+        self._emit = emit
+        self._message_index = message_index
+        self._register_handle = register_handle
+        gen = setup.generation_config
+        modalities = (gen.response_modalities if gen else None) or ["AUDIO"]
+        self.audio_out = "AUDIO" in modalities
+        rtc = setup.realtime_input_config
+        aad = rtc.automatic_activity_detection if rtc else None
+        self.manual_activity = bool(aad and aad.disabled)
+        self.no_interruption = bool(rtc and rtc.activity_handling == "NO_INTERRUPTION")
+        self._vad_params = {
+            "silence_duration_ms": (aad.silence_duration_ms if aad else None) or 500,
+            "prefix_padding_ms": (aad.prefix_padding_ms if aad else None) or 20,
+        }
+        self._vad: m.EnergyVad | None = None
+        self._manual_active = False
+        self._activity_bytes = 0
+        self._activity_rate = 16_000
+        self._pending_text: list[str] = []
+        self._calls: dict[str, _Call] = {}
+        self._results: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._calls_changed = trio.Event()
+        self._current: trio.CancelScope | None = None
+        self._idle_waiting: list[tuple[str, dict[str, Any]]] = []
+        self._jobs_send, self._jobs_recv = trio.open_memory_channel[
+            Callable[[], Awaitable[None]]
+        ](math.inf)
+        self._functions: dict[str, w.FunctionDeclaration] = {
+            decl.name: decl
+            for tool in setup.tools or []
+            for decl in tool.function_declarations or []
+        }
+
+    # -- the worker ------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run the model's jobs, one at a time, until cancelled."""
+        await self._after_setup()
+        async for job in self._jobs_recv:
+            with trio.CancelScope() as scope:
+                self._current = scope
+                await job()
+            self._current = None
+            if scope.cancelled_caught:
+                await self._send_interrupted()
+            elif not self._calls_pending_blocking() and self._idle_waiting:
+                waiting, self._idle_waiting = self._idle_waiting, []
+                for name, response in waiting:
+                    self._enqueue(self._answer_tool(name, response))
+
+    def _enqueue(self, coro_fn: Callable[[], Awaitable[None]]) -> None:
+        self._jobs_send.send_nowait(coro_fn)
+
+    def _interrupt(self) -> bool:
+        """Barge-in (PROTOCOL.md 5.3): cancel the current generation, unless configured not to."""
+        if self._current is None or self.no_interruption:
+            return False
+        self._current.cancel()
+        return True
+
+    async def _after_setup(self) -> None:
+        if self.setup.session_resumption is not None:
+            await self._resumption_update()
+
+    # -- client messages -------------------------------------------------------------------
+
+    async def handle(self, message: w.ClientMessage) -> None:
+        """Act on one client message (after ``setup``). Raises :class:`ClientFrameError`."""
+        if message.setup is not None:
+            # PROTOCOL.md 3.1: the setup cannot change during a connection.
+            raise ClientFrameError(INVALID_ARGUMENT)
+        if message.client_content is not None:
+            await self._client_content(message.client_content)
+        elif message.realtime_input is not None:
+            await self._realtime_input(message.realtime_input)
+        elif message.tool_response is not None:
+            await self._tool_response(message.tool_response)
+        elif message.context_update is not None and (
+                message.context_update.system_instruction is not None):
+            self.setup.system_instruction = message.context_update.system_instruction
+
+    async def _client_content(self, content: w.ClientContent) -> None:
+        texts: list[str] = []
+        for turn in content.turns or []:
+            for part in turn.parts or []:
+                if part.function_call is not None or part.function_response is not None:
+                    # PROTOCOL.md 3.2: only text or inline media in clientContent.
+                    raise ClientFrameError(INVALID_ARGUMENT)
+                if part.text:
+                    texts.append(part.text)
+            if turn.role == "model":
+                self.session.history.append({"role": "model", "text": "".join(
+                    p.text or "" for p in turn.parts or [])})
+                texts.clear()
+        # New content interrupts the current generation (PROTOCOL.md 3.2).
+        self._interrupt()
+        self._pending_text.extend(texts)
+        if content.turn_complete:
+            text = " ".join(self._pending_text)
+            self._pending_text.clear()
+            self._user_turn(text, "TEXT")
+
+    def _user_turn(self, text: str, modality: str) -> None:
+        self.session.history.append({"role": "user", "text": text})
+        self.session.turns += 1
+        turn = self.session.turns
+        named = [name for name in self._functions if name in text]
+        if named:
+            self._enqueue(lambda: self._tool_turn(named, text, modality))
+        else:
+            self._enqueue(lambda: self._speak(m.reply_text(text, turn), text, modality))
+
+    async def _realtime_input(self, rti: w.RealtimeInput) -> None:
+        if rti.text is not None:
+            self._interrupt()
+            self._user_turn(rti.text, "TEXT")
+        elif rti.audio is not None:
+            await self._audio(rti.audio)
+        elif rti.media_chunks:
+            first = rti.media_chunks[0]  # PROTOCOL.md 3.3: only the first chunk is used
+            if (first.mime_type or "").startswith("audio/"):
+                await self._audio(first)
+        elif rti.activity_start is not None:
+            if not self.manual_activity:
+                raise ClientFrameError(
+                    "Explicit activity control is not supported when automatic activity "
+                    "detection is enabled."
+                )
+            self._interrupt()
+            self._manual_active = True
+            self._activity_bytes = 0
+        elif rti.activity_end is not None:
+            if not self.manual_activity:
+                raise ClientFrameError(
+                    "Explicit activity control is not supported when automatic activity "
+                    "detection is enabled."
+                )
+            if self._manual_active:
+                self._manual_active = False
+                await self._end_of_speech()
+        elif rti.audio_stream_end and self._vad is not None:
+            # The microphone paused: an utterance in progress ends now (PROTOCOL.md 3.3).
+            for change in self._vad.flush():
+                await self._vad_change(change)
+
+    async def _audio(self, blob: w.Blob) -> None:
+        match = _PCM_RE.match((blob.mime_type or "").strip())
+        data = blob.data or b""
+        if match is None or len(data) % 2:
+            # 16-bit PCM only, rate in the MIME type (PROTOCOL.md 3.3).
+            raise ClientFrameError(INVALID_ARGUMENT)
+        rate = int(match.group(1) or 16_000)
+        if rate <= 0:
+            raise ClientFrameError(INVALID_ARGUMENT)
+        self._activity_rate = rate
+        if self.manual_activity:
+            if self._manual_active:
+                self._activity_bytes += len(data)
+            return
+        if self._vad is None or self._vad.rate != rate:
+            self._vad = m.EnergyVad(rate, threshold=self.settings.vad_threshold,
+                                    **self._vad_params)
+        before = self._vad.active
+        changes = self._vad.feed(data)
+        if before or changes:
+            self._activity_bytes += len(data)
+        for change in changes:
+            await self._vad_change(change)
+
+    async def _vad_change(self, change: str) -> None:
+        if change == "start":
+            await self._emit(wire(w.ServerMessage(
+                voice_activity=w.VoiceActivity(type="ACTIVITY_START"))))
+            self._interrupt()
+        else:
+            await self._emit(wire(w.ServerMessage(
+                voice_activity=w.VoiceActivity(type="ACTIVITY_END"))))
+            await self._end_of_speech()
+            self._activity_bytes = 0
+
+    async def _end_of_speech(self) -> None:
+        seconds = self._activity_bytes / (2 * self._activity_rate)
+        self._activity_bytes = 0
+        transcript = self.settings.audio_transcript or f"[audio {seconds:.1f}s]"
+        if self.setup.input_audio_transcription is not None:
+            fragments = m.words(transcript)
+            for i, fragment in enumerate(fragments):
+                await self._emit(wire(w.ServerMessage(server_content=w.ServerContent(
+                    input_transcription=w.Transcription(
+                        text=fragment, finished=True if i == len(fragments) - 1 else None)))))
+        self._user_turn(transcript, "AUDIO")
+
+    async def _tool_response(self, response: w.ToolResponse) -> None:
+        for item in response.function_responses or []:
+            if self.backend == "vertex" and (item.scheduling or item.will_continue is not None):
+                # PROTOCOL.md 3.1: Gemini-API-only fields; Vertex breaks on them.
+                raise ClientFrameError(
+                    'Invalid JSON payload received. Unknown name "scheduling" at '
+                    "'tool_response.function_responses[0]': Cannot find field."
+                    if item.scheduling else
+                    'Invalid JSON payload received. Unknown name "will_continue" at '
+                    "'tool_response.function_responses[0]': Cannot find field."
+                )
+            if item.id is None or item.id not in self._calls:
+                raise ClientFrameError(INVALID_ARGUMENT)
+        for item in response.function_responses or []:
+            assert item.id is not None
+            pending = self._calls[item.id]
+            if not item.will_continue:
+                del self._calls[item.id]
+            name = item.name or pending.call.name or ""
+            body = item.response or {}
+            self.session.history.append({"role": "tool", "name": name, "response": body})
+            if pending.behavior == "NON_BLOCKING":
+                scheduling = item.scheduling or "WHEN_IDLE"
+                if scheduling == "SILENT":
+                    continue
+                if scheduling == "INTERRUPT" or self._current is None:
+                    self._interrupt()
+                    self._enqueue(self._answer_tool(name, body))
+                else:
+                    self._idle_waiting.append((name, body))
+            else:
+                self._results[item.id] = (name, body)
+        self._calls_changed.set()
+        self._calls_changed = trio.Event()
+
+    # -- the model's output ----------------------------------------------------------------
+
+    def _calls_pending_blocking(self) -> bool:
+        return any(c.behavior != "NON_BLOCKING" for c in self._calls.values())
+
+    async def _tool_turn(self, names: list[str], user_text: str, modality: str) -> None:
+        calls: list[w.FunctionCall] = []
+        for name in names:
+            decl = self._functions[name]
+            args = (m.sample_args(decl.parameters) if decl.parameters is not None
+                    else m.sample_args_json_schema(decl.parameters_json_schema))
+            call = w.FunctionCall(id=f"fc_{next(_call_counter)}", name=name, args=args)
+            calls.append(call)
+            behavior = decl.behavior or "BLOCKING"
+            self._calls[call.id or ""] = _Call(call, behavior)
+        await self._emit(wire(w.ServerMessage(tool_call=w.ToolCall(function_calls=calls))))
+        if self.setup.session_resumption is not None:
+            # PROTOCOL.md 4: not resumable while the model executes tools.
+            await self._emit(wire(w.ServerMessage(
+                session_resumption_update=w.SessionResumptionUpdate(resumable=False))))
+        ids = [c.id for c in calls if self._calls[c.id or ""].behavior != "NON_BLOCKING"]
+        if not ids:
+            text = "I started " + ", ".join(names) + " in the background."
+            await self._speak(text, user_text, modality)
+            return
+        # A BLOCKING call pauses the model until every call is answered (PROTOCOL.md 5.4).
+        while any(i in self._calls for i in ids):
+            await self._calls_changed.wait()
+        answered = [self._results.pop(i) for i in ids if i in self._results]
+        text = " ".join(
+            m.tool_result_text(name, json.dumps(body, sort_keys=True)) for name, body in answered
+        )
+        await self._speak(text, user_text, modality)
+
+    def _answer_tool(self, name: str, response: dict[str, Any]) -> Callable[[], Awaitable[None]]:
+        text = m.tool_result_text(name, json.dumps(response, sort_keys=True))
+        return lambda: self._speak(text, "", "TEXT")
+
+    async def _speak(self, text: str, prompt: str, modality: str) -> None:
+        """One model turn: content, ``generationComplete``, ``turnComplete`` + usage, handle."""
+        s = self.settings
+        if self.audio_out:
+            transcribe = self.setup.output_audio_transcription is not None
+            chunk_bytes = 2 * m.OUTPUT_RATE * s.audio_chunk_ms // 1000
+            for word, pcm in m.synthesize_speech(text):
+                for i in range(0, len(pcm), chunk_bytes):
+                    await self._emit(wire(w.ServerMessage(server_content=w.ServerContent(
+                        model_turn=w.Content(role="model", parts=[w.Part(inline_data=w.Blob(
+                            mime_type=f"audio/pcm;rate={m.OUTPUT_RATE}",
+                            data=pcm[i : i + chunk_bytes]))])))))
+                    await trio.sleep(s.audio_chunk_delay)
+                if transcribe:
+                    await self._emit(wire(w.ServerMessage(server_content=w.ServerContent(
+                        output_transcription=w.Transcription(text=word)))))
+        else:
+            for chunk in m.split_chunks(text):
+                await self._emit(wire(w.ServerMessage(server_content=w.ServerContent(
+                    model_turn=w.Content(role="model", parts=[w.Part(text=chunk)])))))
+                await trio.sleep(s.text_chunk_delay)
+        # From here the turn is done: finish it even if barge-in arrives now.
+        with trio.CancelScope(shield=True):
+            self.session.history.append({"role": "model", "text": text})
+            await self._emit(wire(w.ServerMessage(
+                server_content=w.ServerContent(generation_complete=True))))
+            await self._emit(self._turn_complete(prompt, text, modality))
+            if self.setup.session_resumption is not None:
+                await self._resumption_update()
+
+    def _turn_complete(self, prompt: str, text: str, modality: str) -> dict[str, Any]:
+        prompt_tokens = _tokens(prompt) if prompt else 0
+        response_tokens = _tokens(text)
+        self.session.prompt_tokens += prompt_tokens
+        self.session.response_tokens += response_tokens
+        details = [w.ModalityTokenCount(modality=modality, token_count=prompt_tokens)]
+        out_details = [w.ModalityTokenCount(
+            modality="AUDIO" if self.audio_out else "TEXT", token_count=response_tokens)]
+        if self.backend == "vertex":
+            usage = w.UsageMetadata(
+                prompt_token_count=prompt_tokens, candidates_token_count=response_tokens,
+                total_token_count=prompt_tokens + response_tokens,
+                prompt_tokens_details=details, candidates_tokens_details=out_details)
+        else:
+            usage = w.UsageMetadata(
+                prompt_token_count=prompt_tokens, response_token_count=response_tokens,
+                total_token_count=prompt_tokens + response_tokens,
+                prompt_tokens_details=details, response_tokens_details=out_details)
+        return wire(w.ServerMessage(server_content=w.ServerContent(turn_complete=True),
+                                    usage_metadata=usage))
+
+    async def _send_interrupted(self) -> None:
+        await self._emit(wire(w.ServerMessage(server_content=w.ServerContent(interrupted=True))))
+        unanswered = [cid for cid in self._calls]
+        if unanswered:
+            self._calls.clear()
+            await self._emit(wire(w.ServerMessage(
+                tool_call_cancellation=w.ToolCallCancellation(ids=unanswered))))
+        await self._emit(wire(w.ServerMessage(server_content=w.ServerContent(
+            turn_complete=True))))
+        if self.setup.session_resumption is not None:
+            await self._resumption_update()
+
+    async def _resumption_update(self) -> None:
+        handle = f"emu-{self.session.key}-{next(_handle_counter)}"
+        self._register_handle(handle, self.session)
+        update: dict[str, Any] = {"newHandle": handle, "resumable": True}
+        resumption = self.setup.session_resumption
+        if resumption is not None and resumption.transparent:
+            # int64 travels as a string in proto3 JSON (PROTOCOL.md 4).
+            update["lastConsumedClientMessageIndex"] = str(self._message_index())
+        await self._emit({"sessionResumptionUpdate": update})

@@ -1,0 +1,768 @@
+"""The Live API emulator: a local server that behaves as PROTOCOL.md says Google does.
+
+The pieces, in the order a connection meets them:
+
+* transport: TCP (``ws://``), TLS over TCP (``wss://``, :attr:`LiveEmulator.ssl_context`)
+  or an in-memory stream pair (:meth:`LiveEmulator.connect_in_memory`); the WebSocket is
+  trio-websocket's, wrapped around the stream so that a fault can drop the stream itself.
+* routing and auth (:func:`_route`, :meth:`LiveEmulator._check_auth`): PROTOCOL.md 1.
+* strict setup (``_strict`` + :meth:`LiveEmulator._check_setup`): PROTOCOL.md 2 and 3.1.
+* the scripted model (``_conversation`` and ``_model``): PROTOCOL.md 3-5.
+* the session store: history and resumption handles across connections (PROTOCOL.md 6).
+* faults on demand (:class:`Fault`, :meth:`LiveEmulator.schedule_fault` and friends).
+* records: :class:`ConnectionRecord`, one per connection, for assertions.
+
+Every server message is built from the ``_wire`` server Structs and sent as JSON in a
+**binary** frame, as Google sends it (PROTOCOL.md 2).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import re
+import ssl
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+from urllib.parse import parse_qsl, urlsplit
+
+import msgspec
+import trio
+import trio.testing
+import trio_websocket
+
+from .. import _wire as w
+from ._conversation import Conversation, ModelSettings, SessionState, wire
+from ._strict import INVALID_ARGUMENT, ClientFrameError, parse_client_frame
+
+__all__ = ["DEFAULT_MODELS", "ConnectionRecord", "Fault", "LiveEmulator"]
+
+#: The models the emulator knows by default (PROTOCOL.md 9, plus the 2.5 half-cascade one).
+DEFAULT_MODELS: Final = frozenset({
+    "gemini-2.5-flash-native-audio-preview-12-2025",
+    "gemini-2.5-flash-native-audio-preview-09-2025",
+    "gemini-live-2.5-flash-native-audio",
+    "gemini-live-2.5-flash-preview",
+    "gemini-3.1-flash-live-preview",
+    "gemini-3.8-live",
+})
+
+_MAX_MESSAGE: Final = 16 * 1024 * 1024  # PROTOCOL.md 2
+_GEMINI_PATH: Final = re.compile(
+    r"^/ws/google\.ai\.generativelanguage\.(v1beta|v1alpha|v1)\.GenerativeService\."
+    r"(BidiGenerateContent|BidiGenerateContentConstrained)$"
+)
+_VERTEX_PATH: Final = re.compile(
+    r"^/ws/google\.cloud\.aiplatform\.(v1beta1|v1)\.LlmBidiService/BidiGenerateContent$"
+)
+_VERTEX_MODEL: Final = re.compile(
+    r"^projects/[^/]+/locations/[^/]+/publishers/google/models/([^/]+)$"
+)
+_SECRET_HEADERS: Final = frozenset({"x-goog-api-key", "authorization"})
+_SECRET_QUERY: Final = frozenset({"key", "access_token"})
+
+# Google's own reason texts (PROTOCOL.md 7).
+_NO_CREDENTIALS: Final = (
+    "Method doesn't allow unregistered callers (callers without established identity). "
+    "Please use API Key or other form of API consumer identity to call this API."
+)
+_BAD_KEY: Final = "API key not valid. Please pass a valid API key."
+_UNAUTHENTICATED: Final = (
+    "Request had invalid authentication credentials. Expected OAuth 2 access token, "
+    "login cookie or other valid authentication credential."
+)
+_DEADLINE: Final = "Deadline expired before operation could complete."
+_VERTEX_DEADLINE: Final = "The operation was cancelled."
+
+
+def _redact(items: Mapping[str, str], secret: Collection[str]) -> dict[str, str]:
+    return {k: ("<redacted>" if k.lower() in secret else v) for k, v in items.items()}
+
+
+@dataclass(eq=False)
+class ConnectionRecord:
+    """What happened on one connection, for assertions.
+
+    Attributes:
+        index: the connection's number (0 for the first the emulator accepted).
+        path: the request path.
+        query: the query parameters (``key`` / ``access_token`` redacted).
+        headers: the request headers, lower-cased names (secrets are kept, for tests that
+            check them, but redacted in ``repr``).
+        api_version: ``v1beta``, ``v1alpha``, ``v1`` (Gemini API) or ``v1beta1``/``v1`` (Vertex).
+        backend: ``"gemini"`` or ``"vertex"``.
+        method: ``BidiGenerateContent`` or ``BidiGenerateContentConstrained``.
+        setup: the setup message as a camelCase dict (``None`` if none arrived).
+        received: every client message, in order, normalised to camelCase.
+        sent: every frame the emulator sent, in order (raw bytes, or ``str`` for text frames
+            sent with :meth:`LiveEmulator.send_raw`).
+        close_code, close_reason: how the connection ended (1006, "" for a drop).
+        session_key: which logical session the connection belongs to.
+        closed: set when the connection is over.
+    """
+
+    index: int
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str] = field(repr=False)
+    api_version: str = ""
+    backend: Literal["gemini", "vertex"] = "gemini"
+    method: str = "BidiGenerateContent"
+    setup: dict[str, Any] | None = None
+    received: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[bytes | str] = field(default_factory=list, repr=False)
+    close_code: int | None = None
+    close_reason: str | None = None
+    session_key: str | None = None
+    closed: trio.Event = field(default_factory=trio.Event, repr=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"ConnectionRecord(index={self.index}, path={self.path!r}, "
+            f"headers={_redact(self.headers, _SECRET_HEADERS)!r}, query={self.query!r}, "
+            f"backend={self.backend!r}, api_version={self.api_version!r}, "
+            f"session_key={self.session_key!r}, received={len(self.received)} messages, "
+            f"close_code={self.close_code!r}, close_reason={self.close_reason!r})"
+        )
+
+    def sent_messages(self) -> list[dict[str, Any]]:
+        """The JSON frames the emulator sent, decoded (raw frames that are not JSON skipped)."""
+        out: list[dict[str, Any]] = []
+        for frame in self.sent:
+            try:
+                value = msgspec.json.decode(frame)
+            except msgspec.DecodeError:
+                continue
+            if isinstance(value, dict):
+                out.append(value)
+        return out
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A misbehaviour to inject, now (``LiveEmulator.inject``) or later (``schedule_fault``).
+
+    Build one with the class methods: :meth:`drop`, :meth:`close`, :meth:`raw`,
+    :meth:`go_away`, :meth:`pause`, :meth:`stop_reading`, :meth:`unknown_message`.
+    """
+
+    action: Literal["drop", "close", "raw", "go_away", "pause", "stop_reading"]
+    code: int = 1011
+    reason: str = ""
+    data: bytes | str = b""
+    time_left: float = 1.0
+
+    @classmethod
+    def drop(cls) -> Fault:
+        """Drop the TCP connection without a close frame (the client sees 1006)."""
+        return cls("drop")
+
+    @classmethod
+    def close(cls, code: int = 1011, reason: str = "Internal error occurred.") -> Fault:
+        """Close with ``code`` and ``reason``."""
+        return cls("close", code=code, reason=reason)
+
+    @classmethod
+    def raw(cls, data: bytes | str) -> Fault:
+        """Send ``data`` as is (``bytes``: a binary frame, ``str``: a text frame)."""
+        return cls("raw", data=data)
+
+    @classmethod
+    def unknown_message(cls) -> Fault:
+        """Send a message type no client knows (PROTOCOL.md 8.7)."""
+        return cls("raw", data=b'{"brandNewMessage": {"x": 1}}')
+
+    @classmethod
+    def go_away(cls, time_left: float = 1.0) -> Fault:
+        """Send ``goAway`` and close with Google's deadline close after ``time_left`` s."""
+        return cls("go_away", time_left=time_left)
+
+    @classmethod
+    def pause(cls) -> Fault:
+        """Stop sending (every connection) until :meth:`LiveEmulator.resume`."""
+        return cls("pause")
+
+    @classmethod
+    def stop_reading(cls) -> Fault:
+        """Stop reading this connection until :meth:`LiveEmulator.resume_reading`."""
+        return cls("stop_reading")
+
+
+@dataclass
+class _Scheduled:
+    fault: Fault
+    counter: Literal["client", "server"]
+    count: int
+    connection: int | None
+    done: bool = False
+
+
+class _Link:
+    """One live connection: its WebSocket, the stream under it, its outbound queue."""
+
+    def __init__(self, record: ConnectionRecord, ws: trio_websocket.WebSocketConnection,
+                 stream: trio.abc.Stream) -> None:
+        self.record = record
+        self.ws = ws
+        self.stream = stream
+        self.scope = trio.CancelScope()
+        self.out_send, self.out_recv = trio.open_memory_channel[bytes | str](math.inf)
+        self.reading = trio.Event()
+        self.reading.set()
+        self.client_count = 0
+        self.server_count = 0
+        self.closing = False
+        self.conversation: Conversation | None = None
+        self.nursery: trio.Nursery | None = None
+
+
+def _route(path: str) -> tuple[Literal["gemini", "vertex"], str, str] | None:
+    match = _GEMINI_PATH.match(path)
+    if match:
+        return "gemini", match.group(1), match.group(2)
+    match = _VERTEX_PATH.match(path)
+    if match:
+        return "vertex", match.group(1), "BidiGenerateContent"
+    return None
+
+
+class LiveEmulator:
+    """A local, deterministic Gemini Live API server for tests and demos (PROTOCOL.md).
+
+    Start it in a nursery: ``await nursery.start(emulator.serve)``; then :attr:`url` is
+    ``ws://127.0.0.1:PORT`` (``wss://`` with an ``ssl_context``). Or, without sockets,
+    ``await nursery.start(emulator.serve_in_memory)`` and pass
+    :meth:`connect_in_memory` as a session's ``connect=`` hook.
+
+    Args:
+        api_key: the key accepted in ``x-goog-api-key`` (or ``?key=``) on the Gemini API
+            path. ``None`` turns credential checks off on every path.
+        ephemeral_tokens: tokens accepted in ``Authorization: Token ...`` (or
+            ``?access_token=``) on the ``BidiGenerateContentConstrained`` path; empty: any
+            ``auth_tokens/...`` token.
+        vertex_tokens: bearer tokens accepted on the Vertex path; empty: any bearer token.
+        models: model ids (without ``models/``) the emulator serves.
+        connection_lifetime: seconds a connection lives before Google's deadline close.
+        go_away_notice: how long before the end ``goAway`` is sent (capped to the lifetime).
+        ssl_context: a server TLS context: serve ``wss://``.
+        text_chunk_delay: seconds between the text chunks of a reply.
+        audio_chunk_ms: the duration of one output audio chunk.
+        audio_chunk_delay: seconds between output audio chunks.
+        audio_transcript: the input transcription of any audio turn (default
+            ``"[audio N.Ns]"``, the utterance's duration).
+        vad_threshold: RMS (of 16-bit samples) above which a 20 ms input frame is speech.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = "test-api-key",
+        ephemeral_tokens: Collection[str] = (),
+        vertex_tokens: Collection[str] = (),
+        models: Collection[str] = DEFAULT_MODELS,
+        connection_lifetime: float = 600.0,
+        go_away_notice: float = 60.0,
+        ssl_context: ssl.SSLContext | None = None,
+        text_chunk_delay: float = 0.0,
+        audio_chunk_ms: int = 40,
+        audio_chunk_delay: float = 0.0,
+        audio_transcript: str | None = None,
+        vad_threshold: float = 500.0,
+    ) -> None:
+        if connection_lifetime <= 0 or go_away_notice < 0:
+            raise ValueError("connection_lifetime must be > 0 and go_away_notice >= 0")
+        if audio_chunk_ms <= 0:
+            raise ValueError("audio_chunk_ms must be > 0")
+        self.api_key = api_key
+        self.ephemeral_tokens = frozenset(ephemeral_tokens)
+        self.vertex_tokens = frozenset(vertex_tokens)
+        self.models = frozenset(models)
+        self.connection_lifetime = connection_lifetime
+        self.go_away_notice = go_away_notice
+        self.ssl_context = ssl_context
+        self.settings = ModelSettings(
+            text_chunk_delay=text_chunk_delay, audio_chunk_ms=audio_chunk_ms,
+            audio_chunk_delay=audio_chunk_delay, audio_transcript=audio_transcript,
+            vad_threshold=vad_threshold,
+        )
+        #: Every connection, in the order they were accepted.
+        self.connections: list[ConnectionRecord] = []
+        #: Seconds to wait before sending each server message (a slow server).
+        self.send_delay = 0.0
+        self.host = "127.0.0.1"
+        self.port = 0
+        self._nursery: trio.Nursery | None = None
+        self._links: dict[int, _Link] = {}
+        self._sessions: dict[str, SessionState] = {}
+        self._handles: dict[str, SessionState] = {}
+        self._session_ids = itertools.count(1)
+        self._scheduled: list[_Scheduled] = []
+        self._sending = trio.Event()
+        self._sending.set()
+        self._new_connection = trio.Event()
+
+    # -- serving ---------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """``ws://host:port`` (``wss://`` with TLS): pass it as a session's ``endpoint``."""
+        scheme = "wss" if self.ssl_context is not None else "ws"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    async def serve(self, host: str = "127.0.0.1", port: int = 0, *,
+                    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Listen on ``host:port`` (0: a free port) until cancelled.
+
+        Reports started once listening, so ``await nursery.start(emulator.serve)`` returns
+        with :attr:`port` and :attr:`url` set. In-memory connections work too meanwhile.
+        """
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            listeners = await nursery.start(
+                functools.partial(trio.serve_tcp, self._handle_tcp, port, host=host)
+            )
+            sockname = listeners[0].socket.getsockname()
+            self.host, self.port = host, int(sockname[1])
+            task_status.started()
+
+    async def serve_in_memory(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """Serve in-memory connections only (:meth:`connect_in_memory`) until cancelled."""
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            task_status.started()
+            await trio.sleep_forever()
+
+    def connect_in_memory(
+        self,
+    ) -> Callable[..., AbstractAsyncContextManager[trio_websocket.WebSocketConnection]]:
+        """A session ``connect=`` hook that reaches this emulator over an in-memory stream.
+
+        The hook takes ``(url, headers)`` (headers as ``(name, value)`` string pairs); only
+        the URL's path and query matter. The emulator must be serving
+        (:meth:`serve` or :meth:`serve_in_memory`).
+        """
+
+        @asynccontextmanager
+        async def connect(url: str, headers: Collection[tuple[str, str]] = (),
+                          **_: Any) -> AsyncIterator[trio_websocket.WebSocketConnection]:
+            if self._nursery is None:
+                raise RuntimeError("the emulator is not serving: start serve_in_memory first")
+            client_stream, server_stream = trio.testing.memory_stream_pair()
+            self._nursery.start_soon(self._handle_stream, server_stream)
+            parts = urlsplit(url)
+            resource = parts.path + (f"?{parts.query}" if parts.query else "")
+            async with trio.open_nursery() as nursery:
+                ws = await trio_websocket.wrap_client_stream(
+                    nursery, client_stream, parts.hostname or "localhost", resource,  # type: ignore[arg-type]
+                    extra_headers=[(k.encode(), v.encode()) for k, v in headers],
+                    max_message_size=_MAX_MESSAGE,
+                )
+                try:
+                    yield ws
+                finally:
+                    with trio.move_on_after(5) as cleanup:
+                        cleanup.shield = True
+                        await ws.aclose()
+                    nursery.cancel_scope.cancel()
+
+        return connect
+
+    async def _handle_tcp(self, stream: trio.SocketStream) -> None:
+        if self.ssl_context is not None:
+            await self._handle_stream(trio.SSLStream(stream, self.ssl_context, server_side=True))
+        else:
+            await self._handle_stream(stream)
+
+    async def _handle_stream(self, stream: trio.abc.Stream) -> None:
+        try:
+            async with trio.open_nursery() as nursery:
+                request = await trio_websocket.wrap_server_stream(
+                    nursery, stream, max_message_size=_MAX_MESSAGE)
+                try:
+                    await self._handle_request(request, stream)
+                finally:
+                    nursery.cancel_scope.cancel()
+        except (trio.BrokenResourceError, trio.ClosedResourceError,
+                trio_websocket.ConnectionClosed, trio_websocket.HandshakeError):
+            pass  # the client went away: nothing to serve
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.aclose_forcefully(stream)
+
+    async def _handle_request(self, request: trio_websocket.WebSocketRequest,
+                              stream: trio.abc.Stream) -> None:
+        parts = urlsplit(request.path)
+        route = _route(parts.path)
+        if route is None:
+            await request.reject(404, body=b"Not Found")
+            return
+        backend, version, method = route
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers}
+        query = dict(parse_qsl(parts.query))
+        record = ConnectionRecord(
+            index=len(self.connections), path=parts.path,
+            query=_redact(query, _SECRET_QUERY), headers=headers, api_version=version,
+            backend=backend, method=method,
+        )
+        ws = await request.accept()
+        self.connections.append(record)
+        link = _Link(record, ws, stream)
+        self._links[record.index] = link
+        self._new_connection.set()
+        self._new_connection = trio.Event()
+        try:
+            with link.scope:
+                await self._run(link, query)
+        finally:
+            if record.close_code is None:
+                closed = ws.closed
+                record.close_code = closed.code if closed is not None else 1006
+                record.close_reason = (closed.reason or "") if closed is not None else ""
+            del self._links[record.index]
+            record.closed.set()
+
+    # -- one connection --------------------------------------------------------------------
+
+    async def _run(self, link: _Link, query: dict[str, str]) -> None:
+        record = link.record
+        refusal = self._check_auth(record, query)
+        if refusal is not None:
+            # Google reads the setup, then closes with the reason (PROTOCOL.md 7).
+            with trio.move_on_after(10):
+                await self._receive(link)
+            await self._close(link, *refusal)
+            return
+        first = await self._receive(link)
+        if first is None:
+            return
+        try:
+            normalised, message = parse_client_frame(first)
+            record.received.append(normalised)
+            if message.setup is None:
+                # PROTOCOL.md 2: the first message must be ``setup``.
+                raise ClientFrameError(INVALID_ARGUMENT)
+            record.setup = normalised["setup"]
+            session = self._check_setup(record, message.setup, normalised["setup"])
+        except ClientFrameError as exc:
+            await self._close(link, exc.code, exc.reason)
+            return
+        record.session_key = session.key
+
+        def message_index() -> int:
+            return len(record.received) - 1
+
+        conversation = Conversation(
+            setup=message.setup, backend=record.backend, session=session,
+            settings=self.settings, emit=lambda msg: self._emit(link, msg),
+            message_index=message_index, register_handle=self._register_handle,
+        )
+        link.conversation = conversation
+        setup_complete = w.ServerMessage(setup_complete=w.SetupComplete(
+            session_id=f"emu-session-{record.index}" if record.backend == "vertex" else None))
+        await self._emit(link, wire(setup_complete))
+        await self._after_client_message(link)
+        async with trio.open_nursery() as nursery:
+            link.nursery = nursery
+            nursery.start_soon(self._sender, link)
+            nursery.start_soon(self._lifetime, link)
+            nursery.start_soon(conversation.run)
+            while True:
+                frame = await self._receive(link)
+                if frame is None:
+                    break
+                try:
+                    normalised, message = parse_client_frame(frame)
+                    record.received.append(normalised)
+                    await conversation.handle(message)
+                except ClientFrameError as exc:
+                    await self._close(link, exc.code, exc.reason)
+                    break
+                await self._after_client_message(link)
+            nursery.cancel_scope.cancel()
+
+    async def _receive(self, link: _Link) -> bytes | str | None:
+        """The next client frame, or ``None`` when the client is gone."""
+        await link.reading.wait()
+        try:
+            message: bytes | str = await link.ws.get_message()
+        except trio_websocket.ConnectionClosed:
+            return None
+        link.client_count += 1
+        return message
+
+    def _check_auth(self, record: ConnectionRecord,
+                    query: dict[str, str]) -> tuple[int, str] | None:
+        """``(code, reason)`` if Google would refuse these credentials (PROTOCOL.md 1)."""
+        if self.api_key is None:
+            return None
+        authorization = record.headers.get("authorization", "")
+        if record.backend == "vertex":
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                return 1008, _UNAUTHENTICATED
+            if self.vertex_tokens and token not in self.vertex_tokens:
+                return 1008, _UNAUTHENTICATED
+            return None
+        key = record.headers.get("x-goog-api-key") or query.get("key")
+        scheme, _, token = authorization.partition(" ")
+        token = token if scheme.lower() == "token" else query.get("access_token", "")
+        if record.method == "BidiGenerateContentConstrained" and token:
+            ok = (token in self.ephemeral_tokens if self.ephemeral_tokens
+                  else token.startswith("auth_tokens/"))
+            return None if ok else (1008, _UNAUTHENTICATED)
+        if not key:
+            return 1008, _NO_CREDENTIALS
+        if key != self.api_key:
+            return 1007, _BAD_KEY
+        return None
+
+    def _check_setup(self, record: ConnectionRecord, setup: w.Setup,
+                     raw: dict[str, Any]) -> SessionState:
+        """Google's semantic checks of ``setup`` (PROTOCOL.md 3.1); returns the session."""
+        if record.backend == "gemini":
+            # Vertex-only fields do not exist in the Gemini API's proto (PROTOCOL.md 3.1).
+            if setup.explicit_vad_signal is not None:
+                raise ClientFrameError(
+                    'Invalid JSON payload received. Unknown name "explicitVadSignal" at '
+                    "'setup': Cannot find field.")
+            if setup.session_resumption is not None and (
+                    setup.session_resumption.transparent is not None):
+                raise ClientFrameError(
+                    'Invalid JSON payload received. Unknown name "transparent" at '
+                    "'setup.session_resumption': Cannot find field.")
+            name = setup.model.removeprefix("models/")
+            if not setup.model.startswith("models/") or name not in self.models:
+                raise ClientFrameError(
+                    f"models/{name} is not found for API version {record.api_version}, "
+                    "or is not supported for bidiGenerateContent", code=1008)
+        else:
+            match = _VERTEX_MODEL.match(setup.model)
+            if match is None or match.group(1) not in self.models:
+                raise ClientFrameError(
+                    f"Publisher Model `{setup.model}` not found.", code=1008)
+        resumption = raw.get("sessionResumption")
+        if isinstance(resumption, dict) and "handle" in resumption and (
+                resumption["handle"] is None):
+            # PROTOCOL.md 3.1: ``"handle": null`` is refused.
+            raise ClientFrameError(INVALID_ARGUMENT)
+        handle = setup.session_resumption.handle if setup.session_resumption else None
+        if handle:
+            session = self._handles.get(handle)
+            if session is None or session.model != setup.model:
+                raise ClientFrameError(INVALID_ARGUMENT)
+            return session
+        key = f"s{next(self._session_ids)}"
+        session = SessionState(key=key, model=setup.model)
+        self._sessions[key] = session
+        return session
+
+    def _register_handle(self, handle: str, session: SessionState) -> None:
+        session.handles.append(handle)
+        self._handles[handle] = session
+
+    async def _emit(self, link: _Link, message: dict[str, Any]) -> None:
+        """Queue one server message (sent in order by :meth:`_sender`)."""
+        await trio.lowlevel.checkpoint()
+        if not link.closing:
+            link.out_send.send_nowait(msgspec.json.encode(message))
+
+    async def _sender(self, link: _Link) -> None:
+        async for frame in link.out_recv:
+            await self._sending.wait()
+            if self.send_delay:
+                await trio.sleep(self.send_delay)
+            try:
+                await link.ws.send_message(frame)
+            except trio_websocket.ConnectionClosed:
+                link.scope.cancel()
+                return
+            link.record.sent.append(frame)
+            link.server_count += 1
+            await self._after_server_message(link)
+
+    async def _lifetime(self, link: _Link) -> None:
+        # PROTOCOL.md 4 and 6: goAway about a minute ahead, then the deadline close.
+        notice = min(self.go_away_notice, self.connection_lifetime)
+        await trio.sleep(self.connection_lifetime - notice)
+        await self._go_away(link, notice)
+
+    async def _go_away(self, link: _Link, time_left: float) -> None:
+        await self._emit(link, {"goAway": {"timeLeft": f"{time_left:g}s"}})
+        await trio.sleep(time_left)
+        if link.record.backend == "vertex":
+            await self._close(link, 1000, _VERTEX_DEADLINE)
+        else:
+            await self._close(link, 1011, _DEADLINE)
+
+    async def _close(self, link: _Link, code: int, reason: str) -> None:
+        if link.closing:
+            return
+        link.closing = True
+        link.record.close_code = code
+        link.record.close_reason = reason
+        # A close reason is at most 123 bytes (RFC 6455 5.5).
+        encoded = reason.encode()[:123].decode("utf-8", "ignore")
+        with trio.move_on_after(5):
+            try:
+                await link.ws.aclose(code, encoded)
+            except trio_websocket.ConnectionClosed:
+                pass
+        link.scope.cancel()
+
+    async def _drop(self, link: _Link) -> None:
+        link.closing = True
+        link.record.close_code = 1006
+        link.record.close_reason = ""
+        stream = link.stream
+        # Drop the transport under TLS too: no close_notify, no close frame.
+        transport = stream.transport_stream if isinstance(stream, trio.SSLStream) else stream
+        await trio.aclose_forcefully(transport)
+        link.scope.cancel()
+
+    # -- faults ------------------------------------------------------------------------------
+
+    def _link(self, conn: int | ConnectionRecord | None) -> _Link:
+        if conn is None:
+            if not self.connections:
+                raise LookupError("no connection yet")
+            conn = self.connections[-1]
+        index = conn.index if isinstance(conn, ConnectionRecord) else conn
+        link = self._links.get(index)
+        if link is None:
+            raise LookupError(f"connection {index} is not live")
+        return link
+
+    async def inject(self, fault: Fault, conn: int | ConnectionRecord | None = None) -> None:
+        """Apply ``fault`` now to ``conn`` (default: the latest connection)."""
+        await self._apply(self._link(conn), fault)
+
+    async def _apply(self, link: _Link, fault: Fault) -> None:
+        if fault.action == "drop":
+            await self._drop(link)
+        elif fault.action == "close":
+            await self._close(link, fault.code, fault.reason)
+        elif fault.action == "raw":
+            await self._emit_raw(link, fault.data)
+        elif fault.action == "go_away":
+            if link.nursery is None:
+                raise RuntimeError("goAway before setupComplete")
+            link.nursery.start_soon(self._go_away, link, fault.time_left)
+        elif fault.action == "pause":
+            self.pause()
+        elif fault.action == "stop_reading":
+            link.reading = trio.Event()
+
+    async def _emit_raw(self, link: _Link, data: bytes | str) -> None:
+        await trio.lowlevel.checkpoint()
+        if not link.closing:
+            link.out_send.send_nowait(data)
+
+    async def drop(self, conn: int | ConnectionRecord | None = None) -> None:
+        """Drop the connection without a close frame (the client sees 1006)."""
+        await self.inject(Fault.drop(), conn)
+
+    async def close(self, code: int, reason: str = "",
+                    conn: int | ConnectionRecord | None = None) -> None:
+        """Close the connection with ``code`` and ``reason``."""
+        await self.inject(Fault.close(code, reason), conn)
+
+    async def send_raw(self, data: bytes | str,
+                       conn: int | ConnectionRecord | None = None) -> None:
+        """Send ``data`` as is, in order with the model's messages (bytes: binary frame)."""
+        await self.inject(Fault.raw(data), conn)
+
+    async def send_go_away(self, time_left: float = 1.0,
+                           conn: int | ConnectionRecord | None = None) -> None:
+        """Send ``goAway`` now, then Google's deadline close ``time_left`` seconds later."""
+        await self.inject(Fault.go_away(time_left), conn)
+
+    def pause(self) -> None:
+        """Stop sending on every connection (messages queue up) until :meth:`resume`."""
+        if self._sending.is_set():
+            self._sending = trio.Event()
+
+    def resume(self) -> None:
+        """Send again after :meth:`pause`."""
+        self._sending.set()
+
+    def stop_reading(self, conn: int | ConnectionRecord | None = None) -> None:
+        """Stop reading client frames on ``conn`` (the client's sends back up)."""
+        link = self._link(conn)
+        if link.reading.is_set():
+            link.reading = trio.Event()
+
+    def resume_reading(self, conn: int | ConnectionRecord | None = None) -> None:
+        """Read client frames again after :meth:`stop_reading`."""
+        self._link(conn).reading.set()
+
+    def schedule_fault(self, fault: Fault, *, after_client_messages: int | None = None,
+                       after_server_messages: int | None = None,
+                       connection: int | None = None) -> None:
+        """Apply ``fault`` once a connection has received or sent N messages.
+
+        Exactly one of ``after_client_messages`` (counting ``setup``) or
+        ``after_server_messages`` (counting ``setupComplete``) must be given. The fault fires
+        once, on connection number ``connection`` (default: the first connection reaching
+        the count), so chaos tests can inject faults at reproducible points.
+        """
+        if (after_client_messages is None) == (after_server_messages is None):
+            raise ValueError("give exactly one of after_client_messages, after_server_messages")
+        count = after_client_messages if after_client_messages is not None else (
+            after_server_messages)
+        assert count is not None
+        if count < 1:
+            raise ValueError("the message count must be >= 1")
+        counter: Literal["client", "server"] = (
+            "client" if after_client_messages is not None else "server")
+        self._scheduled.append(_Scheduled(fault, counter, count, connection))
+
+    async def _after_client_message(self, link: _Link) -> None:
+        await self._fire(link, "client", link.client_count)
+
+    async def _after_server_message(self, link: _Link) -> None:
+        await self._fire(link, "server", link.server_count)
+
+    async def _fire(self, link: _Link, counter: str, count: int) -> None:
+        for item in self._scheduled:
+            if item.done or item.counter != counter or item.count != count:
+                continue
+            if item.connection is not None and item.connection != link.record.index:
+                continue
+            item.done = True
+            await self._apply(link, item.fault)
+
+    # -- records -----------------------------------------------------------------------------
+
+    async def wait_connection(self, count: int = 1) -> ConnectionRecord:
+        """Wait until at least ``count`` connections were accepted; return the latest."""
+        while len(self.connections) < count:
+            await self._new_connection.wait()
+        return self.connections[-1]
+
+    def received(self, session: str | None = None) -> list[dict[str, Any]]:
+        """Every client message of a logical session, across its connections, in order.
+
+        ``session`` is a session key (:attr:`ConnectionRecord.session_key`); default: the
+        latest connection's session.
+        """
+        if session is None:
+            keyed = [c for c in self.connections if c.session_key is not None]
+            if not keyed:
+                return []
+            session = keyed[-1].session_key
+        return [msg for c in self.connections if c.session_key == session for msg in c.received]
+
+    def history(self, session: str | None = None) -> list[dict[str, Any]]:
+        """The conversation the emulator remembers for a session (default: the latest)."""
+        if session is None:
+            keyed = [c for c in self.connections if c.session_key is not None]
+            if not keyed:
+                return []
+            session = keyed[-1].session_key
+        state = self._sessions.get(session or "")
+        return list(state.history) if state is not None else []
