@@ -135,9 +135,7 @@ class Auth(Protocol):
     an :class:`EphemeralToken`, or your own implementation).
     """
 
-    async def target(
-        self, *, model: str, api_version: str, endpoint: str | None
-    ) -> ConnectTarget:
+    async def target(self, *, model: str, api_version: str, endpoint: str | None) -> ConnectTarget:
         """The URL, headers and ``setup.model`` for the next connection.
 
         Called before every connection attempt, so implementations refresh expiring
@@ -285,9 +283,7 @@ class ApiKey:
             )
         return cls(key)
 
-    async def target(
-        self, *, model: str, api_version: str, endpoint: str | None
-    ) -> ConnectTarget:
+    async def target(self, *, model: str, api_version: str, endpoint: str | None) -> ConnectTarget:
         """The Gemini API URL for ``api_version``, with the key as ``x-goog-api-key``.
 
         See :meth:`Auth.target`. Does no I/O.
@@ -346,9 +342,7 @@ class EphemeralToken:
         self._token = token
         self._warned = False
 
-    async def target(
-        self, *, model: str, api_version: str, endpoint: str | None
-    ) -> ConnectTarget:
+    async def target(self, *, model: str, api_version: str, endpoint: str | None) -> ConnectTarget:
         """The ``v1alpha`` constrained URL, with ``Authorization: Token ...``.
 
         See :meth:`Auth.target`. Does no I/O.
@@ -368,7 +362,11 @@ class EphemeralToken:
 
 
 def _ephemeral_target(
-    token: str, owner: ApiKey | EphemeralToken, *, model: str, api_version: str,
+    token: str,
+    owner: ApiKey | EphemeralToken,
+    *,
+    model: str,
+    api_version: str,
     endpoint: str | None,
 ) -> ConnectTarget:
     # Warn once per auth object: the session calls target() before every reconnect.
@@ -469,9 +467,7 @@ class VertexAI:
             return f"aiplatform.{self._location}.rep.googleapis.com"
         return f"{self._location}-aiplatform.googleapis.com"
 
-    async def target(
-        self, *, model: str, api_version: str, endpoint: str | None
-    ) -> ConnectTarget:
+    async def target(self, *, model: str, api_version: str, endpoint: str | None) -> ConnectTarget:
         """The Vertex AI URL, with a fresh ``Authorization: Bearer`` token.
 
         See :meth:`Auth.target`. ``api_version`` ``"v1beta"`` / ``"v1beta1"`` selects Vertex's
@@ -680,8 +676,10 @@ def auth_from_env(environ: Mapping[str, str] | None = None) -> Auth:
     """
     env = os.environ if environ is None else environ
     use_enterprise = _truthy(env.get("GOOGLE_GENAI_USE_ENTERPRISE"))
-    use_vertex = use_enterprise if use_enterprise is not None else _truthy(
-        env.get("GOOGLE_GENAI_USE_VERTEXAI")
+    use_vertex = (
+        use_enterprise
+        if use_enterprise is not None
+        else _truthy(env.get("GOOGLE_GENAI_USE_VERTEXAI"))
     )
     if use_vertex:
         return VertexAI(environ=env)
