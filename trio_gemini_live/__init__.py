@@ -1,6 +1,11 @@
 """trio-gemini-live: a Trio-native client for the Gemini Live API."""
 
 from . import events as events
+from ._auth import ApiKey as ApiKey
+from ._auth import ConnectTarget as ConnectTarget
+from ._auth import EphemeralToken as EphemeralToken
+from ._auth import VertexAI as VertexAI
+from ._config import LiveConfig as LiveConfig
 from ._errors import AuthError as AuthError
 from ._errors import AuthRejectedError as AuthRejectedError
 from ._errors import InvalidArgumentError as InvalidArgumentError
@@ -12,6 +17,10 @@ from ._errors import SessionClosedError as SessionClosedError
 from ._errors import SetupError as SetupError
 from ._errors import TransientError as TransientError
 from ._protocol import Status as Status
+from ._resume import ReconnectPolicy as ReconnectPolicy
+from ._session import LiveSession as LiveSession
+from ._session import SessionStatistics as SessionStatistics
+from ._session import open_live_session as open_live_session
 from ._version import __version__ as __version__
 from ._wire import Blob as Blob
 from ._wire import Content as Content
@@ -23,25 +32,34 @@ from ._wire import Schema as Schema
 from ._wire import Tool as Tool
 
 __all__ = [
+    "ApiKey",
     "AuthError",
     "AuthRejectedError",
     "Blob",
+    "ConnectTarget",
     "Content",
+    "EphemeralToken",
     "FunctionCall",
     "FunctionDeclaration",
     "FunctionResponse",
     "InvalidArgumentError",
+    "LiveConfig",
     "LiveError",
+    "LiveSession",
     "NotFoundError",
     "Part",
     "ProtocolError",
     "QuotaExceededError",
+    "ReconnectPolicy",
     "Schema",
     "SessionClosedError",
+    "SessionStatistics",
     "SetupError",
     "Status",
     "Tool",
     "TransientError",
+    "VertexAI",
     "__version__",
     "events",
+    "open_live_session",
 ]

@@ -1,0 +1,93 @@
+"""Reconnection policy and the transparent-resumption replay buffer (PROTOCOL.md 5-7)."""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass
+
+from ._queues import OutboundItem
+
+__all__ = ["ReconnectPolicy", "ReplayBuffer"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReconnectPolicy:
+    """How a session survives the end of a connection.
+
+    Resumption happens when the setup has ``session_resumption``: on ``goAway`` the session
+    reconnects before the deadline at a safe point (no model turn or tool call in progress,
+    when time allows), and on a transient drop (1006, 1011 internal/unavailable/deadline,
+    1000 after goAway) it reconnects with exponential backoff and jitter. Fatal closes
+    (1007, 1008, quota) are never retried.
+
+    Args:
+        max_attempts: consecutive failed attempts before giving up (the counter resets once
+            a connection is ready again).
+        initial_backoff: seconds before the second attempt (the first after a goAway or a
+            drop is immediate).
+        max_backoff: the cap of the exponential backoff.
+        multiplier: backoff growth per attempt.
+        jitter: the backoff is multiplied by a random factor in ``[1 - jitter, 1 + jitter]``.
+        go_away_margin: reconnect at the latest this many seconds before the goAway deadline
+            (capped to half the time left).
+        seed: seed of the jitter's random generator (tests).
+    """
+
+    max_attempts: int = 8
+    initial_backoff: float = 0.25
+    max_backoff: float = 10.0
+    multiplier: float = 2.0
+    jitter: float = 0.2
+    go_away_margin: float = 5.0
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be >= 1")
+        if self.initial_backoff < 0 or self.max_backoff < 0 or self.multiplier < 1:
+            raise ValueError("backoffs must be >= 0 and multiplier >= 1")
+        if not 0 <= self.jitter < 1:
+            raise ValueError("jitter must be in [0, 1)")
+        if self.go_away_margin < 0:
+            raise ValueError("go_away_margin must be >= 0")
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Seconds to wait before attempt number ``attempt`` (1-based; attempt 1 waits 0)."""
+        if attempt <= 1:
+            return 0.0
+        base = min(self.max_backoff, self.initial_backoff * self.multiplier ** (attempt - 2))
+        return base * rng.uniform(1 - self.jitter, 1 + self.jitter)
+
+
+class ReplayBuffer:
+    """Frames sent on the current connection that the server has not yet acknowledged.
+
+    With transparent resumption (Vertex) the server reports
+    ``lastConsumedClientMessageIndex``: the index, on the connection, of the last client
+    message its state includes (``setup`` is index 0, so the first message after it is 1).
+    Frames after that index are re-sent, exactly once, on the next connection.
+    """
+
+    def __init__(self) -> None:
+        self._frames: deque[tuple[int, OutboundItem]] = deque()
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def sent(self, index: int, item: OutboundItem) -> None:
+        self._frames.append((index, item))
+
+    def acknowledge(self, index: int) -> None:
+        """The server's state includes every frame up to ``index``."""
+        while self._frames and self._frames[0][0] <= index:
+            self._frames.popleft()
+
+    def take(self) -> list[OutboundItem]:
+        """The unacknowledged frames, oldest first; the buffer is emptied."""
+        items = [item for _, item in self._frames]
+        self._frames.clear()
+        return items
+
+    def clear(self) -> None:
+        self._frames.clear()

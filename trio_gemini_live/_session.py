@@ -1,0 +1,1365 @@
+"""The Trio session: ``open_live_session`` and ``LiveSession`` (DESIGN.md).
+
+Shape (DESIGN.md, "Architecture")::
+
+    send_*  -> validate, encode once -> OutboundQueue -> send task -> WebSocket
+    WebSocket -> receive task (always drains) -> LiveProtocol -> EventQueue -> events()
+                                                              \\-> handler queue -> handlers
+                                                              \\-> tool-call tasks
+
+All background work runs in one task started in the caller's nursery (``_main``), which
+owns a nursery of its own: the connection loop, the handler dispatcher and the tool-call
+tasks live there, under a cancel scope the session owns. Each connection has its own inner
+nursery with the receive, send and keepalive tasks (and the goAway timer); when any of them
+sees the connection end, it records why and cancels the connection's scope, and the loop
+decides: reconnect (resume), or end the session.
+
+Error policy: the session never raises into the caller's nursery. A fatal error is stored;
+``events()`` delivers what was queued and then raises it; ``send_*`` raise it; and when no
+task is reading ``events()``, the body of ``async with open_live_session(...)`` is cancelled
+and the error comes out of the ``async with`` as itself.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import math
+import random
+import ssl
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Final, Protocol, TypeAlias
+
+import msgspec
+import trio
+import trio_websocket
+
+from . import _wire as w
+from . import events as ev
+from ._auth import Auth, ConnectTarget, auth_from_env
+from ._config import LiveConfig, to_wire
+from ._errors import (
+    LiveError,
+    ProtocolError,
+    SessionClosedError,
+    SetupError,
+    TransientError,
+    classify_close,
+)
+from ._protocol import LiveProtocol, Status
+from ._queues import EventQueue, OutboundItem, OutboundQueue, QueueClosed
+from ._resume import ReconnectPolicy, ReplayBuffer
+
+__all__ = ["LiveSession", "SessionStatistics", "WebSocketLike", "open_live_session"]
+
+log: Final = logging.getLogger("trio_gemini_live")
+
+#: PROTOCOL.md 2: grounding metadata and tool calls can be large.
+MAX_MESSAGE_SIZE: Final = 16 * 1024 * 1024
+_RECEIVE_BUFFER: Final = 64 * 1024
+_DEFAULT_INPUT_RATE: Final = 16000
+_CLOSE_FLUSH_TIMEOUT: Final = 5.0
+_DISCONNECT_TIMEOUT: Final = 3.0
+
+
+class WebSocketLike(Protocol):
+    """What the session needs of a connection (trio-websocket's ``WebSocketConnection``)."""
+
+    async def send_message(self, message: str | bytes) -> None: ...
+
+    async def get_message(self) -> str | bytes: ...
+
+    async def aclose(self, code: int = 1000, reason: str | None = None) -> None: ...
+
+    async def ping(self, payload: bytes | None = None) -> None: ...
+
+    @property
+    def closed(self) -> Any: ...
+
+
+Connect: TypeAlias = Callable[
+    [str, list[tuple[str, str]]], AbstractAsyncContextManager[WebSocketLike]
+]
+Handler: TypeAlias = Callable[[Any], Any]
+
+
+def _default_connect(ssl_context: ssl.SSLContext | None) -> Connect:
+    def connect(url: str, headers: list[tuple[str, str]]) -> AbstractAsyncContextManager[
+        WebSocketLike
+    ]:
+        context = ssl_context
+        if context is None and url.startswith("wss://"):
+            # Verification on, system trust store; SSL_CERT_FILE / SSL_CERT_DIR honoured.
+            context = ssl.create_default_context()
+        return trio_websocket.open_websocket_url(
+            url,
+            ssl_context=context,
+            extra_headers=[(k.encode(), v.encode()) for k, v in headers],
+            max_message_size=MAX_MESSAGE_SIZE,
+            receive_buffer_size=_RECEIVE_BUFFER,
+            message_queue_size=1,
+            connect_timeout=60,
+            disconnect_timeout=_DISCONNECT_TIMEOUT,
+        )
+
+    return connect
+
+
+class SessionStatistics(msgspec.Struct, frozen=True, kw_only=True):
+    """A snapshot of a session's queues and history (``LiveSession.statistics()``)."""
+
+    status: Status
+    queued_events: int
+    queued_outbound: int
+    queued_outbound_audio_seconds: float
+    dropped_input_audio_chunks: int
+    dropped_input_audio_seconds: float
+    dropped_output_audio_chunks: int
+    dropped_output_audio_bytes: int
+    reconnects: int
+    connections: int
+    handler_errors: int
+    protocol_errors: int
+
+
+class _ConnectionEnd(msgspec.Struct):
+    kind: str  # "closed" (server/network), "go_away" (our timer), "keepalive", "user"
+    code: int | None = None
+    reason: str = ""
+
+
+class LiveSession:
+    """A Live API session: send input, iterate events, watch the status.
+
+    Made by :func:`open_live_session`; not instantiated directly. Every ``send_*`` method
+    validates its input and raises ``ValueError``/``TypeError`` before anything is queued;
+    it waits (backpressure) while the outbound queue is full or the session is reconnecting,
+    and raises the session's error (a :class:`~trio_gemini_live.LiveError`) once it is
+    closed. Nothing here has a timeout argument: use ``trio.fail_after``/``move_on_after``.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        auth: Auth,
+        config: LiveConfig,
+        api_version: str,
+        endpoint: str | None,
+        resume_handle: str | None,
+        reconnect: ReconnectPolicy | None,
+        connect: Connect,
+        handlers: dict[str, Handler | None],
+        setup_timeout: float,
+        keepalive_interval: float | None,
+        keepalive_timeout: float,
+        input_sample_rate: int,
+        max_event_audio_seconds: float,
+        max_outbound_messages: int,
+        max_outbound_audio_seconds: float,
+        tool_timeout: float | None,
+        tools: Any,
+    ) -> None:
+        self._model = model
+        self._auth = auth
+        self._config = config
+        self._api_version = api_version
+        self._endpoint = endpoint
+        self._resume_handle = resume_handle
+        self._policy = reconnect
+        self._connect = connect
+        self._handlers = handlers
+        self._setup_timeout = setup_timeout
+        self._keepalive_interval = keepalive_interval
+        self._keepalive_timeout = keepalive_timeout
+        self._input_rate = input_sample_rate
+        self._tool_timeout = tool_timeout
+        self._tools = tools
+        self._proto: LiveProtocol | None = None
+        self._vertex = False
+        self._events = EventQueue(int(max_event_audio_seconds * 24000 * 2))
+        self._outbound: OutboundQueue = OutboundQueue(
+            max_outbound_messages, max_outbound_audio_seconds
+        )
+        self._replay = ReplayBuffer()
+        self._handler_queue: deque[tuple[Handler, Any]] = deque()
+        self._handler_lot = trio.lowlevel.ParkingLot()
+        self._changed = trio.Event()
+        self._status = Status.DISCONNECTED
+        self._error: LiveError | None = None
+        self._closed_event: ev.SessionClosed | None = None
+        self._done = trio.Event()
+        self._scope = trio.CancelScope()
+        self._body_scope = trio.CancelScope()
+        self._conn_scope: trio.CancelScope | None = None
+        self._conn_end: _ConnectionEnd | None = None
+        self._conn_nursery: trio.Nursery | None = None
+        self._nursery: trio.Nursery | None = None
+        self._user_close = False
+        self._readers = 0
+        self._tool_scopes: dict[str, trio.CancelScope] = {}
+        self._idle = trio.Event()
+        self._idle.set()
+        self._rng = random.Random(reconnect.seed if reconnect else None)
+        self._reconnects = 0
+        self._handler_errors = 0
+        self._protocol_errors = 0
+        self._dropped_handler_items = 0
+
+    # --- public state ---------------------------------------------------------------------
+
+    @property
+    def status(self) -> Status:
+        """The current :class:`~trio_gemini_live.Status`."""
+        return self._status
+
+    @property
+    def session_id(self) -> str | None:
+        """The server's session id (from ``setupComplete``), if it sent one."""
+        return self._proto.session_id if self._proto else None
+
+    @property
+    def session_handle(self) -> str | None:
+        """The latest resumable handle: pass it as ``resume_handle`` to resume later."""
+        return self._proto.handle if self._proto else self._resume_handle
+
+    @property
+    def usage(self) -> ev.Usage:
+        """The latest token usage report (see :class:`~trio_gemini_live.events.Usage`)."""
+        return self._proto.usage if self._proto else ev.Usage()
+
+    @property
+    def active_tool_calls(self) -> dict[str, w.FunctionCall]:
+        """Tool calls the server issued that are not yet answered or cancelled, by id."""
+        return dict(self._proto.active_tool_calls) if self._proto else {}
+
+    @property
+    def error(self) -> LiveError | None:
+        """The error that ended the session, if one did."""
+        return self._error
+
+    def statistics(self) -> SessionStatistics:
+        """Queue depths, drops and reconnections so far."""
+        return SessionStatistics(
+            status=self._status,
+            queued_events=len(self._events),
+            queued_outbound=len(self._outbound),
+            queued_outbound_audio_seconds=self._outbound.audio_seconds,
+            dropped_input_audio_chunks=self._outbound.dropped_audio_chunks,
+            dropped_input_audio_seconds=self._outbound.dropped_audio_seconds,
+            dropped_output_audio_chunks=self._events.dropped_audio_chunks,
+            dropped_output_audio_bytes=self._events.dropped_audio_bytes,
+            reconnects=self._reconnects,
+            connections=self._proto.connections if self._proto else 0,
+            handler_errors=self._handler_errors,
+            protocol_errors=self._protocol_errors,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"<LiveSession model={self._model!r} status={self._status.name}"
+            f" session_id={self.session_id!r}>"
+        )
+
+    async def wait_status(self, status: Status) -> None:
+        """Wait until the session is in ``status``.
+
+        Raises:
+            LiveError: the session closed before reaching ``status`` (its error, if it
+                failed). Waiting for ``Status.CLOSED`` never raises.
+        """
+        await trio.lowlevel.checkpoint()
+        while self._status is not status:
+            if self._status is Status.CLOSED:
+                raise self._closed_error()
+            await self._changed.wait()
+
+    # --- sending --------------------------------------------------------------------------
+
+    async def send_client_content(
+        self,
+        content: str | w.Content | Mapping[str, Any] | Sequence[w.Content | Mapping[str, Any]],
+        *,
+        turn_complete: bool = True,
+    ) -> None:
+        """Append turns to the conversation (PROTOCOL.md 3.2).
+
+        Args:
+            content: a string (one user turn of text), a turn, or a list of turns
+                (``{"role": "user", "parts": [{"text": ...}]}`` or :class:`Content`).
+            turn_complete: ``True`` makes the model answer; ``False`` waits for more.
+
+        Raises:
+            TypeError, ValueError: malformed content (nothing is sent). Function call and
+                response parts are refused: the server closes with 1007 on them; answer
+                calls with :meth:`send_tool_response`.
+            LiveError: the session is closed.
+        """
+        if isinstance(content, str):
+            turns = [w.Content(role="user", parts=[w.Part(text=content)])]
+        elif isinstance(content, (w.Content, Mapping)):
+            turns = [to_wire(content, w.Content, "content")]
+        elif isinstance(content, Sequence) and not isinstance(content, (bytes, bytearray)):
+            turns = [to_wire(t, w.Content, f"content[{i}]") for i, t in enumerate(content)]
+        else:
+            raise TypeError(f"content must be a str, a Content or a list of turns, got {content!r:.80}")
+        for i, turn in enumerate(turns):
+            for part in turn.parts or ():
+                if part.function_call is not None or part.function_response is not None:
+                    raise ValueError(
+                        f"content[{i}]: function call/response parts are not allowed in client"
+                        " content (the server closes with 1007); use send_tool_response()"
+                    )
+        if not isinstance(turn_complete, bool):
+            raise TypeError("turn_complete must be a bool")
+        message = w.ClientMessage(
+            client_content=w.ClientContent(turns=turns, turn_complete=turn_complete)
+        )
+        await self._send(message, "client_content")
+
+    async def send_realtime_input(
+        self,
+        *,
+        audio: bytes | bytearray | memoryview | w.Blob | None = None,
+        video: bytes | bytearray | memoryview | w.Blob | None = None,
+        text: str | None = None,
+        activity_start: bool | w.ActivityStart | None = None,
+        activity_end: bool | w.ActivityEnd | None = None,
+        audio_stream_end: bool | None = None,
+    ) -> None:
+        """Stream one realtime input (PROTOCOL.md 3.3): exactly one argument per call.
+
+        Args:
+            audio: raw 16-bit little-endian mono PCM at the session's ``input_sample_rate``
+                (16 kHz unless set), or a :class:`Blob` with its own ``audio/pcm;rate=N``.
+            video: a JPEG frame, or a :class:`Blob` with an ``image/*`` MIME type.
+            text: typed input.
+            activity_start, activity_end: manual voice activity (automatic VAD disabled).
+            audio_stream_end: the microphone paused (automatic VAD).
+
+        Raises:
+            TypeError, ValueError: not exactly one argument, ``str`` where bytes are
+                expected, an odd number of PCM bytes, a wrong MIME type.
+            LiveError: the session is closed.
+        """
+        given = {
+            name: value
+            for name, value in (
+                ("audio", audio),
+                ("video", video),
+                ("text", text),
+                ("activity_start", activity_start),
+                ("activity_end", activity_end),
+                ("audio_stream_end", audio_stream_end),
+            )
+            if value is not None and value is not False
+        }
+        if len(given) != 1:
+            raise TypeError(
+                "send_realtime_input takes exactly one input per call, got "
+                + (", ".join(given) if given else "none")
+            )
+        ((name, value),) = given.items()
+        seconds = 0.0
+        kind = name
+        if name == "audio":
+            blob, rate = self._audio_blob(value)
+            seconds = len(blob.data or b"") / (2 * rate)
+            rt = w.RealtimeInput(audio=blob)
+        elif name == "video":
+            rt = w.RealtimeInput(video=_media_blob(value, "video", "image/jpeg", "image/"))
+        elif name == "text":
+            if not isinstance(value, str):
+                raise TypeError(f"text must be a str, got {type(value).__name__}")
+            rt = w.RealtimeInput(text=value)
+        elif name == "activity_start":
+            _check_flag(value, w.ActivityStart, name)
+            rt = w.RealtimeInput(activity_start=w.ActivityStart())
+        elif name == "activity_end":
+            _check_flag(value, w.ActivityEnd, name)
+            rt = w.RealtimeInput(activity_end=w.ActivityEnd())
+        else:
+            if value is not True:
+                raise TypeError("audio_stream_end must be True")
+            rt = w.RealtimeInput(audio_stream_end=True)
+        await self._send(w.ClientMessage(realtime_input=rt), kind, seconds)
+
+    def _audio_blob(self, value: Any) -> tuple[w.Blob, int]:
+        if isinstance(value, w.Blob):
+            mime = value.mime_type or ""
+            if not mime.startswith("audio/pcm"):
+                raise ValueError(
+                    f"audio MIME type must be audio/pcm[;rate=N], got {mime!r}"
+                )
+            data = value.data or b""
+            rate = _rate_of(mime, self._input_rate)
+            blob = value
+        elif isinstance(value, (bytes, bytearray, memoryview)):
+            data = bytes(value)
+            rate = self._input_rate
+            blob = w.Blob(mime_type=f"audio/pcm;rate={rate}", data=data)
+        elif isinstance(value, str):
+            raise TypeError("audio must be raw PCM bytes, not str")
+        else:
+            raise TypeError(f"audio must be PCM bytes or a Blob, got {type(value).__name__}")
+        if len(data) % 2:
+            raise ValueError(
+                f"16-bit PCM has an even number of bytes; got {len(data)}"
+            )
+        return blob, rate
+
+    async def send_tool_response(
+        self,
+        responses: w.FunctionResponse
+        | Mapping[str, Any]
+        | Iterable[w.FunctionResponse | Mapping[str, Any]],
+    ) -> None:
+        """Answer tool calls (PROTOCOL.md 3.4). Every call must be answered, once.
+
+        Args:
+            responses: :class:`FunctionResponse` objects or dicts with ``id``, ``name`` and
+                ``response`` (a dict, by convention ``{"output": ...}`` or
+                ``{"error": ...}``); ``scheduling`` and ``will_continue`` optionally
+                (Gemini API only).
+
+        Raises:
+            TypeError, ValueError: a response without ``id`` or ``name``, or a non-dict
+                ``response``.
+            LiveError: the session is closed.
+        """
+        if isinstance(responses, (w.FunctionResponse, Mapping)):
+            items: list[Any] = [responses]
+        elif isinstance(responses, Iterable) and not isinstance(responses, (str, bytes)):
+            items = list(responses)
+        else:
+            raise TypeError("responses must be a list of FunctionResponse or dicts")
+        if not items:
+            raise ValueError("send_tool_response needs at least one response")
+        fixed = [self._check_response(item, i) for i, item in enumerate(items)]
+        await self._send(
+            w.ClientMessage(tool_response=w.ToolResponse(function_responses=fixed)),
+            "tool_response",
+        )
+
+    def _check_response(self, item: Any, index: int) -> w.FunctionResponse:
+        resp = to_wire(item, w.FunctionResponse, f"responses[{index}]")
+        if not resp.id:
+            raise ValueError(f"responses[{index}] has no id (the id of the call it answers)")
+        if not resp.name:
+            raise ValueError(f"responses[{index}] has no name (the called function's name)")
+        if resp.response is None:
+            resp = msgspec.structs.replace(resp, response={})
+        if self._vertex and (resp.scheduling is not None or resp.will_continue is not None):
+            raise ValueError(
+                "scheduling and will_continue are Gemini-API-only; Vertex AI rejects them"
+            )
+        return resp
+
+    async def _send(self, message: w.ClientMessage, kind: str, audio_seconds: float = 0.0) -> (
+        None
+    ):
+        if self._status in (Status.CLOSING, Status.CLOSED) or self._proto is None:
+            await trio.lowlevel.checkpoint()
+            raise self._closed_error()
+        frame = self._proto.client_frame(message).decode()
+        item = OutboundItem(frame, audio_seconds, "audio" if kind == "audio" else kind)
+        try:
+            await self._outbound.put(item)
+        except QueueClosed as exc:  # pragma: no cover - put raises the session error itself
+            raise self._closed_error() from exc
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("queued %s (%d bytes)", kind, len(frame))
+
+    # --- receiving ------------------------------------------------------------------------
+
+    async def events(self) -> AsyncIterator[ev.Event]:
+        """Iterate over the session's events, across turns and reconnections.
+
+        The iterator does not stop at a turn's end; it ends after
+        :class:`~trio_gemini_live.events.SessionClosed` when the session was closed, and
+        raises the session's error (after the events queued before it) if it failed.
+        Breaking out of the loop loses nothing: the next call continues where it stopped.
+        """
+        self._readers += 1
+        try:
+            while True:
+                try:
+                    event = await self._events.get()
+                except QueueClosed as closed:
+                    if closed.error is not None:
+                        raise closed.error from None
+                    return
+                yield event
+        finally:
+            self._readers -= 1
+            if self._readers == 0 and self._error is not None and self._done.is_set():
+                # The session failed and nobody reads its events any more: end the body.
+                self._body_scope.cancel()
+
+    # --- closing --------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the session gracefully: flush queued input, close frame 1000, end tasks.
+
+        Idempotent. Cancellation does not prevent the close: the socket and the tasks are
+        torn down either way (the flush is then skipped).
+        """
+        if self._status is Status.CLOSED or self._done.is_set():
+            await trio.lowlevel.checkpoint()
+            return
+        if self._status is not Status.CLOSING:
+            self._set_status(Status.CLOSING)
+        self._user_close = True
+        self._outbound.close(LiveError("the session is closed"))
+        try:
+            if self._conn_scope is not None and self._conn_end is None:
+                with trio.move_on_after(_CLOSE_FLUSH_TIMEOUT):
+                    await self._flushed()
+        finally:
+            self._end_connection(_ConnectionEnd("user", 1000, "closed by the client"))
+            with trio.CancelScope(shield=True), trio.move_on_after(
+                _DISCONNECT_TIMEOUT + 2
+            ) as cs:
+                await self._done.wait()
+            if cs.cancelled_caught:
+                self._scope.cancel()
+
+    close = aclose
+
+    async def _flushed(self) -> None:
+        while len(self._outbound) and self._conn_end is None:
+            await trio.sleep(0.005)  # the send task drains; no event to wait for per frame
+
+    # --- internals: status ----------------------------------------------------------------
+
+    def _set_status(self, status: Status) -> None:
+        if self._proto is not None and self._proto.status is not status:
+            self._proto.transition(status)
+        self._status = status
+        changed, self._changed = self._changed, trio.Event()
+        changed.set()
+
+    def _closed_error(self) -> LiveError:
+        if self._error is not None:
+            return self._error
+        return LiveError("the session is closed")
+
+    # --- internals: the main task ---------------------------------------------------------
+
+    async def _main(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> (
+        None
+    ):
+        started = False
+
+        def on_started() -> None:
+            nonlocal started
+            started = True
+            task_status.started()
+
+        try:
+            with self._scope:
+                try:
+                    async with trio.open_nursery() as nursery:
+                        self._nursery = nursery
+                        if any(self._handlers.values()):
+                            nursery.start_soon(self._dispatch_handlers)
+                        try:
+                            await self._connection_loop(on_started)
+                        finally:
+                            nursery.cancel_scope.cancel()
+                finally:
+                    self._finish()
+        finally:
+            on_close = self._handlers.get("on_close")
+            if started and on_close is not None and self._closed_event is not None:
+                with trio.CancelScope(shield=True), trio.move_on_after(_DISCONNECT_TIMEOUT):
+                    await self._call_handler(on_close, self._closed_event)
+            self._done.set()
+
+    def _finish(self) -> None:
+        if self._status is not Status.CLOSED:
+            self._set_status(Status.CLOSED)
+        closed = self._closed_event or ev.SessionClosed(code=None, reason="session ended")
+        self._closed_event = closed
+        self._events.put(closed)
+        self._events.close(self._error)
+        self._outbound.close(self._closed_error())
+        for scope in self._tool_scopes.values():
+            scope.cancel()
+        if self._error is not None and self._readers == 0:
+            self._body_scope.cancel()
+        log.info("session closed: %s %s", closed.code, closed.reason)
+
+    async def _connection_loop(self, on_started: Callable[[], None]) -> None:
+        started = False
+        attempt = 0
+        while True:
+            try:
+                await self._connect_once(None if started else on_started)
+                attempt = 0
+                started = True
+                end = self._conn_end or _ConnectionEnd("closed", None, "")
+            except _SetupFailed as failed:
+                if not started:
+                    self._error = failed.error
+                    self._closed_event = ev.SessionClosed(
+                        code=getattr(failed.error, "code", None),
+                        reason=getattr(failed.error, "reason", str(failed.error)),
+                    )
+                    raise failed.error from failed.error.__cause__
+                end = failed.end
+                if not isinstance(failed.error, SessionClosedError):
+                    self._fail(failed.error)
+                    return
+            if self._user_close or end.kind == "user":
+                self._closed_event = ev.SessionClosed(code=1000, reason="closed by the client")
+                return
+            error = self._classify(end)
+            self._interrupt_turn()
+            retry = (
+                self._policy is not None
+                and (end.kind in ("go_away", "keepalive") or error.retryable)
+                and attempt < self._policy.max_attempts
+            )
+            if not retry:
+                self._fail(error)
+                return
+            assert self._policy is not None
+            attempt += 1
+            self._reconnects += 1
+            reason = end.reason or (f"close code {end.code}" if end.code else end.kind)
+            log.info("reconnecting (attempt %d): %s", attempt, reason)
+            self._emit(ev.Reconnecting(attempt=attempt, reason=reason))
+            delay = self._policy.backoff(attempt, self._rng)
+            with trio.CancelScope() as wait:
+                self._conn_scope = wait
+                if self._user_close:
+                    wait.cancel()
+                await trio.sleep(delay)
+            self._conn_scope = None
+            if self._user_close:
+                self._closed_event = ev.SessionClosed(code=1000, reason="closed by the client")
+                return
+
+    def _classify(self, end: _ConnectionEnd) -> SessionClosedError:
+        if end.kind == "go_away":
+            return TransientError(end.code, end.reason or "reconnecting before the goAway deadline")
+        if end.kind == "keepalive":
+            return TransientError(1011, "keepalive ping timeout", hint="no pong in time")
+        after_go_away = self._proto is not None and self._proto.go_away_deadline is not None
+        return classify_close(end.code, end.reason, after_go_away=after_go_away)
+
+    def _fail(self, error: LiveError) -> None:
+        if self._error is None:
+            self._error = error
+        code = getattr(error, "code", None)
+        reason = getattr(error, "reason", str(error))
+        self._closed_event = ev.SessionClosed(code=code, reason=reason)
+        log.warning("session failed: %s", error)
+        self._report_error(error)
+
+    def _interrupt_turn(self) -> None:
+        """A connection ended mid-turn: that turn never finishes (issue 5)."""
+        proto = self._proto
+        if proto is not None and proto.in_turn:
+            proto.in_turn = False
+            self._emit(ev.Interrupted())
+            self._emit(ev.TurnComplete(reason="CONNECTION_LOST"))
+        self._idle.set()
+
+    async def _connect_once(self, on_started: Callable[[], None] | None) -> None:
+        """One connection, from opening to its end (recorded in ``self._conn_end``).
+
+        Raises:
+            _SetupFailed: the connection or its setup failed.
+        """
+        proto = self._proto
+        assert proto is not None
+        self._conn_end = None
+        if self._user_close:
+            self._conn_end = _ConnectionEnd("user", 1000, "closed by the client")
+            return
+        first = on_started is not None
+        resumed = proto.handle is not None
+        self._set_status(Status.CONNECTING)
+        url = "(not resolved)"
+        conn_scope = trio.CancelScope()
+        self._conn_scope = conn_scope
+        try:
+            with conn_scope:
+                try:
+                    # Vertex tokens are refreshed here, before every connection (issue 5).
+                    target = await self._auth.target(
+                        model=self._model, api_version=self._api_version, endpoint=self._endpoint
+                    )
+                except LiveError as exc:
+                    raise _SetupFailed(exc, _ConnectionEnd("closed", None, str(exc))) from exc
+                url = target.url
+                log.info("connecting to %s", url)
+                async with self._connect(target.url, target.headers) as ws:
+                    try:
+                        await self._setup(ws, target)
+                        log.info("session ready (session id %s)", proto.session_id)
+                        if on_started is not None:
+                            on_started()
+                        else:
+                            if not resumed:
+                                self._cancel_tool_calls("the session restarted without resumption")
+                            self._emit(ev.Reconnected(resumed=resumed))
+                        await self._serve(ws)
+                    finally:
+                        end = self._conn_end
+                        if end is not None and end.kind in ("user", "go_away", "keepalive"):
+                            # Break before make (PROTOCOL.md 6): close this socket first.
+                            with trio.CancelScope(shield=True):
+                                await _close_quietly(ws, 1011 if end.kind == "keepalive" else 1000)
+        except _SetupFailed:
+            raise
+        except trio_websocket.ConnectionRejected as exc:
+            error = _rejected_error(exc)
+            raise _SetupFailed(error, _ConnectionEnd("closed", 1006, str(error))) from None
+        except trio_websocket.ConnectionClosed as exc:
+            end = _close_end(exc.reason)
+            if self._status is Status.READY or self._conn_end is not None:
+                self._conn_end = self._conn_end or end
+            else:
+                raise _SetupFailed(classify_close(end.code, end.reason), end) from None
+        except (trio_websocket.HandshakeError, OSError, trio.BrokenResourceError) as exc:
+            end = _ConnectionEnd("closed", 1006, f"connection failed: {exc}")
+            if self._status is Status.READY or self._conn_end is not None:
+                self._conn_end = self._conn_end or end
+            else:
+                raise _SetupFailed(
+                    TransientError(1006, f"could not connect to {url}: {type(exc).__name__} {exc}"),
+                    end,
+                ) from exc
+        finally:
+            self._conn_scope = None
+            self._conn_nursery = None
+            if proto.status in (Status.CONNECTING, Status.SETUP_PENDING, Status.READY):
+                proto.connection_lost()
+                self._status = proto.status
+                changed, self._changed = self._changed, trio.Event()
+                changed.set()
+        if self._conn_end is None and conn_scope.cancelled_caught:
+            self._conn_end = _ConnectionEnd("user", 1000, "closed by the client")
+
+    async def _setup(self, ws: WebSocketLike, target: ConnectTarget) -> None:
+        proto = self._proto
+        assert proto is not None
+        self._vertex = target.vertex
+        with trio.move_on_after(self._setup_timeout) as timeout:
+            frame = proto.setup_frame()
+            self._status = proto.status
+            await ws.send_message(frame.decode())
+            log.debug("sent setup (%d bytes)", len(frame))
+            try:
+                data = await ws.get_message()
+            except trio_websocket.ConnectionClosed as exc:
+                end = _close_end(exc.reason)
+                raise _SetupFailed(classify_close(end.code, end.reason), end) from None
+            try:
+                message = w.decode_server_message(data)
+                events = proto.receive_message(message, _raw(data), trio.current_time())
+            except ProtocolError as exc:
+                error = SetupError(f"invalid answer to setup: {exc}")
+                raise _SetupFailed(error, _ConnectionEnd("closed", None, str(error))) from None
+        if timeout.cancelled_caught:
+            error = SetupError(f"no setupComplete within {self._setup_timeout:g} s")
+            raise _SetupFailed(error, _ConnectionEnd("closed", None, str(error)))
+        self._set_status(Status.READY)
+        self._dispatch(message, events)
+
+    async def _serve(self, ws: WebSocketLike) -> None:
+        """Run the connection's tasks until one of them ends it."""
+        proto = self._proto
+        assert proto is not None
+        replay = self._replay.take()
+        if replay:
+            log.info("re-sending %d unacknowledged messages", len(replay))
+            self._outbound.push_front(replay)
+        async with trio.open_nursery() as nursery:
+            self._conn_nursery = nursery
+            nursery.start_soon(self._receiver, ws, nursery.cancel_scope)
+            nursery.start_soon(self._sender, ws, nursery.cancel_scope)
+            if self._keepalive_interval:
+                nursery.start_soon(self._keepalive, ws, nursery.cancel_scope)
+
+    def _end_connection(self, end: _ConnectionEnd) -> None:
+        if self._conn_end is None:
+            self._conn_end = end
+        if self._conn_scope is not None:
+            self._conn_scope.cancel()
+
+    async def _receiver(self, ws: WebSocketLike, scope: trio.CancelScope) -> None:
+        proto = self._proto
+        assert proto is not None
+        try:
+            while True:
+                data = await ws.get_message()
+                try:
+                    message = w.decode_server_message(data)
+                    events = proto.receive_message(message, _raw(data), trio.current_time())
+                except ProtocolError as exc:
+                    self._protocol_errors += 1
+                    log.warning("ignored a malformed server message: %s", exc)
+                    self._report_error(exc)
+                    continue
+                self._dispatch(message, events)
+        except trio_websocket.ConnectionClosed as exc:
+            self._end_connection(_close_end(exc.reason))
+        scope.cancel()
+
+    async def _sender(self, ws: WebSocketLike, scope: trio.CancelScope) -> None:
+        proto = self._proto
+        assert proto is not None
+        transparent = bool(
+            proto.setup.session_resumption and proto.setup.session_resumption.transparent
+        )
+        while True:
+            item = await self._outbound.get()
+            try:
+                await ws.send_message(item.frame)
+            except (trio_websocket.ConnectionClosed, trio.BrokenResourceError,
+                    trio.ClosedResourceError):
+                # Not (fully) sent: it goes out first on the next connection.
+                self._outbound.push_front([item])
+                reason = getattr(ws, "closed", None)
+                self._end_connection(
+                    _ConnectionEnd(
+                        "closed",
+                        getattr(reason, "code", None),
+                        getattr(reason, "reason", "") or "",
+                    )
+                )
+                scope.cancel()
+                return
+            except BaseException:
+                # Cancelled mid-send: whether it reached the server is unknown; keep it.
+                self._outbound.push_front([item])
+                raise
+            proto.sent_on_connection += 1
+            if transparent:
+                self._replay.sent(proto.sent_on_connection, item)
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("sent %s frame #%d", item.kind, proto.sent_on_connection)
+
+    async def _keepalive(self, ws: WebSocketLike, scope: trio.CancelScope) -> None:
+        assert self._keepalive_interval is not None
+        while True:
+            await trio.sleep(self._keepalive_interval)
+            with trio.move_on_after(self._keepalive_timeout) as timeout:
+                try:
+                    await ws.ping()
+                except (trio_websocket.ConnectionClosed, trio.BrokenResourceError):
+                    return  # the receive task reports the close
+            if timeout.cancelled_caught:
+                log.warning("no pong within %g s: reconnecting", self._keepalive_timeout)
+                self._end_connection(_ConnectionEnd("keepalive", 1011, "keepalive ping timeout"))
+                scope.cancel()
+                return
+
+    async def _go_away_timer(self, deadline: float) -> None:
+        """Reconnect before ``deadline``, at a safe point when time allows (issue 5)."""
+        assert self._policy is not None
+        now = trio.current_time()
+        margin = min(self._policy.go_away_margin, max(0.0, deadline - now) / 2)
+        latest = deadline - margin
+        with trio.move_on_at(latest):
+            while True:
+                proto = self._proto
+                if proto is None or (not proto.in_turn and not proto.active_tool_calls):
+                    break
+                idle = self._idle
+                await idle.wait()
+                await trio.lowlevel.checkpoint()
+        log.info("reconnecting before the goAway deadline")
+        self._end_connection(_ConnectionEnd("go_away", 1000, "goAway"))
+
+    # --- internals: dispatch --------------------------------------------------------------
+
+    def _emit(self, event: ev.Event) -> None:
+        self._events.put(event)
+        handler = self._handlers.get(_HANDLER_FOR.get(type(event), ""))
+        if handler is not None:
+            self._queue_handler(handler, event)
+
+    def _dispatch(self, message: w.ServerMessage, events: list[ev.Event]) -> None:
+        on_message = self._handlers.get("on_message")
+        if on_message is not None:
+            self._queue_handler(on_message, message)
+        proto = self._proto
+        assert proto is not None
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("received %s", ", ".join(type(e).__name__ for e in events) or "nothing")
+        for event in events:
+            kind = type(event)
+            if kind is ev.AudioChunk or kind is ev.TextChunk:
+                if self._idle.is_set() and proto.in_turn:
+                    self._idle = trio.Event()
+            elif kind is ev.TurnComplete or kind is ev.ToolCallCancellation:
+                if kind is ev.ToolCallCancellation:
+                    self._on_cancellation(event)  # type: ignore[arg-type]
+                if not proto.in_turn and not proto.active_tool_calls:
+                    self._idle.set()
+            elif kind is ev.ToolCall:
+                self._on_tool_call(event)  # type: ignore[arg-type]
+                self._idle = trio.Event() if not self._idle.is_set() else self._idle
+            elif kind is ev.SessionResumptionUpdate:
+                if event.last_consumed_index is not None:  # type: ignore[union-attr]
+                    self._replay.acknowledge(event.last_consumed_index)  # type: ignore[union-attr]
+            elif kind is ev.GoAway:
+                self._on_go_away()
+            self._emit(event)
+
+    def _on_go_away(self) -> None:
+        proto = self._proto
+        assert proto is not None
+        deadline = proto.go_away_deadline
+        log.info("goAway: the server closes this connection in %.1f s",
+                 (deadline or 0) - trio.current_time())
+        if self._policy is None or deadline is None or self._conn_scope is None:
+            return
+        nursery = self._conn_nursery
+        if nursery is not None:
+            nursery.start_soon(self._go_away_timer, deadline)
+
+    def _queue_handler(self, handler: Handler, arg: Any) -> None:
+        self._handler_queue.append((handler, arg))
+        if len(self._handler_queue) > _MAX_HANDLER_QUEUE:
+            # A handler far behind: drop the oldest on_message item (never a control
+            # event), so that memory stays bounded and the receive task never waits.
+            on_message = self._handlers.get("on_message")
+            for index, (queued, _) in enumerate(self._handler_queue):
+                if queued is on_message:
+                    del self._handler_queue[index]
+                    self._dropped_handler_items += 1
+                    break
+        self._handler_lot.unpark()
+
+    async def _dispatch_handlers(self) -> None:
+        while True:
+            while not self._handler_queue:
+                await self._handler_lot.park()
+            handler, arg = self._handler_queue.popleft()
+            await self._call_handler(handler, arg)
+
+    async def _call_handler(self, handler: Handler, arg: Any) -> Any:
+        try:
+            result = handler(arg)
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+        except Exception as exc:
+            self._handler_errors += 1
+            name = getattr(handler, "__qualname__", repr(handler))
+            log.exception("handler %s raised", name)
+            on_error = self._handlers.get("on_error")
+            if on_error is not None and handler is not on_error:
+                try:
+                    result = on_error(exc)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:
+                    log.exception("on_error handler raised")
+            return None
+
+    def _report_error(self, error: BaseException) -> None:
+        on_error = self._handlers.get("on_error")
+        if on_error is not None:
+            self._queue_handler(on_error, error)
+
+    # --- internals: tool calls ------------------------------------------------------------
+
+    def _on_tool_call(self, event: ev.ToolCall) -> None:
+        nursery = self._nursery
+        if nursery is None:
+            return
+        registry = self._tools
+        handler = self._handlers.get("on_tool_call")
+        manual: list[w.FunctionCall] = []
+        for call in event.calls:
+            if registry is not None and registry.get(call.name) is not None:
+                nursery.start_soon(self._run_registered_tool, call)
+            else:
+                manual.append(call)
+        if manual and handler is not None:
+            nursery.start_soon(self._run_tool_handler, handler, ev.ToolCall(calls=tuple(manual)))
+
+    def _on_cancellation(self, event: ev.ToolCallCancellation) -> None:
+        for call_id in event.ids:
+            scope = self._tool_scopes.pop(call_id, None)
+            if scope is not None:
+                scope.cancel()
+
+    def _cancel_tool_calls(self, why: str) -> None:
+        proto = self._proto
+        if proto is None:
+            return
+        ids = tuple(proto.active_tool_calls)
+        if not ids:
+            return
+        log.info("cancelling %d pending tool calls: %s", len(ids), why)
+        proto.active_tool_calls.clear()
+        event = ev.ToolCallCancellation(ids=ids)
+        self._on_cancellation(event)
+        self._emit(event)
+
+    async def _run_registered_tool(self, call: w.FunctionCall) -> None:
+        assert call.id is not None
+        scope = trio.CancelScope()
+        self._tool_scopes[call.id] = scope
+        response: w.FunctionResponse | None = None
+        with scope:
+            response = await self._tools.handle(call, timeout=self._tool_timeout)
+        self._tool_scopes.pop(call.id, None)
+        if scope.cancelled_caught or response is None:
+            return
+        await self._answer([response])
+
+    async def _run_tool_handler(self, handler: Handler, event: ev.ToolCall) -> None:
+        ids = [call.id for call in event.calls if call.id is not None]
+        scope = trio.CancelScope()
+        for call_id in ids:
+            self._tool_scopes[call_id] = scope
+        result: Any = None
+        failure: str | None = None
+        with scope:
+            try:
+                with trio.fail_after(self._tool_timeout if self._tool_timeout else math.inf):
+                    result = handler(event)
+                    if inspect.isawaitable(result):
+                        result = await result
+            except trio.TooSlowError:
+                failure = f"the tool call timed out after {self._tool_timeout:g} s"
+            except Exception as exc:
+                self._handler_errors += 1
+                log.exception("on_tool_call raised")
+                self._report_error(exc)
+                failure = f"{type(exc).__name__}: {exc}"
+        live_ids = [i for i in ids if self._tool_scopes.pop(i, None) is not None]
+        if scope.cancelled_caught and failure is None:
+            return  # cancelled by toolCallCancellation (or the session ended)
+        if failure is None and result is None:
+            return  # the handler answers by itself (send_tool_response)
+        by_id: dict[str, w.FunctionResponse] = {}
+        if failure is None:
+            try:
+                for i, item in enumerate(_as_list(result)):
+                    resp = self._check_response(_fill(item, event), i)
+                    by_id[resp.id or ""] = resp
+            except (TypeError, ValueError) as exc:
+                failure = f"on_tool_call returned an invalid response: {exc}"
+                self._report_error(exc)
+                by_id = {}
+        names = {call.id: call.name for call in event.calls}
+        answers: list[w.FunctionResponse] = []
+        for call_id in live_ids:
+            if call_id in by_id:
+                answers.append(by_id[call_id])
+            else:
+                answers.append(
+                    w.FunctionResponse(
+                        id=call_id,
+                        name=names.get(call_id),
+                        response={"error": failure or "the handler gave no response for this call"},
+                    )
+                )
+        if answers:
+            await self._answer(answers)
+
+    async def _answer(self, responses: list[w.FunctionResponse]) -> None:
+        try:
+            await self._send(
+                w.ClientMessage(tool_response=w.ToolResponse(function_responses=responses)),
+                "tool_response",
+            )
+        except LiveError as exc:
+            log.info("tool response not sent: %s", exc)
+
+
+class _SetupFailed(Exception):
+    def __init__(self, error: LiveError, end: _ConnectionEnd) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.end = end
+
+
+_MAX_HANDLER_QUEUE: Final = 4096
+
+_HANDLER_FOR: Final[dict[type, str]] = {
+    ev.ToolCallCancellation: "on_tool_call_cancellation",
+    ev.InputTranscription: "on_transcription",
+    ev.OutputTranscription: "on_transcription",
+    ev.VoiceActivity: "on_voice_activity",
+    ev.SessionResumptionUpdate: "on_session_resumption",
+    ev.GoAway: "on_go_away",
+    ev.SessionClosed: "on_close",
+}
+
+
+def _close_end(reason: Any) -> _ConnectionEnd:
+    if reason is None:
+        return _ConnectionEnd("closed", 1006, "")
+    return _ConnectionEnd("closed", reason.code, reason.reason or "")
+
+
+def _raw(data: str | bytes) -> bytes:
+    return data.encode() if isinstance(data, str) else data
+
+
+def _as_list(result: Any) -> list[Any]:
+    if isinstance(result, (w.FunctionResponse, Mapping)):
+        return [result]
+    return list(result)
+
+
+def _fill(item: Any, event: ev.ToolCall) -> Any:
+    """A handler answering a single call may leave out its id and name."""
+    if len(event.calls) != 1:
+        return item
+    call = event.calls[0]
+    if isinstance(item, w.FunctionResponse):
+        return msgspec.structs.replace(item, id=item.id or call.id, name=item.name or call.name)
+    if isinstance(item, Mapping):
+        return {"id": call.id, "name": call.name, **item}
+    return item
+
+
+def _check_flag(value: Any, cls: type, name: str) -> None:
+    if value is not True and not isinstance(value, cls):
+        raise TypeError(f"{name} must be True or {cls.__name__}()")
+
+
+def _rate_of(mime: str, default: int) -> int:
+    for param in mime.split(";")[1:]:
+        key, _, val = param.strip().partition("=")
+        if key == "rate":
+            try:
+                rate = int(val)
+            except ValueError:
+                raise ValueError(f"invalid rate in MIME type {mime!r}") from None
+            if rate <= 0:
+                raise ValueError(f"invalid rate in MIME type {mime!r}")
+            return rate
+    return default
+
+
+def _media_blob(value: Any, name: str, default_mime: str, prefix: str) -> w.Blob:
+    if isinstance(value, w.Blob):
+        if not (value.mime_type or "").startswith(prefix):
+            raise ValueError(f"{name} MIME type must start with {prefix!r}, got {value.mime_type!r}")
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return w.Blob(mime_type=default_mime, data=bytes(value))
+    if isinstance(value, str):
+        raise TypeError(f"{name} must be bytes, not str")
+    raise TypeError(f"{name} must be bytes or a Blob, got {type(value).__name__}")
+
+
+def _rejected_error(exc: trio_websocket.ConnectionRejected) -> LiveError:
+    from ._errors import AuthRejectedError, NotFoundError
+
+    body = (exc.body or b"").decode("utf-8", "replace")[:300]
+    status = exc.status_code
+    if status in (401, 403):
+        return AuthRejectedError(1008, f"HTTP {status} during the handshake: {body}".strip())
+    if status == 404:
+        return NotFoundError(1008, f"HTTP 404 during the handshake: {body}".strip())
+    if status == 429:
+        from ._errors import QuotaExceededError
+
+        return QuotaExceededError(1008, f"HTTP 429 during the handshake: {body}".strip())
+    return TransientError(1006, f"HTTP {status} during the handshake: {body}".strip())
+
+
+async def _close_quietly(ws: WebSocketLike, code: int) -> None:
+    with trio.move_on_after(_DISCONNECT_TIMEOUT):
+        try:
+            await ws.aclose(code)
+        except (trio_websocket.ConnectionClosed, trio.BrokenResourceError, OSError):
+            pass
+
+
+_NOT_GIVEN: Final = object()
+
+
+@asynccontextmanager
+async def open_live_session(
+    nursery: trio.Nursery,
+    *,
+    model: str,
+    auth: Auth | None = None,
+    config: LiveConfig | None = None,
+    api_version: str = "v1beta",
+    endpoint: str | None = None,
+    resume_handle: str | None = None,
+    reconnect: ReconnectPolicy | bool | Any = _NOT_GIVEN,
+    connect: Connect | None = None,
+    ssl_context: ssl.SSLContext | None = None,
+    tools: Iterable[Any] | None = None,
+    setup_timeout: float = 30.0,
+    keepalive_interval: float | None = 30.0,
+    keepalive_timeout: float = 90.0,
+    input_sample_rate: int = _DEFAULT_INPUT_RATE,
+    max_event_audio_seconds: float = 60.0,
+    max_outbound_messages: int = 256,
+    max_outbound_audio_seconds: float = 5.0,
+    tool_timeout: float | None = 60.0,
+    on_message: Handler | None = None,
+    on_error: Handler | None = None,
+    on_close: Handler | None = None,
+    on_tool_call: Handler | None = None,
+    on_tool_call_cancellation: Handler | None = None,
+    on_transcription: Handler | None = None,
+    on_voice_activity: Handler | None = None,
+    on_session_resumption: Handler | None = None,
+    on_go_away: Handler | None = None,
+) -> AsyncIterator[LiveSession]:
+    """Open a Live API session; yields a ready :class:`LiveSession`.
+
+    Connects, sends ``setup`` and returns once ``setupComplete`` arrived. The session's
+    background tasks run in ``nursery`` under a cancel scope the session owns; leaving the
+    block closes the session gracefully (queued input flushed, close frame 1000) and ends
+    them. An exception raised inside the block comes out as itself; a cancellation from
+    outside is a clean cancel; a fatal error of the session comes out of the block as the
+    session's :class:`~trio_gemini_live.LiveError`.
+
+    Args:
+        nursery: where the session's tasks run.
+        model: the model name (``"gemini-2.5-flash-native-audio-preview-12-2025"``).
+        auth: :class:`ApiKey`, :class:`VertexAI` or :class:`EphemeralToken`; ``None`` reads
+            the environment as the official SDK does.
+        config: the setup (:class:`LiveConfig`).
+        api_version: ``"v1beta"`` (default), ``"v1alpha"`` or ``"v1"``.
+        endpoint: ``"ws://host:port"`` or ``"wss://host:port"`` in place of Google's host.
+        resume_handle: resume this session handle on the first connection.
+        reconnect: a :class:`ReconnectPolicy`, ``False`` to never reconnect, or omitted for
+            the default policy when ``session_resumption`` is configured (else no
+            reconnection: without a handle the context would be lost).
+        connect: inject the transport: ``connect(url, headers)`` returns an async context
+            manager of a trio-websocket-like connection.
+        ssl_context: TLS settings for ``wss://`` (default: verification on, system store).
+        tools: Python functions (see :mod:`trio_gemini_live.tools`) declared in the setup
+            and run automatically when the model calls them.
+        setup_timeout: seconds to wait for ``setupComplete`` (``SetupError`` after).
+        keepalive_interval: seconds between pings (``None``: no keepalive pings).
+        keepalive_timeout: seconds to wait for a pong; generous on purpose: the server's
+            pongs have been measured at 8-30 s (PROTOCOL.md 6).
+        input_sample_rate: the rate of raw PCM given to ``send_realtime_input(audio=...)``.
+        max_event_audio_seconds: model audio kept queued for a slow ``events()`` reader
+            before the oldest is dropped (counted in :meth:`LiveSession.statistics`).
+        max_outbound_messages: non-audio messages queued before ``send_*`` waits.
+        max_outbound_audio_seconds: input audio kept queued (e.g. during a reconnect)
+            before the oldest is dropped.
+        tool_timeout: seconds a tool or ``on_tool_call`` may take before the call is
+            answered with an error (``None``: no limit).
+        on_message, on_error, on_close, on_tool_call, on_tool_call_cancellation,
+        on_transcription, on_voice_activity, on_session_resumption, on_go_away: optional
+            handlers, sync or async, run in a task of their own so that a slow handler never
+            stalls the socket; one that raises is logged and reported to ``on_error``.
+            ``on_tool_call(event)`` may return responses, which are sent automatically.
+
+    Raises:
+        SetupError: no ``setupComplete`` in time, or a malformed answer.
+        SessionClosedError: the server refused the setup (its code and reason).
+        AuthError: no usable credentials.
+        TypeError, ValueError: invalid arguments (before anything is sent).
+    """
+    if not isinstance(model, str) or not model.strip():
+        raise ValueError("model must be a non-empty model name")
+    if config is None:
+        config = LiveConfig()
+    elif not isinstance(config, LiveConfig):
+        raise TypeError("config must be a LiveConfig")
+    if input_sample_rate <= 0:
+        raise ValueError("input_sample_rate must be positive")
+    if setup_timeout <= 0 or keepalive_timeout <= 0:
+        raise ValueError("timeouts must be positive")
+    resolved_auth = auth if auth is not None else auth_from_env()
+    if reconnect is _NOT_GIVEN:
+        policy: ReconnectPolicy | None = (
+            ReconnectPolicy() if config.session_resumption is not None else None
+        )
+    elif reconnect is False or reconnect is None:
+        policy = None
+    elif reconnect is True:
+        policy = ReconnectPolicy()
+    elif isinstance(reconnect, ReconnectPolicy):
+        policy = reconnect
+    else:
+        raise TypeError("reconnect must be a ReconnectPolicy or a bool")
+    registry = None
+    extra_tools: list[w.Tool] = []
+    if tools is not None:
+        from .tools import ToolRegistry
+
+        registry = ToolRegistry(tools)
+        extra_tools = registry.declarations()
+    handlers: dict[str, Handler | None] = {
+        "on_message": on_message,
+        "on_error": on_error,
+        "on_close": on_close,
+        "on_tool_call": on_tool_call,
+        "on_tool_call_cancellation": on_tool_call_cancellation,
+        "on_transcription": on_transcription,
+        "on_voice_activity": on_voice_activity,
+        "on_session_resumption": on_session_resumption,
+        "on_go_away": on_go_away,
+    }
+    for name, handler in handlers.items():
+        if handler is not None and not callable(handler):
+            raise TypeError(f"{name} must be callable")
+    session = LiveSession(
+        model=model,
+        auth=resolved_auth,
+        config=config,
+        api_version=api_version,
+        endpoint=endpoint,
+        resume_handle=resume_handle,
+        reconnect=policy,
+        connect=connect or _default_connect(ssl_context),
+        handlers=handlers,
+        setup_timeout=setup_timeout,
+        keepalive_interval=keepalive_interval,
+        keepalive_timeout=keepalive_timeout,
+        input_sample_rate=input_sample_rate,
+        max_event_audio_seconds=max_event_audio_seconds,
+        max_outbound_messages=max_outbound_messages,
+        max_outbound_audio_seconds=max_outbound_audio_seconds,
+        tool_timeout=tool_timeout,
+        tools=registry,
+    )
+    # The model's wire name depends on the backend: ask the auth for it before building
+    # the setup (no I/O for API keys and tokens; Vertex credentials are refreshed later).
+    target = await resolved_auth.target(model=model, api_version=api_version, endpoint=endpoint)
+    setup = config.to_setup(target.model, extra_tools)
+    session._vertex = target.vertex
+    session._proto = LiveProtocol(setup, resume_handle=resume_handle)
+    await nursery.start(session._main)
+    try:
+        with session._body_scope:
+            yield session
+    except BaseException:
+        with trio.CancelScope(shield=True):
+            await _abort(session)
+        raise
+    await session.aclose()
+    if session._body_scope.cancelled_caught and session._error is not None:
+        raise session._error
+
+
+async def _abort(session: LiveSession) -> None:
+    """Tear the session down after an exception or a cancellation: bounded, no flush."""
+    session._user_close = True
+    if session._status not in (Status.CLOSING, Status.CLOSED):
+        session._set_status(Status.CLOSING)
+    session._outbound.close(LiveError("the session is closed"))
+    session._end_connection(_ConnectionEnd("user", 1000, "closed by the client"))
+    with trio.move_on_after(_DISCONNECT_TIMEOUT + 2) as cs:
+        await session._done.wait()
+    if cs.cancelled_caught:
+        session._scope.cancel()
+        await session._done.wait()
