@@ -492,6 +492,8 @@ class LiveEmulator:
             message: bytes | str = await link.ws.get_message()
         except trio_websocket.ConnectionClosed:
             return None
+        # Reading may have stopped while this frame was in flight: hold it until resumed.
+        await link.reading.wait()
         link.client_count += 1
         return message
 
