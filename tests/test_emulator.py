@@ -475,10 +475,20 @@ async def test_client_content_interrupts_a_pending_tool_call(nursery: trio.Nurse
             assert "never mind" in text_of(await until(ws, turn_complete))
 
 
-async def test_speech_interrupts_a_generation(nursery: trio.Nursery) -> None:
-    with trio.fail_after(10):
-        emulator = await start(nursery, text_chunk_delay=1.0)
-        async with connect(emulator) as ws:
+@asynccontextmanager
+async def connect_in_memory(nursery: trio.Nursery, **kwargs: Any,
+                            ) -> AsyncIterator[trio_websocket.WebSocketConnection]:
+    """In memory, virtual time only moves when every task (both ends) is blocked."""
+    emulator = LiveEmulator(**kwargs)
+    await nursery.start(emulator.serve_in_memory)
+    async with emulator.connect_in_memory()("ws://x" + V1BETA, [("x-goog-api-key", KEY)]) as ws:
+        yield ws
+
+
+async def test_speech_interrupts_a_generation(
+        nursery: trio.Nursery, autojump_clock: trio.testing.MockClock) -> None:
+    with trio.fail_after(100):
+        async with connect_in_memory(nursery, text_chunk_delay=10.0) as ws:
             await setup(ws, **TEXT)
             await send(ws, user_turn("tell me a long story"))
             assert "modelTurn" in (await recv(ws))["serverContent"]
@@ -489,10 +499,10 @@ async def test_speech_interrupts_a_generation(nursery: trio.Nursery) -> None:
             assert await recv(ws) == {"serverContent": {"turnComplete": True}}
 
 
-async def test_no_interruption(nursery: trio.Nursery) -> None:
-    with trio.fail_after(10):
-        emulator = await start(nursery, text_chunk_delay=0.5)
-        async with connect(emulator) as ws:
+async def test_no_interruption(nursery: trio.Nursery,
+                               autojump_clock: trio.testing.MockClock) -> None:
+    with trio.fail_after(100):
+        async with connect_in_memory(nursery, text_chunk_delay=10.0) as ws:
             await setup(ws, realtimeInputConfig={"activityHandling": "NO_INTERRUPTION"}, **TEXT)
             await send(ws, user_turn("first"))
             head = await recv(ws)
