@@ -325,10 +325,8 @@ async def test_url_safe_base64_is_accepted(nursery: trio.Nursery) -> None:
             await setup(ws)
             data = base64.urlsafe_b64encode(pcm).decode().rstrip("=")
             await send(ws, {"realtimeInput": {"audio": {"mimeType": "audio/pcm", "data": data}}})
-            await send(ws, {"realtimeInput": {"audioStreamEnd": True}})
-            await trio.testing.wait_all_tasks_blocked()
-            while len(emulator.connections[0].received) < 3:
-                await trio.sleep(0)  # a checkpoint per pass, bounded by fail_after
+            await send(ws, {"realtimeInput": {"text": "after the audio"}})
+            await until(ws, turn_complete)  # frames are handled in order: the audio was read
         recorded = emulator.connections[0].received[1]["realtimeInput"]["audio"]["data"]
         assert base64.b64decode(recorded) == pcm
 
@@ -453,7 +451,8 @@ async def test_scheduling_is_refused_on_vertex(nursery: trio.Nursery) -> None:
             await send(ws, user_turn("get_weather"))
             call = (await recv(ws))["toolCall"]["functionCalls"][0]
             await send(ws, {"toolResponse": {"functionResponses": [
-                {"id": call["id"], "name": "get_weather", "response": {}, "scheduling": "SILENT"}]}})
+                {"id": call["id"], "name": "get_weather", "response": {},
+                 "scheduling": "SILENT"}]}})
             code, reason = await closed_with(ws)
         assert code == 1007 and "scheduling" in reason
 

@@ -421,7 +421,7 @@ class LiveEmulator:
         finally:
             if record.close_code is None:
                 closed = ws.closed
-                record.close_code = closed.code if closed is not None else 1006
+                record.close_code = int(closed.code) if closed is not None else 1006
                 record.close_reason = (closed.reason or "") if closed is not None else ""
             del self._links[record.index]
             record.closed.set()
