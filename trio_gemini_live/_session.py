@@ -681,7 +681,6 @@ class LiveSession:
         if self._user_close:
             self._conn_end = _ConnectionEnd("user", 1000, "closed by the client")
             return
-        first = on_started is not None
         resumed = proto.handle is not None
         self._set_status(Status.CONNECTING)
         url = "(not resolved)"
@@ -699,22 +698,24 @@ class LiveSession:
                 url = target.url
                 log.info("connecting to %s", url)
                 async with self._connect(target.url, target.headers) as ws:
+                    # From here on, ending the connection cancels only this inner scope:
+                    # trio-websocket's own reader (in the outer scope) must live on to
+                    # complete the close handshake.
+                    serve_scope = trio.CancelScope()
+                    self._conn_scope = serve_scope
+                    if conn_scope.cancel_called:
+                        serve_scope.cancel()
                     try:
-                        await self._setup(ws, target)
-                        log.info("session ready (session id %s)", proto.session_id)
-                        if on_started is not None:
-                            on_started()
-                        else:
-                            if not resumed:
-                                self._cancel_tool_calls("the session restarted without resumption")
-                            self._emit(ev.Reconnected(resumed=resumed))
-                        await self._serve(ws)
+                        with serve_scope:
+                            await self._setup_and_serve(ws, target, on_started, resumed)
                     finally:
                         end = self._conn_end
                         if end is not None and end.kind in ("user", "go_away", "keepalive"):
                             # Break before make (PROTOCOL.md 6): close this socket first.
                             with trio.CancelScope(shield=True):
-                                await _close_quietly(ws, 1011 if end.kind == "keepalive" else 1000)
+                                await self._close_socket(
+                                    ws, 1011 if end.kind == "keepalive" else 1000
+                                )
         except _SetupFailed:
             raise
         except trio_websocket.ConnectionRejected as exc:
@@ -745,6 +746,25 @@ class LiveSession:
                 changed.set()
         if self._conn_end is None and conn_scope.cancelled_caught:
             self._conn_end = _ConnectionEnd("user", 1000, "closed by the client")
+
+    async def _setup_and_serve(
+        self,
+        ws: WebSocketLike,
+        target: ConnectTarget,
+        on_started: Callable[[], None] | None,
+        resumed: bool,
+    ) -> None:
+        proto = self._proto
+        assert proto is not None
+        await self._setup(ws, target)
+        log.info("session ready (session id %s)", proto.session_id)
+        if on_started is not None:
+            on_started()
+        else:
+            if not resumed:
+                self._cancel_tool_calls("the session restarted without resumption")
+            self._emit(ev.Reconnected(resumed=resumed))
+        await self._serve(ws)
 
     async def _setup(self, ws: WebSocketLike, target: ConnectTarget) -> None:
         proto = self._proto
@@ -794,23 +814,48 @@ class LiveSession:
             self._conn_scope.cancel()
 
     async def _receiver(self, ws: WebSocketLike, scope: trio.CancelScope) -> None:
-        proto = self._proto
-        assert proto is not None
         try:
             while True:
-                data = await ws.get_message()
-                try:
-                    message = w.decode_server_message(data)
-                    events = proto.receive_message(message, _raw(data), trio.current_time())
-                except ProtocolError as exc:
-                    self._protocol_errors += 1
-                    log.warning("ignored a malformed server message: %s", exc)
-                    self._report_error(exc)
-                    continue
-                self._dispatch(message, events)
+                self._handle_frame(await ws.get_message())
         except trio_websocket.ConnectionClosed as exc:
             self._end_connection(_close_end(exc.reason))
         scope.cancel()
+
+    def _handle_frame(self, data: str | bytes) -> None:
+        proto = self._proto
+        assert proto is not None
+        try:
+            message = w.decode_server_message(data)
+            events = proto.receive_message(message, _raw(data), trio.current_time())
+        except ProtocolError as exc:
+            # PROTOCOL.md 8.7: a malformed or unexpected frame never crashes the session.
+            self._protocol_errors += 1
+            log.warning("ignored a malformed server message: %s", exc)
+            self._report_error(exc)
+            return
+        self._dispatch(message, events)
+
+    async def _close_socket(self, ws: WebSocketLike, code: int) -> None:
+        """Close with ``code``, still draining (and handling) what the server sends.
+
+        trio-websocket completes the close handshake in its reader, which stalls while its
+        message queue is full: without a reader here, a close could wait for its timeout.
+        """
+        async def drain() -> None:
+            try:
+                while True:
+                    self._handle_frame(await ws.get_message())
+            except (trio_websocket.ConnectionClosed, trio.BrokenResourceError, OSError):
+                pass
+
+        with trio.move_on_after(_DISCONNECT_TIMEOUT):
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(drain)
+                try:
+                    await ws.aclose(code)
+                except (trio_websocket.ConnectionClosed, trio.BrokenResourceError, OSError):
+                    pass
+                nursery.cancel_scope.cancel()
 
     async def _sender(self, ws: WebSocketLike, scope: trio.CancelScope) -> None:
         proto = self._proto
@@ -1173,14 +1218,6 @@ def _rejected_error(exc: trio_websocket.ConnectionRejected) -> LiveError:
 
         return QuotaExceededError(1008, f"HTTP 429 during the handshake: {body}".strip())
     return TransientError(1006, f"HTTP {status} during the handshake: {body}".strip())
-
-
-async def _close_quietly(ws: WebSocketLike, code: int) -> None:
-    with trio.move_on_after(_DISCONNECT_TIMEOUT):
-        try:
-            await ws.aclose(code)
-        except (trio_websocket.ConnectionClosed, trio.BrokenResourceError, OSError):
-            pass
 
 
 _NOT_GIVEN: Final = object()
