@@ -57,6 +57,10 @@ A parameter is ``required`` when it has no default. Defaults are checked against
 annotation at declaration time but not sent (the model leaves an optional argument out and
 Python fills in the default).
 
+Annotations are resolved with ``typing.get_type_hints`` in the function's module, so with
+``from __future__ import annotations`` the types they name must be importable from the
+module's globals (not classes local to another function).
+
 Descriptions come from the docstring: the text before the first section is the function's
 description; parameters are described in a Google-style ``Args:`` section (``name: text``
 or ``name (type): text``, continuation lines indented) or with reST fields
@@ -536,9 +540,10 @@ class LiveTool(Generic[P, R]):
         # The signature is the callable's own (a partial hides the bound arguments); the
         # annotations and the docstring are those of the function underneath.
         base = _resolve_target(_unwrap_partial(func))
-        doc_text = inspect.getdoc(base)
-        if doc_text is None and not isinstance(func, functools.partial):
-            doc_text = inspect.getdoc(func)  # a callable object's class docstring
+        # __doc__ rather than inspect.getdoc, which would inherit object.__call__'s text.
+        doc_text = getattr(base, "__doc__", None)
+        if doc_text is None and base is not _unwrap_partial(func):
+            doc_text = type(_unwrap_partial(func)).__doc__  # a callable object's class doc
         doc = parse_docstring(doc_text)
         self.description: str | None = description if description is not None else doc.summary
         parameters, self._args_type = self._analyse(_resolve_target(func), base, doc)
