@@ -1053,15 +1053,26 @@ class LiveSession:
         self._emit(event)
 
     async def _run_registered_tool(self, call: w.FunctionCall) -> None:
+        """Run a call with its registered tool; answer it exactly once unless cancelled."""
         assert call.id is not None
         scope = trio.CancelScope()
         self._tool_scopes[call.id] = scope
         response: w.FunctionResponse | None = None
         with scope:
-            response = await self._tools.handle(call, timeout=self._tool_timeout)
+            # The tool's own timeout answers first; the session's bounds tools without one.
+            with trio.move_on_after(
+                self._tool_timeout if self._tool_timeout is not None else math.inf
+            ) as timeout:
+                response = await self._tools.handle(call)
+            if timeout.cancelled_caught:
+                response = w.FunctionResponse(
+                    id=call.id,
+                    name=call.name,
+                    response={"error": f"the tool call timed out after {self._tool_timeout:g} s"},
+                )
         self._tool_scopes.pop(call.id, None)
         if scope.cancelled_caught or response is None:
-            return
+            return  # cancelled by toolCallCancellation: a cancelled call is not answered
         await self._answer([response])
 
     async def _run_tool_handler(self, handler: Handler, event: ev.ToolCall) -> None:
