@@ -51,6 +51,7 @@ DEFAULT_MODELS: Final = frozenset({
 })
 
 _MAX_MESSAGE: Final = 16 * 1024 * 1024  # PROTOCOL.md 2
+_CLOSE_GRACE: Final = 5.0
 _GEMINI_PATH: Final = re.compile(
     r"^/ws/google\.ai\.generativelanguage\.(v1beta|v1alpha|v1)\.GenerativeService\."
     r"(BidiGenerateContent|BidiGenerateContentConstrained)$"
@@ -386,7 +387,10 @@ class LiveEmulator:
                 try:
                     await self._handle_request(request, stream)
                 finally:
-                    nursery.cancel_scope.cancel()
+                    # trio-websocket's reader completes the close handshake (it answers a
+                    # client's close frame, then closes the stream) and then ends: let it,
+                    # rather than cancel it and leave the client waiting for a reply.
+                    nursery.cancel_scope.deadline = trio.current_time() + _CLOSE_GRACE
         except (trio.BrokenResourceError, trio.ClosedResourceError,
                 trio_websocket.ConnectionClosed, trio_websocket.HandshakeError):
             pass  # the client went away: nothing to serve
