@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from trio_gemini_live import _wire as w
 
 __all__ = [
+    "CLIENT_ENUMS",
     "INT64_MAX",
     "INT64_MIN",
     "audio_blobs",
@@ -61,8 +62,15 @@ json_values: st.SearchStrategy[Any] = st.recursive(
 )
 
 
-def _strategy(info: mi.Type, cache: dict[type, st.SearchStrategy[Any]]) -> st.SearchStrategy[Any]:
+_Cache = dict[type, st.SearchStrategy[Any]]
+_Overrides = dict[tuple[type, str], st.SearchStrategy[Any]]
+
+
+def _strategy(
+    info: mi.Type, cache: _Cache, overrides: _Overrides | None = None
+) -> st.SearchStrategy[Any]:
     """A strategy for valid values of one msgspec type."""
+    over = overrides or {}
     if isinstance(info, mi.NoneType):
         return st.none()
     if isinstance(info, mi.BoolType):
@@ -76,24 +84,26 @@ def _strategy(info: mi.Type, cache: dict[type, st.SearchStrategy[Any]]) -> st.Se
     if isinstance(info, mi.BytesType):
         return st.binary(max_size=64)
     if isinstance(info, mi.LiteralType):
-        return st.sampled_from(sorted(info.values))
+        return st.sampled_from(sorted(info.values, key=repr))
     if isinstance(info, mi.AnyType):
         return json_values
     if isinstance(info, mi.ListType):
-        return st.lists(_strategy(info.item_type, cache), max_size=3)
+        return st.lists(_strategy(info.item_type, cache, over), max_size=3)
     if isinstance(info, mi.DictType):
         return st.dictionaries(
-            _strategy(info.key_type, cache), _strategy(info.value_type, cache), max_size=3
+            _strategy(info.key_type, cache, over),
+            _strategy(info.value_type, cache, over),
+            max_size=3,
         )
     if isinstance(info, mi.UnionType):
-        return st.one_of([_strategy(t, cache) for t in info.types])
+        return st.one_of([_strategy(t, cache, over) for t in info.types])
     if isinstance(info, mi.StructType):
-        return _struct_strategy(info, cache)
+        return _struct_strategy(info, cache, over)
     raise TypeError(f"no strategy for {info!r}: teach tests/strategies.py this type")
 
 
 def _struct_strategy(
-    info: mi.StructType, cache: dict[type, st.SearchStrategy[Any]]
+    info: mi.StructType, cache: _Cache, overrides: _Overrides
 ) -> st.SearchStrategy[Any]:
     cls = info.cls
     if cls in cache:
@@ -102,7 +112,7 @@ def _struct_strategy(
     def build() -> st.SearchStrategy[Any]:
         kwargs: dict[str, st.SearchStrategy[Any]] = {}
         for field in info.fields:
-            value = _strategy(field.type, cache)
+            value = overrides.get((cls, field.name)) or _strategy(field.type, cache, overrides)
             if not field.required:
                 # Optional fields are absent half of the time: keeps recursive types small.
                 value = st.none() | value if _nullable(field.type) else value
@@ -119,7 +129,7 @@ def _nullable(info: mi.Type) -> bool:
     return isinstance(info, mi.UnionType) and any(isinstance(t, mi.NoneType) for t in info.types)
 
 
-_CACHE: dict[type, st.SearchStrategy[Any]] = {}
+_CACHE: _Cache = {}
 
 
 def structs(cls: type[msgspec.Struct]) -> st.SearchStrategy[Any]:
@@ -136,15 +146,31 @@ def wire_values() -> st.SearchStrategy[msgspec.Struct]:
 
 _CLIENT_FIELDS = tuple(f.name for f in msgspec.structs.fields(w.ClientMessage))
 
+#: Enumerations the client may echo back in ``clientContent`` parts but that ``_wire`` types
+#: as plain ``str`` (the server sends them too, and may grow them). A client frame must use
+#: the API's values; ``test_referee`` checks these lists against the SDK's enums.
+CLIENT_ENUMS: dict[tuple[type, str], tuple[str, ...]] = {
+    (w.ExecutableCode, "language"): ("LANGUAGE_UNSPECIFIED", "PYTHON"),
+    (w.CodeExecutionResult, "outcome"): (
+        "OUTCOME_UNSPECIFIED", "OUTCOME_OK", "OUTCOME_FAILED", "OUTCOME_DEADLINE_EXCEEDED"
+    ),
+}
+_CLIENT_OVERRIDES: _Overrides = {
+    key: st.none() | st.sampled_from(values) for key, values in CLIENT_ENUMS.items()
+}
+_CLIENT_CACHE: _Cache = {}
+
 
 @st.composite
 def client_messages(draw: st.DrawFn) -> w.ClientMessage:
     """A valid client frame: exactly one top-level field set (PROTOCOL.md 2)."""
     field = draw(st.sampled_from(_CLIENT_FIELDS))
     info = mi.type_info(w.ClientMessage)
+    assert isinstance(info, mi.StructType)
     (spec,) = (f for f in info.fields if f.name == field)
+    assert isinstance(spec.type, mi.UnionType)
     nested = next(t for t in spec.type.types if isinstance(t, mi.StructType))
-    return w.ClientMessage(**{field: draw(_strategy(nested, _CACHE))})
+    return w.ClientMessage(**{field: draw(_strategy(nested, _CLIENT_CACHE, _CLIENT_OVERRIDES))})
 
 
 #: Realistic audio: an even number of PCM bytes (PROTOCOL.md 3.3).
@@ -214,7 +240,7 @@ def _plausible(info: mi.Type, depth: int) -> st.SearchStrategy[Any]:
     elif isinstance(info, mi.NoneType):
         right = st.none()
     elif isinstance(info, mi.LiteralType):
-        right = st.sampled_from(sorted(info.values))
+        right = st.sampled_from(sorted(info.values, key=repr))
     else:
         right = json_values
     return st.one_of(right, right, right, garbage)
