@@ -493,6 +493,11 @@ class LiveTool(Generic[P, R]):
         ValueError: an invalid name, behavior, scheduling or timeout.
     """
 
+    # Set by functools.update_wrapper, declared for the type checker.
+    __name__: str
+    __qualname__: str
+    __wrapped__: Callable[P, R]
+
     def __init__(
         self,
         func: Callable[P, R],
