@@ -28,7 +28,7 @@ import math
 import random
 import ssl
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Final, Protocol, TypeAlias
 
@@ -196,6 +196,8 @@ class LiveSession:
         self._conn_scope: trio.CancelScope | None = None
         self._conn_end: _ConnectionEnd | None = None
         self._conn_nursery: trio.Nursery | None = None
+        self._in_flight = False
+        self._drained = trio.lowlevel.ParkingLot()
         self._nursery: trio.Nursery | None = None
         self._user_close = False
         self._readers = 0
@@ -304,7 +306,9 @@ class LiveSession:
         elif isinstance(content, Sequence) and not isinstance(content, (bytes, bytearray)):
             turns = [to_wire(t, w.Content, f"content[{i}]") for i, t in enumerate(content)]
         else:
-            raise TypeError(f"content must be a str, a Content or a list of turns, got {content!r:.80}")
+            raise TypeError(
+                f"content must be a str, a Content or a list of turns, got {content!r:.80}"
+            )
         for i, turn in enumerate(turns):
             for part in turn.parts or ():
                 if part.function_call is not None or part.function_response is not None:
@@ -529,8 +533,9 @@ class LiveSession:
     close = aclose
 
     async def _flushed(self) -> None:
-        while len(self._outbound) and self._conn_end is None:
-            await trio.sleep(0.005)  # the send task drains; no event to wait for per frame
+        """Wait until every queued frame was written (or the connection ended)."""
+        while (len(self._outbound) or self._in_flight) and self._conn_end is None:
+            await self._drained.park()
 
     # --- internals: status ----------------------------------------------------------------
 
@@ -810,6 +815,7 @@ class LiveSession:
     def _end_connection(self, end: _ConnectionEnd) -> None:
         if self._conn_end is None:
             self._conn_end = end
+        self._drained.unpark_all()
         if self._conn_scope is not None:
             self._conn_scope.cancel()
 
@@ -865,6 +871,7 @@ class LiveSession:
         )
         while True:
             item = await self._outbound.get()
+            self._in_flight = True
             try:
                 await ws.send_message(item.frame)
             except (trio_websocket.ConnectionClosed, trio.BrokenResourceError,
@@ -885,6 +892,10 @@ class LiveSession:
                 # Cancelled mid-send: whether it reached the server is unknown; keep it.
                 self._outbound.push_front([item])
                 raise
+            finally:
+                self._in_flight = False
+                if not len(self._outbound):
+                    self._drained.unpark_all()
             proto.sent_on_connection += 1
             if transparent:
                 self._replay.sent(proto.sent_on_connection, item)
@@ -1206,7 +1217,9 @@ def _rate_of(mime: str, default: int) -> int:
 def _media_blob(value: Any, name: str, default_mime: str, prefix: str) -> w.Blob:
     if isinstance(value, w.Blob):
         if not (value.mime_type or "").startswith(prefix):
-            raise ValueError(f"{name} MIME type must start with {prefix!r}, got {value.mime_type!r}")
+            raise ValueError(
+                f"{name} MIME type must start with {prefix!r}, got {value.mime_type!r}"
+            )
         return value
     if isinstance(value, (bytes, bytearray, memoryview)):
         return w.Blob(mime_type=default_mime, data=bytes(value))
