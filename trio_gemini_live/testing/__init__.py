@@ -10,6 +10,7 @@
   fixture.
 """
 
+from ._emulator import DEFAULT_MODEL as DEFAULT_MODEL
 from ._emulator import DEFAULT_MODELS as DEFAULT_MODELS
 from ._emulator import ConnectionRecord as ConnectionRecord
 from ._emulator import Fault as Fault
@@ -19,6 +20,7 @@ from ._strict import ClientFrameError as ClientFrameError
 from ._strict import parse_client_frame as parse_client_frame
 
 __all__ = [
+    "DEFAULT_MODEL",
     "DEFAULT_MODELS",
     "ClientFrameError",
     "ConnectionRecord",

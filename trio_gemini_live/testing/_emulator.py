@@ -26,7 +26,7 @@ import ssl
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 import msgspec
@@ -38,7 +38,13 @@ from .. import _wire as w
 from ._conversation import Conversation, ModelSettings, SessionState, wire
 from ._strict import INVALID_ARGUMENT, ClientFrameError, parse_client_frame
 
-__all__ = ["DEFAULT_MODELS", "ConnectionRecord", "Fault", "LiveEmulator"]
+if TYPE_CHECKING:
+    from .._session import LiveSession
+
+__all__ = ["DEFAULT_MODEL", "DEFAULT_MODELS", "ConnectionRecord", "Fault", "LiveEmulator"]
+
+#: The model :meth:`LiveEmulator.open_session` uses by default (PROTOCOL.md 9).
+DEFAULT_MODEL: Final = "gemini-2.5-flash-native-audio-preview-12-2025"
 
 #: The models the emulator knows by default (PROTOCOL.md 9, plus the 2.5 half-cascade one).
 DEFAULT_MODELS: Final = frozenset({
@@ -372,6 +378,32 @@ class LiveEmulator:
                     nursery.cancel_scope.cancel()
 
         return connect
+
+    def open_session(self, nursery: trio.Nursery, *, model: str = DEFAULT_MODEL,
+                     in_memory: bool = False, **kwargs: Any,
+                     ) -> AbstractAsyncContextManager[LiveSession]:
+        """``open_live_session`` pointed at this emulator, with its API key.
+
+        Args:
+            nursery: where the session's tasks run.
+            model: the model id (without ``models/``).
+            in_memory: connect over an in-memory stream (:meth:`connect_in_memory`) rather
+                than over the loopback socket.
+            kwargs: anything else :func:`~trio_gemini_live.open_live_session` takes
+                (``config``, ``resume_handle``, ``ssl_context`` for ``wss://``, handlers...).
+        """
+        from .._auth import ApiKey
+        from .._session import open_live_session
+
+        kwargs.setdefault("auth", ApiKey(self.api_key or "unchecked"))
+        if in_memory:
+            kwargs.setdefault("connect", self.connect_in_memory())
+            kwargs.setdefault("endpoint", "ws://emulator.invalid")
+        else:
+            if not self.port:
+                raise RuntimeError("the emulator is not listening: start serve() first")
+            kwargs.setdefault("endpoint", self.url)
+        return open_live_session(nursery, model=model, **kwargs)
 
     async def _handle_tcp(self, stream: trio.SocketStream) -> None:
         if self.ssl_context is not None:
