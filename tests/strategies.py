@@ -112,7 +112,10 @@ def _struct_strategy(
     def build() -> st.SearchStrategy[Any]:
         kwargs: dict[str, st.SearchStrategy[Any]] = {}
         for field in info.fields:
-            value = overrides.get((cls, field.name)) or _strategy(field.type, cache, overrides)
+            if (cls, field.name) in overrides:
+                value = overrides[(cls, field.name)]
+            else:
+                value = _strategy(field.type, cache, overrides)
             if not field.required:
                 # Optional fields are absent half of the time: keeps recursive types small.
                 value = st.none() | value if _nullable(field.type) else value
