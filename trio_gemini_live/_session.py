@@ -869,6 +869,12 @@ class LiveSession:
         transparent = bool(
             proto.setup.session_resumption and proto.setup.session_resumption.transparent
         )
+        # The index of each frame on this connection, as the server counts them for
+        # lastConsumedClientMessageIndex: setup is 0, the first frame after it is 1
+        # (PROTOCOL.md 4). Counted here, when a frame is actually written, not when it is
+        # queued (``LiveProtocol.client_frame`` runs at queue time, possibly during an
+        # earlier connection), so that acknowledgements match the frames they name.
+        index = 0
         while True:
             item = await self._outbound.get()
             self._in_flight = True
@@ -896,11 +902,11 @@ class LiveSession:
                 self._in_flight = False
                 if not len(self._outbound):
                     self._drained.unpark_all()
-            proto.sent_on_connection += 1
+            index += 1
             if transparent:
-                self._replay.sent(proto.sent_on_connection, item)
+                self._replay.sent(index, item)
             if log.isEnabledFor(logging.DEBUG):
-                log.debug("sent %s frame #%d", item.kind, proto.sent_on_connection)
+                log.debug("sent %s frame #%d", item.kind, index)
 
     async def _keepalive(self, ws: WebSocketLike, scope: trio.CancelScope) -> None:
         assert self._keepalive_interval is not None
@@ -1138,6 +1144,11 @@ class LiveSession:
             await self._answer(answers)
 
     async def _answer(self, responses: list[w.FunctionResponse]) -> None:
+        if self._vertex:
+            # PROTOCOL.md 3.1: Vertex breaks on these Gemini-API-only fields.
+            responses = [
+                msgspec.structs.replace(r, scheduling=None, will_continue=None) for r in responses
+            ]
         try:
             await self._send(
                 w.ClientMessage(tool_response=w.ToolResponse(function_responses=responses)),
