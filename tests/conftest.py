@@ -1,0 +1,79 @@
+"""Shared fixtures: the official SDK as referee of client frames, an in-memory emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+import pytest
+import trio
+import trio_websocket
+
+from trio_gemini_live.testing import LiveEmulator
+
+API_KEY = "AIzaTEST-secret-key-0123456789"
+MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
+
+# Setup fields PROTOCOL.md 3.1 documents that google-genai 3.6.x's pydantic models lack; they
+# are removed before the strict check, and nothing else is.
+_SDK_MISSING_SETUP_FIELDS = ("realtimeInputConfig",)
+
+
+class Referee:
+    """Every client frame, checked by ``google.genai.types.LiveClientMessage`` (strict).
+
+    Attributes:
+        frames: every frame a client connection sent (after the check).
+        failures: (frame, error) for each frame the SDK refused, or a binary client frame.
+    """
+
+    def __init__(self) -> None:
+        self.frames: list[str] = []
+        self.failures: list[tuple[Any, str]] = []
+
+    def check(self, frame: str | bytes) -> None:
+        from google.genai import types
+
+        if not isinstance(frame, str):
+            # PROTOCOL.md 2: every official client sends text frames.
+            self.failures.append((frame, "binary client frame"))
+            return
+        self.frames.append(frame)
+        try:
+            value = msgspec.json.decode(frame)
+            setup = value.get("setup") if isinstance(value, dict) else None
+            if isinstance(setup, dict):
+                for name in _SDK_MISSING_SETUP_FIELDS:
+                    setup.pop(name, None)
+            types.LiveClientMessage.model_validate_json(msgspec.json.encode(value))
+        except Exception as exc:  # the referee records, the test's teardown reports
+            self.failures.append((frame[:300], f"{type(exc).__name__}: {exc}"[:2000]))
+
+
+@pytest.fixture
+def referee(monkeypatch: pytest.MonkeyPatch) -> Iterator[Referee]:
+    """Check every frame any client-side trio-websocket connection sends (all transports).
+
+    Failures are recorded (raising inside the session's send task would only show up as a
+    dropped connection) and reported when the test ends.
+    """
+    ref = Referee()
+    original = trio_websocket.WebSocketConnection.send_message
+
+    async def send_message(self: trio_websocket.WebSocketConnection, message: Any) -> None:
+        if self.is_client:
+            ref.check(message)
+        await original(self, message)
+
+    monkeypatch.setattr(trio_websocket.WebSocketConnection, "send_message", send_message)
+    yield ref
+    assert not ref.failures, f"the official SDK refused client frames: {ref.failures}"
+
+
+@pytest.fixture
+async def emu(nursery: trio.Nursery) -> LiveEmulator:
+    """A :class:`LiveEmulator` serving in memory (pass ``emu.connect_in_memory()``)."""
+    emulator = LiveEmulator(api_key=API_KEY)
+    await nursery.start(emulator.serve_in_memory)
+    return emulator
