@@ -69,6 +69,14 @@ def _normalise(value: Any, tp: Any, path: str) -> Any:
         structs = [a for a in get_args(tp) if isinstance(a, type) and issubclass(a, msgspec.Struct)]
         if structs and (isinstance(value, (Mapping, msgspec.Struct))):
             return _normalise(value, structs[0], path)
+        # ``list[Part] | None`` and ``dict[str, Schema] | None``: normalise the items too, or
+        # their snake_case keys would be silently dropped by msgspec (and unknown ones kept).
+        for arg in get_args(tp):
+            arg_origin = get_origin(arg)
+            if (arg_origin is list and isinstance(value, (list, tuple))) or (
+                arg_origin is dict and isinstance(value, Mapping)
+            ):
+                return _normalise(value, arg, path)
         return value
     if origin is list and isinstance(value, (list, tuple)):
         (item_tp,) = get_args(tp)
