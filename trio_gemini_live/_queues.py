@@ -143,7 +143,13 @@ class OutboundQueue:
 
     @property
     def audio_seconds(self) -> float:
+        """Seconds of audio queued now."""
         return self._audio_seconds
+
+    @property
+    def max_audio_seconds(self) -> float:
+        """The audio budget: beyond it the oldest queued audio is dropped."""
+        return self._max_audio_seconds
 
     async def put(self, item: OutboundItem) -> None:
         """Queue ``item``; waits while ``max_items`` non-audio frames are queued.

@@ -469,10 +469,17 @@ class LiveSession:
             raise self._closed_error()
         frame = self._proto.client_frame(message).decode()
         item = OutboundItem(frame, audio_seconds, "audio" if kind == "audio" else kind)
-        try:
-            await self._outbound.put(item)
-        except QueueClosed as exc:  # pragma: no cover - put raises the session error itself
-            raise self._closed_error() from exc
+        dropped_before = self._outbound.dropped_audio_chunks
+        await self._outbound.put(item)
+        dropped = self._outbound.dropped_audio_chunks
+        if dropped != dropped_before and (dropped_before == 0 or dropped % 50 == 0):
+            # Issue 5: beyond the audio budget the oldest input audio goes, and is reported.
+            log.warning(
+                "input audio over the %.1f s buffer: dropped the oldest (%d chunks, %.1f s so far)",
+                self._outbound.max_audio_seconds,
+                dropped,
+                self._outbound.dropped_audio_seconds,
+            )
         if log.isEnabledFor(logging.DEBUG):
             log.debug("queued %s (%d bytes)", kind, len(frame))
 
