@@ -28,7 +28,7 @@ from .. import _wire as w
 from . import _model as m
 from ._strict import INVALID_ARGUMENT, ClientFrameError
 
-__all__ = ["Conversation", "ModelSettings", "SessionState"]
+__all__ = ["Conversation", "ModelSettings", "SessionSnapshot", "SessionState"]
 
 _PCM_RE: Final = re.compile(r"^audio/pcm(?:;\s*rate=(\d+))?$")
 
@@ -55,6 +55,37 @@ class SessionState:
     handles: list[str] = field(default_factory=list)
     prompt_tokens: int = 0
     response_tokens: int = 0
+    #: Text of ``clientContent`` with ``turnComplete: false``, waiting for the turn's end.
+    #: Part of the session (not the connection): the server's state includes it, so a
+    #: resumption handle covers it (PROTOCOL.md 3.2, 4).
+    pending_text: list[str] = field(default_factory=list)
+
+    def snapshot(self) -> SessionSnapshot:
+        """The state a resumption handle issued now refers to."""
+        return SessionSnapshot(
+            history_len=len(self.history), turns=self.turns,
+            prompt_tokens=self.prompt_tokens, response_tokens=self.response_tokens,
+            pending_text=tuple(self.pending_text),
+        )
+
+    def restore(self, snap: SessionSnapshot) -> None:
+        """Go back to ``snap``: what was consumed after its handle was issued is forgotten."""
+        del self.history[snap.history_len:]
+        self.turns = snap.turns
+        self.prompt_tokens = snap.prompt_tokens
+        self.response_tokens = snap.response_tokens
+        self.pending_text[:] = snap.pending_text
+
+
+@dataclass(frozen=True)
+class SessionSnapshot:
+    """A :class:`SessionState` as of one resumption handle (see :meth:`SessionState.snapshot`)."""
+
+    history_len: int
+    turns: int
+    prompt_tokens: int
+    response_tokens: int
+    pending_text: tuple[str, ...]
 
 
 @dataclass
@@ -106,7 +137,6 @@ class Conversation:
         self._manual_active = False
         self._activity_bytes = 0
         self._activity_rate = 16_000
-        self._pending_text: list[str] = []
         self._calls: dict[str, _Call] = {}
         self._results: dict[str, tuple[str, dict[str, Any]]] = {}
         self._calls_changed = trio.Event()
@@ -184,10 +214,10 @@ class Conversation:
                 texts.clear()
         # New content interrupts the current generation (PROTOCOL.md 3.2).
         self._interrupt()
-        self._pending_text.extend(texts)
+        self.session.pending_text.extend(texts)
         if content.turn_complete:
-            text = " ".join(self._pending_text)
-            self._pending_text.clear()
+            text = " ".join(self.session.pending_text)
+            self.session.pending_text.clear()
             self._user_turn(text, "TEXT")
 
     def _user_turn(self, text: str, modality: str) -> None:

@@ -35,7 +35,7 @@ import trio.testing
 import trio_websocket
 
 from .. import _wire as w
-from ._conversation import Conversation, ModelSettings, SessionState, wire
+from ._conversation import Conversation, ModelSettings, SessionSnapshot, SessionState, wire
 from ._strict import INVALID_ARGUMENT, ClientFrameError, parse_client_frame
 
 if TYPE_CHECKING:
@@ -108,6 +108,9 @@ class ConnectionRecord:
             sent with :meth:`LiveEmulator.send_raw`).
         close_code, close_reason: how the connection ended (1006, "" for a drop).
         session_key: which logical session the connection belongs to.
+        resumed_from: ``(connection index, message index)`` the resumption handle in this
+            connection's setup was issued at (``None`` for a new session); see
+            :meth:`LiveEmulator.consumed`.
         closed: set when the connection is over.
     """
 
@@ -124,6 +127,7 @@ class ConnectionRecord:
     close_code: int | None = None
     close_reason: str | None = None
     session_key: str | None = None
+    resumed_from: tuple[int, int] | None = None
     closed: trio.Event = field(default_factory=trio.Event, repr=False)
 
     def __repr__(self) -> str:
@@ -305,6 +309,7 @@ class LiveEmulator:
         self._links: dict[int, _Link] = {}
         self._sessions: dict[str, SessionState] = {}
         self._handles: dict[str, SessionState] = {}
+        self._snapshots: dict[str, tuple[tuple[int, int], SessionSnapshot]] = {}
         self._session_ids = itertools.count(1)
         self._scheduled: list[_Scheduled] = []
         self._sending = trio.Event()
@@ -495,7 +500,9 @@ class LiveEmulator:
         conversation = Conversation(
             setup=message.setup, backend=record.backend, session=session,
             settings=self.settings, emit=lambda msg: self._emit(link, msg),
-            message_index=message_index, register_handle=self._register_handle,
+            message_index=message_index,
+            register_handle=lambda handle, state: self._register_handle(
+                handle, state, (record.index, message_index())),
         )
         link.conversation = conversation
         setup_complete = w.ServerMessage(setup_complete=w.SetupComplete(
@@ -593,15 +600,22 @@ class LiveEmulator:
             session = self._handles.get(handle)
             if session is None or session.model != setup.model:
                 raise ClientFrameError(INVALID_ARGUMENT)
+            # A handle names the session's state when it was issued (PROTOCOL.md 4, 6):
+            # what the session consumed after that is not part of the resumed session.
+            position, snap = self._snapshots[handle]
+            session.restore(snap)
+            record.resumed_from = position
             return session
         key = f"s{next(self._session_ids)}"
         session = SessionState(key=key, model=setup.model)
         self._sessions[key] = session
         return session
 
-    def _register_handle(self, handle: str, session: SessionState) -> None:
+    def _register_handle(self, handle: str, session: SessionState,
+                         position: tuple[int, int] = (-1, -1)) -> None:
         session.handles.append(handle)
         self._handles[handle] = session
+        self._snapshots[handle] = (position, session.snapshot())
 
     async def _emit(self, link: _Link, message: dict[str, Any]) -> None:
         """Queue one server message (sent in order by :meth:`_sender`)."""
@@ -794,6 +808,33 @@ class LiveEmulator:
                 return []
             session = keyed[-1].session_key
         return [msg for c in self.connections if c.session_key == session for msg in c.received]
+
+    def consumed(self, session: str | None = None) -> list[dict[str, Any]]:
+        """The client messages (``setup`` excluded) a logical session's state includes.
+
+        :meth:`received` is what arrived on the wire; this is what the session *kept*. A
+        resumption handle names the session's state when it was issued: on connection
+        ``c``, after message index ``i`` (``setup`` is index 0, the first message after it
+        1: the convention of ``lastConsumedClientMessageIndex``, PROTOCOL.md 4). Resuming
+        from that handle restores that state, so messages that arrived after it (on ``c``,
+        or on any later connection of an abandoned branch) are not consumed; the client is
+        expected to send them again (transparent resumption replays exactly those).
+
+        ``session`` is a session key; default: the latest connection's session.
+        """
+        if session is None:
+            keyed = [c for c in self.connections if c.session_key is not None]
+            if not keyed:
+                return []
+            session = keyed[-1].session_key
+        kept: list[tuple[int, int, dict[str, Any]]] = []
+        for conn in self.connections:
+            if conn.session_key != session:
+                continue
+            if conn.resumed_from is not None:
+                kept = [item for item in kept if item[:2] <= conn.resumed_from]
+            kept.extend((conn.index, i, msg) for i, msg in enumerate(conn.received) if i > 0)
+        return [msg for _, _, msg in kept]
 
     def history(self, session: str | None = None) -> list[dict[str, Any]]:
         """The conversation the emulator remembers for a session (default: the latest)."""
