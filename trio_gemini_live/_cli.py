@@ -113,13 +113,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                       file=sys.stderr)
                 return 2
             trio.run(_chat, args)
-    except KeyboardInterrupt:
-        print(file=sys.stderr)
-        return 130
-    except LiveError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except BaseException as exc:
+        # Trio nurseries wrap errors in exception groups: look at the single cause.
+        leaf = _leaf(exc)
+        if isinstance(leaf, KeyboardInterrupt):
+            print(file=sys.stderr)
+            return 130
+        if isinstance(leaf, LiveError):
+            print(f"error: {leaf}", file=sys.stderr)
+            return 1
+        raise
     return 0
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
 
 
 def _env_key() -> str | None:
