@@ -47,8 +47,8 @@ def certificates() -> Iterator[Certificates]:
 
 
 @contextlib.contextmanager
-def server(certs: Certificates | None = None) -> Iterator[int]:
-    """Run ``_server.py`` in another process; yields its port."""
+def server(certs: Certificates | None = None) -> Iterator[tuple[int, int]]:
+    """Run ``_server.py`` in another process; yields its port and process id."""
     command = [PYTHON, str(HERE / "_server.py")]
     if certs is not None:
         command += ["--cert", str(certs.cert), "--key", str(certs.key)]
@@ -58,7 +58,7 @@ def server(certs: Certificates | None = None) -> Iterator[int]:
         line = process.stdout.readline()
         if not line.strip():
             raise RuntimeError("the benchmark server did not start")
-        yield int(line)
+        yield int(line), process.pid
     finally:
         process.terminate()
         process.wait(10)
@@ -94,3 +94,9 @@ def write(name: str, data: dict[str, Any], table: str) -> None:
     (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
     (RESULTS / f"{name}.md").write_text(table.rstrip() + "\n")
     print(table)
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process ``pid`` (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

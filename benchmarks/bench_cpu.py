@@ -31,7 +31,7 @@ def measure(rounds: int, chunks: int, messages: int) -> dict[str, Any]:
     """Run the rounds; returns the raw samples and the medians."""
     samples: dict[str, dict[str, list[float]]] = {
         kind: {"send_us": [], "receive_us": []} for kind in KINDS}
-    with certificates() as certs, server(certs) as port:
+    with certificates() as certs, server(certs) as (port, _):
         for index in range(rounds):
             order = KINDS[index % 3:] + KINDS[:index % 3]
             for kind in order:
