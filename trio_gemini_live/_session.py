@@ -107,6 +107,38 @@ def _default_connect(ssl_context: ssl.SSLContext | None) -> Connect:
     return connect
 
 
+def _lone_exception(group: BaseExceptionGroup[BaseException]) -> Exception | None:
+    """The single non-group exception inside ``group`` (nested), if there is exactly one."""
+    inner: BaseException = group
+    while isinstance(inner, BaseExceptionGroup):
+        if len(inner.exceptions) != 1:
+            return None
+        inner = inner.exceptions[0]
+    return inner if isinstance(inner, Exception) else None
+
+
+def _unwrapping(connect: Connect) -> Connect:
+    """Wrap an injected ``connect=`` hook so that errors cross it unwrapped.
+
+    A hook with a nursery of its own (the emulator's in-memory hook, most test transports)
+    wraps whatever the session raises inside it, e.g. a setup failure, in an
+    ``ExceptionGroup``; the session's error handling expects the exception itself.
+    """
+
+    @asynccontextmanager
+    async def hook(url: str, headers: list[tuple[str, str]]) -> AsyncIterator[WebSocketLike]:
+        try:
+            async with connect(url, headers) as ws:
+                yield ws
+        except BaseExceptionGroup as group:
+            lone = _lone_exception(group)
+            if lone is None:
+                raise
+            raise lone from lone.__cause__
+
+    return hook
+
+
 class SessionStatistics(msgspec.Struct, frozen=True, kw_only=True):
     """A snapshot of a session's queues and history (``LiveSession.statistics()``)."""
 
@@ -184,6 +216,9 @@ class LiveSession:
             max_outbound_messages, max_outbound_audio_seconds
         )
         self._replay = ReplayBuffer()
+        # Without transparent resumption: text and client content sent since the latest
+        # resumable handle, which a resume with that handle would otherwise lose.
+        self._since_handle = ReplayBuffer()
         self._handler_queue: deque[tuple[Handler, Any]] = deque()
         self._handler_lot = trio.lowlevel.ParkingLot()
         self._changed = trio.Event()
@@ -206,6 +241,7 @@ class LiveSession:
         self._idle.set()
         self._rng = random.Random(reconnect.seed if reconnect else None)
         self._reconnects = 0
+        self._go_away_seen = False
         self._handler_errors = 0
         self._protocol_errors = 0
         self._dropped_handler_items = 0
@@ -468,6 +504,9 @@ class LiveSession:
             await trio.lowlevel.checkpoint()
             raise self._closed_error()
         frame = self._proto.client_frame(message).decode()
+        proto = self._proto
+        if kind == "tool_response" and not proto.in_turn and not proto.active_tool_calls:
+            self._idle.set()  # a safe point for a goAway reconnect again
         item = OutboundItem(frame, audio_seconds, "audio" if kind == "audio" else kind)
         dropped_before = self._outbound.dropped_audio_chunks
         await self._outbound.put(item)
@@ -660,7 +699,9 @@ class LiveSession:
             return TransientError(end.code, end.reason or "reconnecting before the goAway deadline")
         if end.kind == "keepalive":
             return TransientError(1011, "keepalive ping timeout", hint="no pong in time")
-        after_go_away = self._proto is not None and self._proto.go_away_deadline is not None
+        after_go_away = self._go_away_seen or (
+            self._proto is not None and self._proto.go_away_deadline is not None
+        )
         return classify_close(end.code, end.reason, after_go_away=after_go_away)
 
     def _fail(self, error: LiveError) -> None:
@@ -751,6 +792,9 @@ class LiveSession:
         finally:
             self._conn_scope = None
             self._conn_nursery = None
+            # connection_lost() forgets the goAway; how the close is classified depends on
+            # it (1000 / 1011 deadline after goAway: resume, PROTOCOL.md 7), so keep it.
+            self._go_away_seen = proto.go_away_deadline is not None
             if proto.status in (Status.CONNECTING, Status.SETUP_PENDING, Status.READY):
                 proto.connection_lost()
                 self._status = proto.status
@@ -773,10 +817,27 @@ class LiveSession:
         if on_started is not None:
             on_started()
         else:
-            if not resumed:
-                self._cancel_tool_calls("the session restarted without resumption")
+            transparent = self._transparent()
+            if not resumed or not transparent:
+                # The server sends `resumable: false` while calls are pending, so the latest
+                # handle predates every pending call: the resumed (or new) session never
+                # issued them, and answers to them would be refused (PROTOCOL.md 4).
+                self._cancel_tool_calls(
+                    "the session resumed from before these calls"
+                    if resumed
+                    else "the session restarted without resumption"
+                )
+            resend = self._since_handle.take()
+            if resumed and not transparent and resend:
+                log.info("re-sending %d messages sent after the resumed handle", len(resend))
+                self._outbound.push_front(resend)
             self._emit(ev.Reconnected(resumed=resumed))
         await self._serve(ws)
+
+    def _transparent(self) -> bool:
+        assert self._proto is not None
+        config = self._proto.setup.session_resumption
+        return bool(config and config.transparent)
 
     async def _setup(self, ws: WebSocketLike, target: ConnectTarget) -> None:
         proto = self._proto
@@ -873,9 +934,7 @@ class LiveSession:
     async def _sender(self, ws: WebSocketLike, scope: trio.CancelScope) -> None:
         proto = self._proto
         assert proto is not None
-        transparent = bool(
-            proto.setup.session_resumption and proto.setup.session_resumption.transparent
-        )
+        transparent = self._transparent()
         # The index of each frame on this connection, as the server counts them for
         # lastConsumedClientMessageIndex: setup is 0, the first frame after it is 1
         # (PROTOCOL.md 4). Counted here, when a frame is actually written, not when it is
@@ -912,6 +971,8 @@ class LiveSession:
             index += 1
             if transparent:
                 self._replay.sent(index, item)
+            elif item.kind in _RESENT_AFTER_RESUME:
+                self._since_handle.sent(index, item)
             if log.isEnabledFor(logging.DEBUG):
                 log.debug("sent %s frame #%d", item.kind, index)
 
@@ -975,10 +1036,14 @@ class LiveSession:
                     self._idle.set()
             elif kind is ev.ToolCall:
                 self._on_tool_call(event)  # type: ignore[arg-type]
-                self._idle = trio.Event() if not self._idle.is_set() else self._idle
+                if self._idle.is_set():
+                    self._idle = trio.Event()
             elif kind is ev.SessionResumptionUpdate:
-                if event.last_consumed_index is not None:  # type: ignore[union-attr]
-                    self._replay.acknowledge(event.last_consumed_index)  # type: ignore[union-attr]
+                update: ev.SessionResumptionUpdate = event  # type: ignore[assignment]
+                if update.last_consumed_index is not None:
+                    self._replay.acknowledge(update.last_consumed_index)
+                if update.resumable and update.handle:
+                    self._since_handle.clear()
             elif kind is ev.GoAway:
                 self._on_go_away()
             self._emit(event)
@@ -1173,6 +1238,9 @@ class _SetupFailed(Exception):
 
 
 _MAX_HANDLER_QUEUE: Final = 4096
+#: What is re-sent after a non-transparent resume: the user's words. Audio and video are
+#: real time (stale by then); tool responses answer calls the resumed state never issued.
+_RESENT_AFTER_RESUME: Final = frozenset({"client_content", "text"})
 
 _HANDLER_FOR: Final[dict[type, str]] = {
     ev.ToolCallCancellation: "on_tool_call_cancellation",
@@ -1399,7 +1467,7 @@ async def open_live_session(
         endpoint=endpoint,
         resume_handle=resume_handle,
         reconnect=policy,
-        connect=connect or _default_connect(ssl_context),
+        connect=_unwrapping(connect) if connect else _default_connect(ssl_context),
         handlers=handlers,
         setup_timeout=setup_timeout,
         keepalive_interval=keepalive_interval,
@@ -1417,7 +1485,15 @@ async def open_live_session(
     setup = config.to_setup(target.model, extra_tools)
     session._vertex = target.vertex
     session._proto = LiveProtocol(setup, resume_handle=resume_handle)
-    await nursery.start(session._main)
+    try:
+        await nursery.start(session._main)
+    except BaseExceptionGroup as group:
+        # A failed setup crosses _main's own nursery: raise the LiveError itself (the
+        # exception-group policy of DESIGN.md), not a group around it.
+        lone = _lone_exception(group)
+        if lone is None:
+            raise
+        raise lone from lone.__cause__
     try:
         with session._body_scope:
             yield session
