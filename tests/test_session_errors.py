@@ -212,14 +212,15 @@ async def test_close_during_setup_raises_the_close_error(nursery: trio.Nursery) 
 
 async def test_invalid_arguments_raise_before_connecting(emu: LiveEmulator) -> None:
     async with trio.open_nursery() as nursery:
-        for kwargs, error in [
+        cases: list[tuple[dict[str, Any], type[Exception]]] = [
             ({"model": ""}, ValueError),
             ({"config": {"response_modalities": ["TEXT"]}}, TypeError),
             ({"setup_timeout": 0}, ValueError),
             ({"input_sample_rate": 0}, ValueError),
             ({"on_message": "not callable"}, TypeError),
             ({"reconnect": "sometimes"}, TypeError),
-        ]:
+        ]
+        for kwargs, error in cases:
             args: dict[str, Any] = {"model": MODEL, "auth": ApiKey(API_KEY),
                     "connect": emu.connect_in_memory(), **kwargs}
             with pytest.raises(error):
