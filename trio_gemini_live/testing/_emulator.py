@@ -36,6 +36,13 @@ import trio_websocket
 
 from .. import _wire as w
 from ._conversation import Conversation, ModelSettings, SessionSnapshot, SessionState, wire
+from ._rest import (
+    ReplayStream,
+    TokenStore,
+    is_websocket_upgrade,
+    read_request_head,
+    serve_http,
+)
 from ._strict import INVALID_ARGUMENT, ClientFrameError, parse_client_frame
 
 if TYPE_CHECKING:
@@ -253,7 +260,9 @@ class LiveEmulator:
             path. ``None`` turns credential checks off on every path.
         ephemeral_tokens: tokens accepted in ``Authorization: Token ...`` (or
             ``?access_token=``) on the ``BidiGenerateContentConstrained`` path; empty: any
-            ``auth_tokens/...`` token.
+            ``auth_tokens/...`` token. Tokens minted on the emulator's own
+            ``POST /v1alpha/auth_tokens`` (:attr:`tokens`) are honoured with their uses,
+            expiry times and locked setup (see ``trio_gemini_live.testing._rest``).
         vertex_tokens: bearer tokens accepted on the Vertex path; empty: any bearer token.
         models: model ids (without ``models/``) the emulator serves.
         connection_lifetime: seconds a connection lives before Google's deadline close.
@@ -315,6 +324,9 @@ class LiveEmulator:
         self._sending = trio.Event()
         self._sending.set()
         self._new_connection = trio.Event()
+        #: Ephemeral tokens minted on ``POST /v1alpha/auth_tokens``, the REST requests
+        #: answered, and the wall clock tokens expire by (PROTOCOL.md 1).
+        self.tokens = TokenStore()
 
     # -- serving ---------------------------------------------------------------------------
 
@@ -418,9 +430,18 @@ class LiveEmulator:
 
     async def _handle_stream(self, stream: trio.abc.Stream) -> None:
         try:
+            # The same port serves the REST endpoint for ephemeral tokens (PROTOCOL.md 1):
+            # read the request head, answer plain HTTP here, and hand a WebSocket upgrade to
+            # trio-websocket with the bytes read so far replayed.
+            conn, head, seen = await read_request_head(stream)
+            if head is None:
+                return
+            if not is_websocket_upgrade(head):
+                await serve_http(conn, head, stream, self.tokens, self.api_key)
+                return
             async with trio.open_nursery() as nursery:
                 request = await trio_websocket.wrap_server_stream(
-                    nursery, stream, max_message_size=_MAX_MESSAGE)
+                    nursery, ReplayStream(stream, seen), max_message_size=_MAX_MESSAGE)
                 try:
                     await self._handle_request(request, stream)
                 finally:
@@ -488,7 +509,9 @@ class LiveEmulator:
                 # PROTOCOL.md 2: the first message must be ``setup``.
                 raise ClientFrameError(INVALID_ARGUMENT)
             record.setup = normalised["setup"]
-            session = self._check_setup(record, message.setup, normalised["setup"])
+            setup, raw_setup = self._admit_token(record, query, message.setup,
+                                                 normalised["setup"])
+            session = self._check_setup(record, setup, raw_setup)
         except ClientFrameError as exc:
             await self._close(link, exc.code, exc.reason)
             return
@@ -498,7 +521,7 @@ class LiveEmulator:
             return len(record.received) - 1
 
         conversation = Conversation(
-            setup=message.setup, backend=record.backend, session=session,
+            setup=setup, backend=record.backend, session=session,
             settings=self.settings, emit=lambda msg: self._emit(link, msg),
             message_index=message_index,
             register_handle=lambda handle, state: self._register_handle(
@@ -557,6 +580,8 @@ class LiveEmulator:
         scheme, _, token = authorization.partition(" ")
         token = token if scheme.lower() == "token" else query.get("access_token", "")
         if record.method == "BidiGenerateContentConstrained" and token:
+            if token in self.tokens.tokens:
+                return self.tokens.check_connection(token)
             ok = (token in self.ephemeral_tokens if self.ephemeral_tokens
                   else token.startswith("auth_tokens/"))
             return None if ok else (1008, _UNAUTHENTICATED)
@@ -565,6 +590,25 @@ class LiveEmulator:
         if key != self.api_key:
             return 1007, _BAD_KEY
         return None
+
+    def _admit_token(self, record: ConnectionRecord, query: dict[str, str], setup: w.Setup,
+                     raw: dict[str, Any]) -> tuple[w.Setup, dict[str, Any]]:
+        """The setup to run with under a minted token's limits and locks (PROTOCOL.md 1).
+
+        Raises:
+            ClientFrameError: the token refuses this session (see ``_rest.TokenStore.admit``).
+        """
+        scheme, _, token = record.headers.get("authorization", "").partition(" ")
+        token = token if scheme.lower() == "token" else query.get("access_token", "")
+        if (self.api_key is None or record.method != "BidiGenerateContentConstrained"
+                or token not in self.tokens.tokens):
+            return setup, raw
+        # A resumption does not count as a use (PROTOCOL.md 1).
+        resuming = bool(setup.session_resumption and setup.session_resumption.handle)
+        merged = self.tokens.admit(token, raw, resuming=resuming)
+        _, message = parse_client_frame(msgspec.json.encode({"setup": merged}))
+        assert message.setup is not None
+        return message.setup, merged
 
     def _check_setup(self, record: ConnectionRecord, setup: w.Setup,
                      raw: dict[str, Any]) -> SessionState:
