@@ -209,6 +209,14 @@ class Fault:
         return cls("stop_reading")
 
 
+@dataclass(frozen=True)
+class _CloseMarker:
+    """A close queued behind the messages already queued (see :meth:`LiveEmulator.close`)."""
+
+    code: int
+    reason: str
+
+
 @dataclass
 class _Scheduled:
     fault: Fault
@@ -227,7 +235,8 @@ class _Link:
         self.ws = ws
         self.stream = stream
         self.scope = trio.CancelScope()
-        self.out_send, self.out_recv = trio.open_memory_channel[bytes | str](math.inf)
+        self.out_send, self.out_recv = trio.open_memory_channel[bytes | str | _CloseMarker](
+            math.inf)
         self.reading = trio.Event()
         self.reading.set()
         self.client_count = 0
@@ -670,6 +679,9 @@ class LiveEmulator:
     async def _sender(self, link: _Link) -> None:
         async for frame in link.out_recv:
             await self._sending.wait()
+            if isinstance(frame, _CloseMarker):
+                await self._close(link, frame.code, frame.reason)
+                return
             if self.send_delay:
                 await trio.sleep(self.send_delay)
             try:
@@ -741,7 +753,12 @@ class LiveEmulator:
         if fault.action == "drop":
             await self._drop(link)
         elif fault.action == "close":
-            await self._close(link, fault.code, fault.reason)
+            if link.nursery is None or link.closing:
+                await self._close(link, fault.code, fault.reason)
+            else:
+                # After what is already queued: a server sends its last words, then closes.
+                await trio.lowlevel.checkpoint()
+                link.out_send.send_nowait(_CloseMarker(fault.code, fault.reason))
         elif fault.action == "raw":
             await self._emit_raw(link, fault.data)
         elif fault.action == "go_away":
@@ -764,7 +781,11 @@ class LiveEmulator:
 
     async def close(self, code: int, reason: str = "",
                     conn: int | ConnectionRecord | None = None) -> None:
-        """Close the connection with ``code`` and ``reason``."""
+        """Close the connection with ``code`` and ``reason``.
+
+        The close frame follows the messages already queued (e.g. by :meth:`send_raw`); while
+        sending is paused, it waits too. :meth:`drop`, like a network cut, is immediate.
+        """
         await self.inject(Fault.close(code, reason), conn)
 
     async def send_raw(self, data: bytes | str,
