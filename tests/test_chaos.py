@@ -21,13 +21,9 @@ Faults injected at random points (by client or server message count, on any conn
 network drops (1006), ``1011 Internal error``, ``1011 The service is currently
 unavailable``, ``goAway`` with a random notice, plus delays (a slow emulator:
 ``send_delay``, slow model output: ``text_chunk_delay``, the client pausing between sends)
-and short connection lifetimes (the emulator's own ``goAway`` then deadline close). Not
-injected: ``LiveEmulator.pause()``, because the emulator's goAway deadline close is not
-held back by a pause, so the client would see the deadline close without the goAway before
-it (something Google does not do), and goAway notices shorter than the emulator's
-``send_delay`` backlog, for the same reason. "No task left behind": after
-each run's nursery exits, the test task has no child nursery left and the emulator no live
-connection.
+and short connection lifetimes (the emulator's own ``goAway`` then deadline close).
+``LiveEmulator.pause()`` is not injected (its effect on the ordering is covered by the
+goAway deadline waiting for the goAway to be on the wire).
 """
 
 from __future__ import annotations

@@ -241,6 +241,8 @@ class _Link:
         self.reading.set()
         self.client_count = 0
         self.server_count = 0
+        #: Woken whenever a frame went out (``server_count`` grew).
+        self.progress = trio.lowlevel.ParkingLot()
         self.closing = False
         self.conversation: Conversation | None = None
         self.nursery: trio.Nursery | None = None
@@ -540,12 +542,14 @@ class LiveEmulator:
         setup_complete = w.ServerMessage(setup_complete=w.SetupComplete(
             session_id=f"emu-session-{record.index}" if record.backend == "vertex" else None))
         await self._emit(link, wire(setup_complete))
-        await self._after_client_message(link)
         async with trio.open_nursery() as nursery:
             link.nursery = nursery
             nursery.start_soon(self._sender, link)
             nursery.start_soon(self._lifetime, link)
             nursery.start_soon(conversation.run)
+            # Faults scheduled after the setup message fire here, once the connection runs
+            # (a goAway needs its nursery).
+            await self._after_client_message(link)
             while True:
                 frame = await self._receive(link)
                 if frame is None:
@@ -691,6 +695,7 @@ class LiveEmulator:
                 return
             link.record.sent.append(frame)
             link.server_count += 1
+            link.progress.unpark_all()
             await self._after_server_message(link)
 
     async def _lifetime(self, link: _Link) -> None:
@@ -700,7 +705,12 @@ class LiveEmulator:
         await self._go_away(link, notice)
 
     async def _go_away(self, link: _Link, time_left: float) -> None:
+        # The deadline counts from when the goAway is on the wire, not from when it was
+        # queued: behind a backlog (send_delay) or a pause, the close must not overtake it.
+        target = link.server_count + link.out_send.statistics().current_buffer_used + 1
         await self._emit(link, {"goAway": {"timeLeft": f"{time_left:g}s"}})
+        while link.server_count < target and not link.closing:
+            await link.progress.park()
         await trio.sleep(time_left)
         if link.record.backend == "vertex":
             await self._close(link, 1000, _VERTEX_DEADLINE)
