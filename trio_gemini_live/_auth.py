@@ -35,6 +35,7 @@ import re
 import threading
 import urllib.parse
 from collections.abc import Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple, Protocol, runtime_checkable
 
 import trio
@@ -325,14 +326,25 @@ class EphemeralToken:
 
     Args:
         token: the token's name, ``auth_tokens/...``.
+        expire_time: when the token stops working, if known (informational; set by
+            :func:`~trio_gemini_live.create_ephemeral_token`).
+        new_session_expire_time: when the token stops starting new sessions, if known.
+        uses: how many sessions the token may start (0: unlimited), if known.
 
     Raises:
         ValueError: the token does not start with ``auth_tokens/`` or is malformed.
     """
 
-    __slots__ = ("_token", "_warned")
+    __slots__ = ("_expire_time", "_new_session_expire_time", "_token", "_uses", "_warned")
 
-    def __init__(self, token: str) -> None:
+    def __init__(
+        self,
+        token: str,
+        *,
+        expire_time: datetime | None = None,
+        new_session_expire_time: datetime | None = None,
+        uses: int | None = None,
+    ) -> None:
         _check_key("ephemeral token", token)
         if not token.startswith(_EPHEMERAL_PREFIX) or token == _EPHEMERAL_PREFIX:
             raise ValueError(
@@ -341,6 +353,24 @@ class EphemeralToken:
             )
         self._token = token
         self._warned = False
+        self._expire_time = expire_time
+        self._new_session_expire_time = new_session_expire_time
+        self._uses = uses
+
+    @property
+    def expire_time(self) -> datetime | None:
+        """When the token stops working (``None``: unknown)."""
+        return self._expire_time
+
+    @property
+    def new_session_expire_time(self) -> datetime | None:
+        """When the token stops starting new sessions (``None``: unknown)."""
+        return self._new_session_expire_time
+
+    @property
+    def uses(self) -> int | None:
+        """How many new sessions the token may start, 0 meaning unlimited (``None``: unknown)."""
+        return self._uses
 
     async def target(self, *, model: str, api_version: str, endpoint: str | None) -> ConnectTarget:
         """The ``v1alpha`` constrained URL, with ``Authorization: Token ...``.
