@@ -1403,10 +1403,11 @@ async def open_live_session(
             before the oldest is dropped.
         tool_timeout: seconds a tool or ``on_tool_call`` may take before the call is
             answered with an error (``None``: no limit).
-        on_message, on_error, on_close, on_tool_call, on_tool_call_cancellation,
-        on_transcription, on_voice_activity, on_session_resumption, on_go_away: optional
-            handlers, sync or async, run in a task of their own so that a slow handler never
-            stalls the socket; one that raises is logged and reported to ``on_error``.
+        on_*: the optional handlers ``on_message``, ``on_error``, ``on_close``,
+            ``on_tool_call``, ``on_tool_call_cancellation``, ``on_transcription``,
+            ``on_voice_activity``, ``on_session_resumption`` and ``on_go_away``: sync or
+            async, run in a task of their own so that a slow handler never stalls the
+            socket; one that raises is logged and reported to ``on_error``.
             ``on_tool_call(event)`` may return responses, which are sent automatically.
 
     Raises:
