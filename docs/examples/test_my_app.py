@@ -2,7 +2,7 @@
 
 ``ask()`` stands for your application code: it takes an open session and returns the
 model's answer. The tests run it against :class:`~trio_gemini_live.testing.LiveEmulator`
-served in memory (no sockets, no API key, milliseconds per test), check what the app sent,
+(no network, no API key, milliseconds per test), check what the app sent,
 and check how it behaves when the server fails.
 """
 
@@ -11,18 +11,9 @@ from __future__ import annotations
 import pytest
 import trio
 
-from trio_gemini_live import (
-    ApiKey,
-    InvalidArgumentError,
-    LiveConfig,
-    LiveSession,
-    open_live_session,
-)
+from trio_gemini_live import InvalidArgumentError, LiveConfig, LiveSession
 from trio_gemini_live import events as ev
 from trio_gemini_live.testing import Fault, LiveEmulator
-
-MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
-
 
 # --- the application under test ----------------------------------------------------------
 
@@ -41,49 +32,39 @@ async def ask(session: LiveSession, question: str) -> str:
 
 
 # --- the tests ---------------------------------------------------------------------------
+# ``live_emulator`` is the package's pytest fixture (installed with the package, needs
+# pytest-trio): a LiveEmulator serving on a free loopback port for one test.
 
 
-@pytest.fixture
-async def emulator(nursery: trio.Nursery) -> LiveEmulator:
-    """An emulator serving in-memory connections for the duration of one test."""
-    emu = LiveEmulator(api_key="test-api-key")
-    await nursery.start(emu.serve_in_memory)
-    return emu
-
-
-async def test_ask_returns_the_answer(nursery: trio.Nursery, emulator: LiveEmulator) -> None:
+async def test_ask_returns_the_answer(live_emulator: LiveEmulator, nursery: trio.Nursery) -> None:
     with trio.fail_after(10):
-        async with open_live_session(
-            nursery,
-            model=MODEL,
-            auth=ApiKey("test-api-key"),
-            config=LiveConfig(response_modalities=["TEXT"]),
-            connect=emulator.connect_in_memory(),
+        # open_session(): open_live_session pointed at the emulator, with its API key.
+        async with live_emulator.open_session(
+            nursery, config=LiveConfig(response_modalities=["TEXT"])
         ) as session:
             assert await ask(session, "Hello") == (
                 'I heard: "Hello". This is turn 1 of our conversation.'
             )
     # What the app sent, as the server received it (camelCase JSON).
-    [connection] = emulator.connections
+    [connection] = live_emulator.connections
     assert connection.setup is not None
     assert connection.setup["generationConfig"]["responseModalities"] == ["TEXT"]
     assert connection.received[-1]["clientContent"]["turns"][0]["parts"] == [{"text": "Hello"}]
 
 
+@pytest.mark.live_emulator(api_key="my-test-key")  # keyword arguments for LiveEmulator
 async def test_ask_reports_a_refused_request(
-    nursery: trio.Nursery, emulator: LiveEmulator
+    live_emulator: LiveEmulator, nursery: trio.Nursery
 ) -> None:
     # The server refuses the second client message (the question) with close 1007.
-    emulator.schedule_fault(
+    live_emulator.schedule_fault(
         Fault.close(1007, "Request contains an invalid argument."), after_client_messages=2
     )
     with trio.fail_after(10), pytest.raises(InvalidArgumentError) as excinfo:
-        async with open_live_session(
+        async with live_emulator.open_session(
             nursery,
-            model=MODEL,
-            auth=ApiKey("test-api-key"),
             config=LiveConfig(response_modalities=["TEXT"]),
-            connect=emulator.connect_in_memory(),
+            in_memory=True,  # no socket at all: an in-memory stream
         ) as session:
             await ask(session, "Hello")
     assert excinfo.value.code == 1007
