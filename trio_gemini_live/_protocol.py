@@ -28,7 +28,7 @@ import enum
 import itertools
 import re
 from collections.abc import Mapping
-from typing import Final, TypeVar
+from typing import Final, TypeAlias, TypeVar
 
 import msgspec
 
@@ -68,14 +68,24 @@ class IllegalTransition(RuntimeError):
 
 _RATE_RE: Final = re.compile(r"rate=(\d+)")
 _DEFAULT_OUTPUT_RATE: Final = 24000
+#: A server frame as a WebSocket library hands it over.
+_Frame: TypeAlias = bytes | bytearray | memoryview | str
 
 
-def _sample_rate(mime_type: str | None) -> int:
-    if mime_type:
+_RATE_CACHE: Final[dict[str, int]] = {}
+_RATE_CACHE_MAX: Final = 64
+
+
+def _sample_rate(mime_type: str) -> int:
+    # Every audio chunk carries its MIME type, and a session sees one or two distinct ones:
+    # a dict lookup instead of a regex search per chunk (measured: benchmarks/bench_codec.py).
+    rate = _RATE_CACHE.get(mime_type)
+    if rate is None:
         match = _RATE_RE.search(mime_type)
-        if match:
-            return int(match.group(1))
-    return _DEFAULT_OUTPUT_RATE
+        rate = int(match.group(1)) if match else _DEFAULT_OUTPUT_RATE
+        if len(_RATE_CACHE) < _RATE_CACHE_MAX:  # bounded: the server picks these strings
+            _RATE_CACHE[mime_type] = rate
+    return rate
 
 
 def _usage(meta: w.UsageMetadata) -> ev.Usage:
@@ -93,9 +103,11 @@ def _usage(meta: w.UsageMetadata) -> ev.Usage:
     )
 
 
-def message_events(message: w.ServerMessage, raw: bytes = b"") -> list[ev.Event]:
+def message_events(message: w.ServerMessage, raw: _Frame = b"") -> list[ev.Event]:
     """The events of one decoded server message, in the documented order (see ``events``).
 
+    ``raw`` is the frame the message was decoded from; it is copied only into an
+    :class:`~trio_gemini_live.events.UnknownMessage` (so the common case copies nothing).
     Stateless; :meth:`LiveProtocol.receive` adds the bookkeeping. Raises
     :class:`ProtocolError` for a field that cannot mean anything (a bad Duration).
     """
@@ -164,7 +176,7 @@ def message_events(message: w.ServerMessage, raw: bytes = b"") -> list[ev.Event]
         left = w.parse_duration(message.go_away.time_left)
         out.append(ev.GoAway(time_left=max(0.0, left if left is not None else 0.0)))
     if not out and not _has_known_field(message):
-        out.append(ev.UnknownMessage(raw=bytes(raw)))
+        out.append(ev.UnknownMessage(raw=raw.encode() if isinstance(raw, str) else bytes(raw)))
     return out
 
 
@@ -172,6 +184,8 @@ def _has_known_field(message: w.ServerMessage) -> bool:
     return any(getattr(message, name) is not None for name in message.__struct_fields__)
 
 
+#: Events that mean the model is producing a turn.
+_OUTPUT_EVENTS: Final = frozenset({ev.TextChunk, ev.AudioChunk, ev.OutputTranscription})
 class LiveProtocol:
     """The client side of one Live API session, across its connections.
 
@@ -290,33 +304,38 @@ class LiveProtocol:
         Raises:
             ProtocolError: the frame is malformed, or not allowed in the current status.
         """
-        message = w.decode_server_message(data)
-        raw = data.encode() if isinstance(data, str) else bytes(data)
-        return self.receive_message(message, raw, now)
+        # No copy of the frame here: message_events copies it only for an UnknownMessage.
+        return self.receive_message(w.decode_server_message(data), data, now)
 
-    def receive_message(self, message: w.ServerMessage, raw: bytes = b"", now: float = 0.0) -> (
+    def receive_message(self, message: w.ServerMessage, raw: _Frame = b"", now: float = 0.0) -> (
         list[ev.Event]
     ):
-        """As :meth:`receive`, for an already decoded message."""
-        if self.status not in (Status.SETUP_PENDING, Status.READY, Status.CLOSING):
-            raise ProtocolError(f"server message while {self.status.name}")
-        if self.status is Status.SETUP_PENDING and message.setup_complete is None:
-            raise ProtocolError("the server sent a message before setupComplete")
-        if self.status is not Status.SETUP_PENDING and message.setup_complete is not None:
-            raise ProtocolError("a second setupComplete on one connection")
+        """As :meth:`receive`, for an already decoded message (``raw``: its frame)."""
+        status = self.status
+        if status is Status.SETUP_PENDING:
+            if message.setup_complete is None:
+                raise ProtocolError("the server sent a message before setupComplete")
+        elif status is Status.READY or status is Status.CLOSING:
+            if message.setup_complete is not None:
+                raise ProtocolError("a second setupComplete on one connection")
+        else:
+            raise ProtocolError(f"server message while {status.name}")
         if message.tool_call is not None:
             message = self._name_tool_calls(message)
         events = message_events(message, raw)
         # Bookkeeping only after the whole message decoded into events: a ProtocolError
         # above leaves the state as it was.
         for event in events:
+            # Model output is most of the traffic (PROTOCOL.md 4: audio arrives in bursts):
+            # one set lookup for it before the match below.
+            if type(event) in _OUTPUT_EVENTS:
+                self.in_turn = True
+                continue
             match event:
                 case ev.SetupComplete(session_id=session_id):
                     self.transition(Status.READY)
                     if session_id:
                         self.session_id = session_id
-                case ev.TextChunk() | ev.AudioChunk() | ev.OutputTranscription():
-                    self.in_turn = True
                 case ev.TurnComplete():
                     self.in_turn = False
                 case ev.UsageUpdate(usage=usage):
