@@ -21,6 +21,7 @@ from ._resume import ReconnectPolicy as ReconnectPolicy
 from ._session import LiveSession as LiveSession
 from ._session import SessionStatistics as SessionStatistics
 from ._session import open_live_session as open_live_session
+from ._tokens import create_ephemeral_token as create_ephemeral_token
 from ._version import __version__ as __version__
 from ._wire import Blob as Blob
 from ._wire import Content as Content
@@ -60,6 +61,7 @@ __all__ = [
     "TransientError",
     "VertexAI",
     "__version__",
+    "create_ephemeral_token",
     "events",
     "open_live_session",
 ]
