@@ -40,44 +40,43 @@ def ours(port: int, cafile: str, chunks: int, messages: int) -> None:
 
     async def main() -> None:
         context = ssl.create_default_context(cafile=cafile)
-        async with trio.open_nursery() as nursery:
-            async with open_live_session(
-                nursery, model=MODEL, auth=ApiKey("k"), endpoint=f"wss://127.0.0.1:{port}",
-                ssl_context=context, keepalive_interval=None,
-                config=LiveConfig(response_modalities=["AUDIO"]),
-                # Faster than real time on purpose: queue everything, drop nothing.
-                max_outbound_audio_seconds=1e6, max_event_audio_seconds=1e6,
-            ) as session:
-                stream = session.events()
+        async with trio.open_nursery() as nursery, open_live_session(
+            nursery, model=MODEL, auth=ApiKey("k"), endpoint=f"wss://127.0.0.1:{port}",
+            ssl_context=context, keepalive_interval=None,
+            config=LiveConfig(response_modalities=["AUDIO"]),
+            # Faster than real time on purpose: queue everything, drop nothing.
+            max_outbound_audio_seconds=1e6, max_event_audio_seconds=1e6,
+        ) as session:
+            stream = session.events()
 
-                async def until_turn_complete() -> int:
-                    audio = 0
-                    async for event in stream:
-                        if isinstance(event, ev.AudioChunk):
-                            audio += 1
-                        elif isinstance(event, ev.TurnComplete):
-                            return audio
-                    raise RuntimeError("the session ended")
+            async def until_turn_complete() -> int:
+                audio = 0
+                async for event in stream:
+                    if isinstance(event, ev.AudioChunk):
+                        audio += 1
+                    elif isinstance(event, ev.TurnComplete):
+                        return audio
+                raise RuntimeError("the session ended")
 
-                async def send(n: int) -> None:
-                    for _ in range(n):
-                        await session.send_realtime_input(audio=PCM)
-                    await session.send_realtime_input(text="sync")
-                    await until_turn_complete()
-
-                await send(WARMUP)
-                start = time.process_time()
-                await send(chunks)
-                sent = (time.process_time() - start, chunks)
-                await session.send_realtime_input(text=f"send {WARMUP}")
+            async def send(n: int) -> None:
+                for _ in range(n):
+                    await session.send_realtime_input(audio=PCM)
+                await session.send_realtime_input(text="sync")
                 await until_turn_complete()
-                start = time.process_time()
-                await session.send_realtime_input(text=f"send {messages}")
-                got = await until_turn_complete()
-                received = (time.process_time() - start, messages)
-                stats = session.statistics()
-                if got != messages or stats.dropped_input_audio_chunks:
-                    raise RuntimeError(f"lost messages: {got} {stats}")
+
+            await send(WARMUP)
+            start = time.process_time()
+            await send(chunks)
+            sent = (time.process_time() - start, chunks)
+            await session.send_realtime_input(text=f"send {WARMUP}")
+            await until_turn_complete()
+            start = time.process_time()
+            await session.send_realtime_input(text=f"send {messages}")
+            got = await until_turn_complete()
+            received = (time.process_time() - start, messages)
+            stats = session.statistics()
+            if got != messages or stats.dropped_input_audio_chunks:
+                raise RuntimeError(f"lost messages: {got} {stats}")
         result(sent, received)
 
     trio.run(main)

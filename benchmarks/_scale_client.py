@@ -128,7 +128,7 @@ def main() -> None:
     """Raise the file limit, run, print the JSON line."""
     n, seconds, port, server_pid = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3]), int(
         sys.argv[4])
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     print(json.dumps(trio.run(run, n, seconds, port, server_pid)))
 

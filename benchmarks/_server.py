@@ -37,7 +37,8 @@ OUT_BYTES = 4800  # 100 ms of 24 kHz 16-bit mono PCM (PROTOCOL.md 5: output audi
 _STAMP = 9  # 8 bytes of timestamp + 1 so the stamped prefix is a whole base64 group
 _PCM = bytes(range(256)) * (OUT_BYTES // 256) + bytes(OUT_BYTES % 256)
 _REST = base64.b64encode(_PCM[_STAMP:]).decode()
-_HEAD = '{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"mimeType":"audio/pcm;rate=24000","data":"'
+_HEAD = ('{"serverContent":{"modelTurn":{"parts":[{"inlineData":'
+         '{"mimeType":"audio/pcm;rate=24000","data":"')
 _TAIL = '"}}]}}}'
 AUDIO_FRAME = (_HEAD + base64.b64encode(_PCM).decode() + _TAIL).encode()
 SETUP_COMPLETE = b'{"setupComplete":{}}'
@@ -93,7 +94,7 @@ async def main() -> None:
     parser.add_argument("--cert")
     parser.add_argument("--key")
     args = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     context = None
     if args.cert:

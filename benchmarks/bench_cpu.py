@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from _common import PYTHON, HERE, certificates, median, run_json, server, write
+from _common import HERE, PYTHON, certificates, median, run_json, server, write
 
 KINDS = ("ours", "sdk", "floor")
 LABELS = {

@@ -22,8 +22,8 @@ import argparse
 import time
 
 import trio
-
 from _common import MODEL, median, write
+
 from trio_gemini_live import ApiKey, LiveConfig, open_live_session
 from trio_gemini_live import events as ev
 from trio_gemini_live.testing import Fault, LiveEmulator
