@@ -124,32 +124,32 @@ async def _one_run(seed: int, stats: Counter[str]) -> None:
     with trio.fail_after(600):  # simulated seconds (autojump_clock)
         async with trio.open_nursery() as outer:
             await outer.start(emu.serve_in_memory)
-            async with trio.open_nursery() as nursery:
-                async with open_live_session(
-                    nursery, model=MODEL, auth=auth, config=TRANSPARENT,
-                    connect=emu.connect_in_memory(), reconnect=policy,
-                ) as session:
-                    nursery.start_soon(read, session)
-                    for text, turn_complete in script:
-                        if rng.random() < 0.3:
-                            await trio.sleep(rng.choice([0.001, 0.1, 1.0]))
-                        if turn_complete is None:
-                            await session.send_realtime_input(text=text)
-                        else:
-                            await session.send_client_content(text, turn_complete=turn_complete)
+            async with trio.open_nursery() as nursery, open_live_session(
+                nursery, model=MODEL, auth=auth, config=TRANSPARENT,
+                connect=emu.connect_in_memory(), reconnect=policy,
+            ) as session:
+                nursery.start_soon(read, session)
+                for text, turn_complete in script:
+                    if rng.random() < 0.3:
+                        await trio.sleep(rng.choice([0.001, 0.1, 1.0]))
+                    if turn_complete is None:
+                        await session.send_realtime_input(text=text)
+                    else:
+                        await session.send_client_content(text, turn_complete=turn_complete)
 
-                    def settled() -> bool:
-                        # Everything sent and acknowledged, and the server's record agrees.
-                        return (
-                            session.status is Status.READY
-                            and len(session._outbound) == 0
-                            and len(session._replay) == 0
-                            and [_label(m) for m in emu.consumed()] == expected
-                        )
+                def settled() -> bool:
+                    # Everything sent and acknowledged, and the server's record agrees.
+                    return (
+                        session.status is Status.READY
+                        and len(session._outbound) == 0
+                        and len(session._replay) == 0
+                        and [_label(m) for m in emu.consumed()] == expected
+                    )
 
-                    while not settled():
-                        await trio.sleep(0.05)
-                    stats["reconnects"] += session.statistics().reconnects
+                # Polls the server's record (simulated time: autojump_clock).
+                while not settled():  # noqa: ASYNC110
+                    await trio.sleep(0.05)
+                stats["reconnects"] += session.statistics().reconnects
                 # The session is closed; its tasks ended with this nursery.
             for record in emu.connections:
                 await record.closed.wait()
@@ -181,10 +181,11 @@ async def test_chaos_exactly_once_in_order(autojump_clock: trio.testing.MockCloc
         except BaseException as exc:
             raise AssertionError(f"chaos run failed: seed {seed} (CHAOS_SEEDS={seed})") from exc
     elapsed = time.perf_counter() - started
+    faults = {k: v for k, v in stats.items() if k in {"drop", "internal", "unavailable", "go_away"}}
     print(
         f"\nchaos: {stats['runs']} runs (seeds {seeds[0]}..{seeds[-1]}), {stats['messages']}"
         f" messages, {stats['connections']} connections, {stats['reconnects']} reconnects,"
-        f" faults {dict((k, v) for k, v in stats.items() if k in {'drop', 'internal', 'unavailable', 'go_away'})},"
+        f" faults {faults},"
         f" {trio.current_time() - simulated:.0f} simulated s, {elapsed:.2f} wall s"
     )
     assert stats["runs"] == len(seeds)
