@@ -16,7 +16,7 @@ from trio_gemini_live import __version__  # noqa: E402
 
 project = "trio-gemini-live"
 author = "trio-gemini-live developers"
-copyright = "trio-gemini-live developers"  # noqa: A001
+copyright = "trio-gemini-live developers"
 release = __version__
 version = ".".join(__version__.split(".")[:2])
 
