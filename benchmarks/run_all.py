@@ -2,10 +2,10 @@
 
 ``python benchmarks/run_all.py [--quick]``
 
-Runs ``bench_cpu.py``, ``bench_scale.py``, ``bench_import.py`` and ``bench_resume.py`` in turn
-(each writes ``results/<name>.json`` and ``.md``), then writes ``results/bench.svg``: client CPU
-per message of the three clients in both directions, from ``results/cpu.json``. The SVG is
-written by hand, so no plotting library is needed.
+Runs ``bench_codec.py``, ``bench_cpu.py``, ``bench_scale.py``, ``bench_import.py`` and
+``bench_resume.py`` in turn (each writes ``results/<name>.json`` and ``.md``), then writes
+``results/bench.svg``: client CPU per message of the three clients in both directions, from
+``results/cpu.json``. The SVG is written by hand, so no plotting library is needed.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from html import escape
 
 from _common import HERE, PYTHON, RESULTS
 
-SCRIPTS = ("bench_cpu.py", "bench_scale.py", "bench_import.py", "bench_resume.py")
+SCRIPTS = ("bench_codec.py", "bench_cpu.py", "bench_scale.py", "bench_import.py", "bench_resume.py")
 COLOURS = {"ours": "#2a7ab0", "sdk": "#d08a2e", "floor": "#7a7a7a"}
 LABELS = {"ours": "trio-gemini-live", "sdk": "google-genai", "floor": "trio-websocket floor"}
 
