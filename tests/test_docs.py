@@ -98,7 +98,7 @@ def _readme_example() -> str:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
     assert len(blocks) == 1, "the README has exactly one Python example"
-    return blocks[0]
+    return str(blocks[0])
 
 
 async def test_readme_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
@@ -129,7 +129,8 @@ def test_status_diagram_has_one_edge_per_transition() -> None:
 def test_status_diagram_follows_the_table() -> None:
     # A different table gives a different drawing: the picture is not a fixed asset.
     diagram = _diagram()
-    smaller = {s: frozenset() for s in Status} | {Status.CLOSING: frozenset({Status.CLOSED})}
+    smaller: dict[Status, frozenset[Status]] = {s: frozenset() for s in Status}
+    smaller[Status.CLOSING] = frozenset({Status.CLOSED})
     svg = diagram.render_svg(smaller)
     assert re.findall(r'class="edge" data-from="(\w+)" data-to="(\w+)"', svg) == [
         ("CLOSING", "CLOSED")
@@ -140,7 +141,8 @@ def test_status_diagram_follows_the_table() -> None:
 
 def test_benchmark_tables_convert() -> None:
     bench = _load(DOCS / "_ext" / "bench_results.py")
-    blocks = bench.parse_markdown("Intro `x`.\n\n| a | n |\n|---|---:|\n| one | 1.5 |\n| two | 3 |\n")
+    markdown = "Intro `x`.\n\n| a | n |\n|---|---:|\n| one | 1.5 |\n| two | 3 |\n"
+    blocks = bench.parse_markdown(markdown)
     assert blocks == ["Intro `x`.", [["a", "n"], ["one", "1.5"], ["two", "3"]]]
     rst = bench.to_rst(blocks, "/x.svg")
     assert "Intro ``x``." in rst and ".. list-table::" in rst and ".. image:: /x.svg" in rst

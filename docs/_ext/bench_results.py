@@ -121,7 +121,13 @@ def write_pages(results: Path, directory: Path) -> list[str]:
         names.append(md.stem)
     # Absolute (source-root) paths: an include inside an include resolves relative paths
     # against the top-level document, not against this directory.
-    index = [f".. include:: /_generated/bench/{name}.rst\n" for name in names] or [
+    index = [f".. include:: /_generated/bench/{name}.rst\n" for name in names]
+    # Plots the benchmark scripts draw themselves (run_all.py writes bench.svg).
+    for plot in sorted(results.glob("*.svg")):
+        _write(directory / f"plot-{plot.name}", plot.read_text(encoding="utf-8"))
+        index.append(f".. image:: /_generated/bench/plot-{plot.name}\n"
+                     f"   :alt: {plot.stem} (from benchmarks/results)\n")
+    index = index or [
         "No benchmark results are committed yet: run ``nox -s bench``.\n"
     ]
     _write(directory / "index.rst", "\n".join(index))
