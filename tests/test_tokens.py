@@ -1,0 +1,387 @@
+"""Ephemeral tokens end to end: minting (PROTOCOL.md 1) against the emulator, sessions opened
+with the token, and the emulator's refusals (expired, used up, too late for a new session, a
+locked setup field changed).
+
+Times are the emulator's wall clock, moved with ``emulator.tokens.advance``: deterministic,
+and no Trio mock clock while the minting request runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ssl
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import msgspec
+import pytest
+import trio
+import trustme
+
+from trio_gemini_live import (
+    ApiKey,
+    AuthError,
+    AuthRejectedError,
+    EphemeralToken,
+    InvalidArgumentError,
+    LiveConfig,
+    LiveError,
+    LiveSession,
+    VertexAI,
+    create_ephemeral_token,
+    open_live_session,
+)
+from trio_gemini_live import events as ev
+from trio_gemini_live._tokens import TokenAuthError, TokenRequestError, build_request_body
+from trio_gemini_live.testing import DEFAULT_MODEL, LiveEmulator
+
+KEY = "test-api-key"
+TEXT = LiveConfig(response_modalities=["TEXT"])
+
+
+@pytest.fixture
+async def emulator(nursery: trio.Nursery) -> AsyncIterator[LiveEmulator]:
+    emu = LiveEmulator(api_key=KEY)
+    await nursery.start(emu.serve)
+    yield emu
+
+
+def session(emu: LiveEmulator, nursery: trio.Nursery, token: EphemeralToken,
+            **kwargs: Any) -> AbstractAsyncContextManager[LiveSession]:
+    kwargs.setdefault("config", TEXT)
+    return open_live_session(nursery, model=DEFAULT_MODEL, auth=token, api_version="v1alpha",
+                             endpoint=emu.url, reconnect=False, **kwargs)
+
+
+async def turn_text(live: LiveSession, prompt: str) -> str:
+    await live.send_client_content(prompt)
+    out = []
+    async for event in live.events():
+        if isinstance(event, ev.TextChunk):
+            out.append(event.text)
+        if isinstance(event, ev.TurnComplete):
+            return "".join(out)
+    raise AssertionError("the session ended before the turn did")  # pragma: no cover
+
+
+async def handle_after_turn(live: LiveSession) -> str:
+    """Hold a turn, then wait for the resumption handle the emulator issues."""
+    await turn_text(live, "hi")
+    # The handle issued after the turn (PROTOCOL.md 4) resumes with the turn in the history.
+    async for event in live.events():
+        if isinstance(event, ev.SessionResumptionUpdate) and event.resumable and event.handle:
+            return event.handle
+    raise AssertionError("no handle after the turn")  # pragma: no cover
+
+
+async def refusal(opening: AbstractAsyncContextManager[LiveSession]) -> BaseException:
+    """The error opening a session raised (single-exception groups unwrapped)."""
+    try:
+        async with opening:
+            pass
+    except BaseException as exc:
+        while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+            exc = exc.exceptions[0]
+        return exc
+    raise AssertionError("the session opened")
+
+
+async def mint(emu: LiveEmulator, **kwargs: Any) -> EphemeralToken:
+    return await create_ephemeral_token(auth=ApiKey(KEY), endpoint=emu.url, **kwargs)
+
+
+# -- minting --------------------------------------------------------------------------------
+
+
+async def test_mint_sends_the_sdk_body_and_the_token_opens_a_session(
+        emulator: LiveEmulator, nursery: trio.Nursery) -> None:
+    expire = datetime(2100, 1, 2, 3, 4, 5, tzinfo=UTC)
+    with trio.fail_after(10):
+        token = await mint(
+            emulator, uses=2, expire_time=expire, new_session_expire_time=timedelta(minutes=5),
+            model=DEFAULT_MODEL, config=LiveConfig(response_modalities=["TEXT"],
+                                                   temperature=0.25),
+            lock_fields=["temperature", "system_instruction"])
+    (request,) = emulator.tokens.requests
+    assert (request.method, request.path, request.query, request.status) == (
+        "POST", "/v1alpha/auth_tokens", {}, 200)
+    # The key goes in the header (PROTOCOL.md 1), never in the URL.
+    assert request.headers["x-goog-api-key"] == KEY
+    assert request.headers["user-agent"].startswith("trio-gemini-live/")
+    body = request.body
+    assert body["uses"] == 2
+    assert body["expireTime"] == "2100-01-02T03:04:05Z"
+    assert body["newSessionExpireTime"].endswith("Z")
+    assert body["bidiGenerateContentSetup"] == {
+        "model": f"models/{DEFAULT_MODEL}",
+        "generationConfig": {"temperature": 0.25, "responseModalities": ["TEXT"]},
+    }
+    # The SDK's mask: the setup's own fields, then the extras (generation settings prefixed).
+    assert body["fieldMask"] == (
+        "model,generationConfig.temperature,generationConfig.responseModalities,"
+        "systemInstruction")
+    minted = emulator.tokens.tokens[token._token]
+    assert (minted.uses, minted.used, minted.expire_time) == (2, 0, expire)
+    assert (token.uses, token.expire_time) == (2, expire)
+    assert token.new_session_expire_time == minted.new_session_expire_time
+    assert token._token not in repr(token) and token._token not in str(token)
+
+    with trio.fail_after(10):
+        async with session(emulator, nursery, token) as live:
+            assert "turn 1 of" in await turn_text(live, "Hello")
+    record = emulator.connections[0]
+    assert record.method == "BidiGenerateContentConstrained"
+    assert record.api_version == "v1alpha"
+    assert record.headers["authorization"] == f"Token {token._token}"
+    assert minted.used == 1
+
+
+async def test_defaults_are_the_servers(emulator: LiveEmulator) -> None:
+    with trio.fail_after(10):
+        token = await mint(emulator)
+    assert emulator.tokens.requests[0].body == {"uses": 1}
+    minted = emulator.tokens.tokens[token._token]
+    now = emulator.tokens.now()
+    # PROTOCOL.md 1: 30 minutes to expire, 60 seconds to start a session, one use.
+    assert timedelta(minutes=29) < minted.expire_time - now <= timedelta(minutes=30)
+    assert timedelta(seconds=50) < minted.new_session_expire_time - now <= timedelta(
+        seconds=60)
+    assert (minted.uses, minted.setup, minted.field_mask) == (1, None, None)
+
+
+async def test_locked_setup_fills_in_what_the_client_leaves_out(
+        emulator: LiveEmulator, nursery: trio.Nursery) -> None:
+    with trio.fail_after(10):
+        token = await mint(emulator, model=DEFAULT_MODEL, config=TEXT)
+        assert "fieldMask" not in emulator.tokens.requests[0].body
+        # The client sends no generationConfig: the token's TEXT modality applies.
+        async with session(emulator, nursery, token, config=None) as live:
+            assert "turn 1 of" in await turn_text(live, "Hello")
+    assert "generationConfig" not in (emulator.connections[0].setup or {})
+
+
+async def test_a_changed_locked_field_is_invalid_argument(
+        emulator: LiveEmulator, nursery: trio.Nursery) -> None:
+    with trio.fail_after(10):
+        token = await mint(emulator, uses=0, model=DEFAULT_MODEL,
+                           config=LiveConfig(response_modalities=["TEXT"], temperature=0.5),
+                           lock_fields=["top_k"])
+        error = await refusal(session(emulator, nursery, token, config=LiveConfig(
+            response_modalities=["TEXT"], temperature=0.9)))
+        assert isinstance(error, InvalidArgumentError)
+        assert not isinstance(error, AuthRejectedError)
+        assert error.code == 1007 and "generationConfig.temperature" in error.reason
+        # A locked field the token leaves unset must stay unset.
+        error = await refusal(session(emulator, nursery, token, config=LiveConfig(
+            response_modalities=["TEXT"], temperature=0.5, top_k=3)))
+        assert isinstance(error, InvalidArgumentError) and "generationConfig.topK" in str(error)
+        # Repeating the locked values is fine, and an unlocked field may be set.
+        async with session(emulator, nursery, token, config=LiveConfig(
+                response_modalities=["TEXT"], temperature=0.5, top_p=0.9)) as live:
+            assert "turn 1 of" in await turn_text(live, "Hello")
+
+
+# -- refusals -------------------------------------------------------------------------------
+
+
+async def test_an_expired_token_is_refused(emulator: LiveEmulator,
+                                           nursery: trio.Nursery) -> None:
+    with trio.fail_after(10):
+        token = await mint(emulator, uses=0, expire_time=timedelta(minutes=5),
+                           new_session_expire_time=timedelta(minutes=5))
+        emulator.tokens.advance(timedelta(minutes=5, seconds=1))
+        error = await refusal(session(emulator, nursery, token))
+    assert isinstance(error, AuthRejectedError)
+    assert (error.code, error.reason) == (1008, "The auth token has expired.")
+
+
+async def test_a_used_up_token_refuses_new_sessions_but_resumes(
+        emulator: LiveEmulator, nursery: trio.Nursery) -> None:
+    resumable = LiveConfig(response_modalities=["TEXT"], session_resumption={})
+    with trio.fail_after(10):
+        token = await mint(emulator, uses=1, new_session_expire_time=timedelta(minutes=5))
+        async with session(emulator, nursery, token, config=resumable) as live:
+            handle = await handle_after_turn(live)
+        error = await refusal(session(emulator, nursery, token, config=resumable))
+        assert isinstance(error, AuthRejectedError)
+        assert error.reason == "The auth token has no uses left for new sessions."
+        # PROTOCOL.md 1: resuming does not count as a use.
+        async with session(emulator, nursery, token, config=resumable,
+                           resume_handle=handle) as live:
+            assert "turn 2 of" in await turn_text(live, "again")
+    assert emulator.tokens.tokens[token._token].used == 1
+
+
+async def test_new_sessions_stop_at_new_session_expire_time(
+        emulator: LiveEmulator, nursery: trio.Nursery) -> None:
+    resumable = LiveConfig(response_modalities=["TEXT"], session_resumption={})
+    with trio.fail_after(10):
+        token = await mint(emulator, uses=0, expire_time=timedelta(minutes=30),
+                           new_session_expire_time=timedelta(minutes=1))
+        async with session(emulator, nursery, token, config=resumable) as live:
+            handle = await handle_after_turn(live)
+        emulator.tokens.advance(timedelta(minutes=2))
+        error = await refusal(session(emulator, nursery, token, config=resumable))
+        assert isinstance(error, AuthRejectedError) and "newSessionExpireTime" in error.reason
+        async with session(emulator, nursery, token, config=resumable,
+                           resume_handle=handle) as live:
+            assert "turn 2 of" in await turn_text(live, "still here")
+
+
+async def test_static_tokens_still_work(nursery: trio.Nursery) -> None:
+    emu = LiveEmulator(api_key=KEY, ephemeral_tokens=["auth_tokens/static"])
+    await nursery.start(emu.serve)
+    with trio.fail_after(10):
+        async with session(emu, nursery, EphemeralToken("auth_tokens/static")) as live:
+            assert "turn 1 of" in await turn_text(live, "Hello")
+        error = await refusal(session(emu, nursery, EphemeralToken("auth_tokens/other")))
+    assert isinstance(error, AuthRejectedError) and error.code == 1008
+
+
+async def test_a_bad_key_at_minting_is_an_auth_error_with_status(
+        emulator: LiveEmulator) -> None:
+    secret = "AIza-wrong-secret-key"
+    with trio.fail_after(10), pytest.raises(TokenAuthError) as info:
+        await create_ephemeral_token(auth=ApiKey(secret), endpoint=emulator.url)
+    error = info.value
+    assert isinstance(error, AuthError) and error.status == 400
+    assert "API key not valid" in str(error) and "HTTP 400" in str(error)
+    assert secret not in str(error) and secret not in repr(error)
+    assert emulator.tokens.requests[0].status == 400 and not emulator.tokens.tokens
+
+
+async def test_a_refused_body_is_a_request_error_with_status(emulator: LiveEmulator) -> None:
+    # The emulator's clock runs ahead of ours: the requested time is already past there.
+    emulator.tokens.advance(timedelta(hours=2))
+    with trio.fail_after(10), pytest.raises(TokenRequestError) as info:
+        await mint(emulator, expire_time=timedelta(hours=1))
+    assert not isinstance(info.value, AuthError)
+    assert info.value.status == 400 and "expire_time must be in the future" in str(info.value)
+
+
+async def test_an_unreachable_server_is_a_live_error(emulator: LiveEmulator) -> None:
+    with trio.socket.socket() as sock:
+        await sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, not listening: the connection is refused
+        with trio.fail_after(10), pytest.raises(TokenRequestError) as info:
+            await create_ephemeral_token(auth=ApiKey(KEY), endpoint=f"http://127.0.0.1:{port}")
+    assert isinstance(info.value, LiveError) and info.value.status is None
+
+
+def _raw_request(port: int, method: str, path: str) -> tuple[int, bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request(method, path, headers={"x-goog-api-key": KEY})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+async def test_other_http_requests_are_refused(emulator: LiveEmulator) -> None:
+    with trio.fail_after(10):
+        status, body = await trio.to_thread.run_sync(
+            _raw_request, emulator.port, "GET", "/v1beta/models")
+        assert status == 404 and b"NOT_FOUND" in body
+        status, _ = await trio.to_thread.run_sync(
+            _raw_request, emulator.port, "GET", "/v1alpha/auth_tokens")
+        assert status == 405
+    assert not emulator.tokens.tokens
+
+
+async def test_minting_over_verified_tls(nursery: trio.Nursery) -> None:
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server)
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    emu = LiveEmulator(api_key=KEY, ssl_context=server)
+    await nursery.start(emu.serve)
+    assert emu.url.startswith("wss://")
+    with trio.fail_after(10):
+        token = await create_ephemeral_token(auth=ApiKey(KEY), endpoint=emu.url,
+                                             ssl_context=client)
+        assert token._token in emu.tokens.tokens
+        # Without the test CA the certificate is not trusted: verification is on.
+        with pytest.raises(TokenRequestError) as info:
+            await create_ephemeral_token(auth=ApiKey(KEY), endpoint=emu.url)
+    assert info.value.status is None and "SSL" in str(info.value)
+
+
+# -- arguments ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("kwargs", "error", "text"), [
+    ({"uses": -1}, ValueError, "uses must be >= 0"),
+    ({"uses": True}, TypeError, "uses must be an int"),
+    ({"uses": 1.5}, TypeError, "uses must be an int"),
+    ({"expire_time": datetime(2000, 1, 1, tzinfo=UTC)}, ValueError, "in the future"),
+    ({"expire_time": datetime(2100, 1, 1)}, ValueError, "timezone-aware"),
+    ({"expire_time": timedelta(0)}, ValueError, "positive timedelta"),
+    ({"new_session_expire_time": 60}, TypeError, "datetime, a timedelta or None"),
+    ({"expire_time": timedelta(minutes=1), "new_session_expire_time": timedelta(minutes=2)},
+     ValueError, "must not be after expire_time"),
+    ({"lock_fields": "temperature"}, TypeError, "sequence of field names"),
+    ({"lock_fields": ["warp_speed"]}, ValueError, "unknown field 'warp_speed'"),
+    ({"lock_fields": [3]}, TypeError, "must be strings"),
+    ({"model": "bad model"}, ValueError, "invalid model name"),
+    ({"config": {"temperature": 1}}, TypeError, "config must be a LiveConfig"),
+])
+def test_bad_arguments_are_refused_before_sending(kwargs: dict[str, Any],
+                                                  error: type[Exception], text: str) -> None:
+    with pytest.raises(error, match=text):
+        build_request_body(**kwargs)
+
+
+async def test_bad_auth_and_endpoint_are_refused_before_sending(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(TypeError, match="auth must be an ApiKey"):
+        await create_ephemeral_token(
+            auth=VertexAI(project="p", location="us-central1"))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="cannot mint"):
+        await create_ephemeral_token(auth=ApiKey("auth_tokens/abc"), endpoint="http://x:1")
+    with pytest.raises(ValueError, match="ssl_context"):
+        await create_ephemeral_token(auth=ApiKey(KEY), endpoint="http://127.0.0.1:1",
+                                     ssl_context=ssl.create_default_context())
+    with pytest.raises(ValueError, match="path"):
+        await create_ephemeral_token(auth=ApiKey(KEY), endpoint="http://127.0.0.1:1/v1alpha")
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    with pytest.raises(AuthError, match="no API key"):
+        await create_ephemeral_token(endpoint="http://127.0.0.1:1")
+
+
+def test_body_matches_the_sdks() -> None:
+    """Our body equals what google-genai 3.6.x builds for the same token (its whole pipeline:
+    ``_CreateAuthTokenParameters_to_mldev`` then ``_convert_bidi_setup_to_token_setup``).
+
+    Field masks are compared as sets of paths: order does not matter in a FieldMask, and the
+    SDK repeats a path that is both in the setup and in ``lock_additional_fields`` (we send it
+    once) and keeps extra names as given (``top_k``; we send the wire name ``topK``).
+    """
+    genai = pytest.importorskip("google.genai")
+    from google.genai import _common, _tokens_converters, tokens, types
+
+    client = genai.Client(api_key="unused", http_options={"api_version": "v1alpha"})
+    for lock in (None, [], ["temperature", "top_k"]):
+        ours = build_request_body(uses=3, model=DEFAULT_MODEL, config=LiveConfig(
+            response_modalities=["TEXT"], temperature=0.25), lock_fields=lock)
+        config = types.CreateAuthTokenConfig(
+            uses=3, lock_additional_fields=lock,
+            live_connect_constraints=types.LiveConnectConstraints(
+                model=DEFAULT_MODEL, config=types.LiveConnectConfig(
+                    response_modalities=[types.Modality.TEXT], temperature=0.25)))
+        request = _tokens_converters._CreateAuthTokenParameters_to_mldev(
+            client._api_client, types.CreateAuthTokenParameters(config=config))
+        request.pop("config", None)
+        request = tokens._convert_bidi_setup_to_token_setup(request, config)
+        sdk = msgspec.json.decode(msgspec.json.encode(_common.convert_to_dict(request)))
+        sdk_mask = sdk.pop("fieldMask", None)
+        ours_mask = ours.pop("fieldMask", None)
+        assert ours == sdk
+        if lock is None:
+            assert ours_mask is None and sdk_mask is None
+        else:
+            assert set(ours_mask.split(",")) == set(sdk_mask.replace("top_k", "topK").split(","))
