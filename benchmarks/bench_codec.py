@@ -25,9 +25,9 @@ Implementations:
 * ``floor``: a bare msgspec Struct with one ``bytes`` field, encoded and decoded with a
   preallocated msgspec encoder/decoder: the cost of base64 and JSON alone.
 
-Method: ``time.perf_counter_ns`` around loops calibrated to about 5 ms per round, the
+Method: ``time.perf_counter_ns`` around loops calibrated to about 2 ms per round, the
 implementations alternating within each round, the garbage collector off while timing,
-the median over the rounds reported (nanoseconds per operation).
+the median over the rounds reported (nanoseconds per operation; the JSON has the minima too).
 """
 
 from __future__ import annotations
@@ -170,8 +170,12 @@ def _loops_for(fn: Callable[[Any], Any], arg: Any, budget_ns: int) -> int:
 
 def measure(
     impls: dict[str, tuple[Callable[[Any], Any], Any]], rounds: int, budget_ns: int
-) -> dict[str, float]:
-    """Median ns per call of each implementation, alternating them round by round."""
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Median and minimum ns per call of each implementation, alternating them per round.
+
+    Short rounds, many of them, implementations interleaved: on a busy machine, a burst of
+    load then slows every implementation alike instead of skewing one of them.
+    """
     loops = {name: _loops_for(fn, arg, budget_ns) for name, (fn, arg) in impls.items()}
     samples: dict[str, list[float]] = {name: [] for name in impls}
     names = list(impls)
@@ -192,7 +196,9 @@ def measure(
                 if gc_was_enabled:
                     gc.enable()
             samples[name].append(elapsed / n)
-    return {name: statistics.median(values) for name, values in samples.items()}
+    medians = {name: statistics.median(values) for name, values in samples.items()}
+    minima = {name: min(values) for name, values in samples.items()}
+    return medians, minima
 
 
 # --- checks: every implementation computes the same thing ----------------------------------
@@ -223,7 +229,7 @@ def run(rounds: int, budget_ns: int) -> dict[str, Any]:
     for size in (3200, 32000):
         pcm = rng.randbytes(size)
         _check(pcm, rng.randbytes(4800))
-        medians = measure(
+        medians, minima = measure(
             {
                 "ours": (ours_encode, pcm),
                 "sdk": (sdk_encode, pcm),
@@ -232,12 +238,12 @@ def run(rounds: int, budget_ns: int) -> dict[str, Any]:
             rounds,
             budget_ns,
         )
-        rows.append(_row("encode realtimeInput audio", size, medians))
+        rows.append(_row("encode realtimeInput audio", size, medians, minima))
     for size in (4800, 48000):
         pcm = rng.randbytes(size)
         frame = server_audio_frame(pcm)
         proto = make_protocol()
-        medians = measure(
+        medians, minima = measure(
             {
                 "ours": (ours_receive(proto), frame),
                 "ours-decode": (ours_decode_events, frame),
@@ -247,7 +253,7 @@ def run(rounds: int, budget_ns: int) -> dict[str, Any]:
             rounds,
             budget_ns,
         )
-        rows.append(_row("decode server audio to AudioChunk", size, medians))
+        rows.append(_row("decode server audio to AudioChunk", size, medians, minima))
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
@@ -266,15 +272,20 @@ def _sdk_version() -> str:
     return str(version.__version__)
 
 
-def _row(op: str, size: int, medians: dict[str, float]) -> dict[str, Any]:
+def _row(
+    op: str, size: int, medians: dict[str, float], minima: dict[str, float]
+) -> dict[str, Any]:
     sdk_ratio = medians["sdk"] / medians["ours"]
     floor_ratio = medians["ours"] / medians["floor"]
     row: dict[str, Any] = {
         "op": op,
         "pcm_bytes": size,
         "ns": {k: round(v, 1) for k, v in medians.items()},
+        "min_ns": {k: round(v, 1) for k, v in minima.items()},
         "sdk_over_ours": round(sdk_ratio, 2),
         "ours_over_floor": round(floor_ratio, 3),
+        # The best SDK/ours any codec within the floor's cost could show.
+        "sdk_over_floor": round(medians["sdk"] / medians["floor"], 2),
         "meets_targets": sdk_ratio >= TARGET_VS_SDK and floor_ratio <= TARGET_VS_FLOOR,
     }
     if "ours-decode" in medians:
@@ -290,20 +301,22 @@ def table(result: dict[str, Any]) -> str:
     """The results as a Markdown table (also fine as plain text)."""
     lines = [
         "| operation | PCM bytes | ours (us) | SDK (us) | floor (us) | SDK/ours | ours/floor "
-        "| targets |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| SDK/floor | targets |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in result["rows"]:
         ns = row["ns"]
         lines.append(
             f"| {row['op']} | {row['pcm_bytes']:,} | {_us(ns['ours'])} | {_us(ns['sdk'])} "
             f"| {_us(ns['floor'])} | {row['sdk_over_ours']:.1f}x | {row['ours_over_floor']:.2f}x "
-            f"| {'met' if row['meets_targets'] else 'MISSED'} |"
+            f"| {row['sdk_over_floor']:.1f}x | {'met' if row['meets_targets'] else 'MISSED'} |"
         )
     notes = [
         "",
         f"Targets: ours at least {TARGET_VS_SDK:g}x faster than the SDK, and within "
-        f"{TARGET_VS_FLOOR:g}x of the floor, per row.",
+        f"{TARGET_VS_FLOOR:g}x of the floor, per row. SDK/floor bounds SDK/ours for any codec "
+        "that is no faster than the floor: where it is below the first target, base64 and "
+        "JSON alone (msgspec, in C) cost more than a tenth of the SDK's whole path.",
         "Decode 'ours' is `LiveProtocol.receive` (decode, events and bookkeeping); without the "
         "bookkeeping (`decode_server_message` + `message_events`): "
         + ", ".join(
@@ -323,11 +336,11 @@ def table(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
-    parser.add_argument("--rounds", type=int, default=None, help="rounds per row (default 21)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds per row (default 61)")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
-    rounds = args.rounds or (3 if args.quick else 21)
-    budget_ns = 1_000_000 if args.quick else 5_000_000
+    rounds = args.rounds or (3 if args.quick else 61)
+    budget_ns = 1_000_000 if args.quick else 2_000_000
     result = run(rounds, budget_ns)
     text = table(result)
     print(text)
