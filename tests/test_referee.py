@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 
 from trio_gemini_live import _wire as w
 
-from .strategies import CLIENT_ENUMS, client_messages
+from .strategies import CLIENT_ENUMS, audio_blobs, client_messages
 
 #: Setup fields the API takes that the SDK's ``LiveClientSetup`` model lacks. Each is
 #: stripped before validation, and the test below fails if the SDK gains or loses one.
@@ -349,3 +349,9 @@ def test_random_client_messages_pass_the_referee(message: w.ClientMessage) -> No
             w.ClientMessage(setup=msgspec.structs.replace(setup, realtime_input_config=None))
         )
     assert_sdk_reads_it_as_we_wrote_it(frame, referee(frame))
+
+
+@settings(max_examples=50, deadline=None)
+@given(audio_blobs)
+def test_random_audio_chunks_pass_the_referee(blob: w.Blob) -> None:
+    check(w.ClientMessage(realtime_input=w.RealtimeInput(audio=blob)))
