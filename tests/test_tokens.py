@@ -18,6 +18,7 @@ from typing import Any
 import msgspec
 import pytest
 import trio
+import trio_websocket
 import trustme
 
 from trio_gemini_live import (
@@ -385,3 +386,52 @@ def test_body_matches_the_sdks() -> None:
             assert ours_mask is None and sdk_mask is None
         else:
             assert set(ours_mask.split(",")) == set(sdk_mask.replace("top_k", "topK").split(","))
+
+
+def _post(port: int, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("POST", "/v1alpha/auth_tokens", body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, msgspec.json.decode(response.read())
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(("body", "headers", "status", "text"), [
+    (b'{"uses": 1}', {}, 403, "unregistered callers"),
+    (b"{not json", {"x-goog-api-key": KEY}, 400, "Invalid JSON payload"),
+    (b'{"usez": 1}', {"x-goog-api-key": KEY}, 400, 'Unknown name "usez"'),
+    (b'{"uses": -2}', {"x-goog-api-key": KEY}, 400, "non-negative"),
+    (b'{"expireTime": "tomorrow"}', {"x-goog-api-key": KEY}, 400, "Invalid time format"),
+    (b'{"bidiGenerateContentSetup": {"warp": 1}}', {"x-goog-api-key": KEY}, 400,
+     'Unknown name "warp"'),
+])
+async def test_the_emulator_refuses_bad_mint_requests_like_google(
+        emulator: LiveEmulator, body: bytes, headers: dict[str, str], status: int,
+        text: str) -> None:
+    with trio.fail_after(10):
+        got, answer = await trio.to_thread.run_sync(_post, emulator.port, body, headers)
+    assert got == status and text in answer["error"]["message"]
+    assert answer["error"]["code"] == status
+    assert not emulator.tokens.tokens
+
+
+async def test_a_browser_token_in_the_query_is_honoured(emulator: LiveEmulator) -> None:
+    """Browsers cannot set headers: ``?access_token=`` (PROTOCOL.md 1) counts uses too."""
+    setup = msgspec.json.encode({"setup": {"model": f"models/{DEFAULT_MODEL}"}}).decode()
+    with trio.fail_after(10):
+        token = await mint(emulator, uses=1)
+        url = (f"{emulator.url}/ws/google.ai.generativelanguage.v1alpha.GenerativeService."
+               f"BidiGenerateContentConstrained?access_token={token._token}")
+        async with trio_websocket.open_websocket_url(url) as ws:
+            await ws.send_message(setup)
+            assert b"setupComplete" in await ws.get_message()
+        async with trio_websocket.open_websocket_url(url) as ws:
+            await ws.send_message(setup)
+            with pytest.raises(trio_websocket.ConnectionClosed) as info:
+                await ws.get_message()
+    reason = info.value.reason
+    assert reason is not None and reason.code == 1008 and reason.reason == (
+        "The auth token has no uses left for new sessions.")
+    assert emulator.connections[1].query["access_token"] == "<redacted>"
