@@ -31,6 +31,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Final, Protocol, TypeAlias
+from urllib.parse import urlsplit
 
 import msgspec
 import trio
@@ -61,6 +62,7 @@ MAX_MESSAGE_SIZE: Final = 16 * 1024 * 1024
 _RECEIVE_BUFFER: Final = 64 * 1024
 _DEFAULT_INPUT_RATE: Final = 16000
 _CLOSE_FLUSH_TIMEOUT: Final = 5.0
+_CONNECT_TIMEOUT: Final = 30.0
 _DISCONNECT_TIMEOUT: Final = 3.0
 
 
@@ -86,25 +88,59 @@ Handler: TypeAlias = Callable[[Any], Any]
 
 
 def _default_connect(ssl_context: ssl.SSLContext | None) -> Connect:
-    def connect(url: str, headers: list[tuple[str, str]]) -> AbstractAsyncContextManager[
-        WebSocketLike
-    ]:
-        context = ssl_context
-        if context is None and url.startswith("wss://"):
-            # Verification on, system trust store; SSL_CERT_FILE / SSL_CERT_DIR honoured.
-            context = ssl.create_default_context()
-        return trio_websocket.open_websocket_url(
-            url,
-            ssl_context=context,
-            extra_headers=[(k.encode(), v.encode()) for k, v in headers],
-            max_message_size=MAX_MESSAGE_SIZE,
-            receive_buffer_size=_RECEIVE_BUFFER,
-            message_queue_size=1,
-            connect_timeout=60,
-            disconnect_timeout=_DISCONNECT_TIMEOUT,
-        )
+    """trio-websocket over a TCP (and TLS) stream this module opens itself.
 
-    return connect
+    The TLS handshake is done here, before the WebSocket handshake, so that a certificate
+    that fails verification is reported at once and by name: trio-websocket 0.12 hides the
+    failure and waits for its connect timeout instead.
+    """
+
+    @asynccontextmanager
+    async def connect(url: str, headers: list[tuple[str, str]]) -> AsyncIterator[WebSocketLike]:
+        parts = urlsplit(url)
+        secure = parts.scheme == "wss"
+        host = parts.hostname or ""
+        port = parts.port or (443 if secure else 80)
+        resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        with trio.fail_after(_CONNECT_TIMEOUT):
+            tcp = await trio.open_tcp_stream(host, port)
+            stream: trio.SocketStream | trio.SSLStream[trio.SocketStream] = tcp
+            if secure:
+                # Verification on, system trust store; SSL_CERT_FILE / SSL_CERT_DIR honoured.
+                context = ssl_context or ssl.create_default_context()
+                tls = trio.SSLStream(tcp, context, server_hostname=host, https_compatible=True)
+                try:
+                    await tls.do_handshake()
+                except BaseException as exc:
+                    await trio.aclose_forcefully(tcp)
+                    # trio reports TLS failures as BrokenResourceError from the ssl error.
+                    if isinstance(exc.__cause__, ssl.SSLCertVerificationError):
+                        raise exc.__cause__ from None
+                    raise
+                stream = tls
+        async with trio.open_nursery() as nursery:
+            try:
+                ws = await trio_websocket.wrap_client_stream(
+                    nursery,
+                    stream,
+                    host,
+                    resource,
+                    extra_headers=[(k.encode(), v.encode()) for k, v in headers],
+                    max_message_size=MAX_MESSAGE_SIZE,
+                    receive_buffer_size=_RECEIVE_BUFFER,
+                    message_queue_size=1,
+                )
+            except BaseException:
+                await trio.aclose_forcefully(stream)
+                raise
+            try:
+                yield ws
+            finally:
+                with trio.CancelScope(shield=True), trio.move_on_after(_DISCONNECT_TIMEOUT):
+                    await ws.aclose()
+                nursery.cancel_scope.cancel()
+
+    return _unwrapping(connect)
 
 
 def _lone_exception(group: BaseExceptionGroup[BaseException]) -> Exception | None:
@@ -780,6 +816,17 @@ class LiveSession:
                 self._conn_end = self._conn_end or end
             else:
                 raise _SetupFailed(classify_close(end.code, end.reason), end) from None
+        except ssl.SSLCertVerificationError as exc:
+            # Not transient: retrying cannot make an untrusted certificate trusted.
+            error = SessionClosedError(
+                1015, f"TLS certificate verification failed for {url}: {exc}"
+            )
+            raise _SetupFailed(error, _ConnectionEnd("closed", 1015, str(error))) from None
+        except trio.TooSlowError:
+            error = TransientError(
+                1006, f"could not connect to {url} within {_CONNECT_TIMEOUT:g} s"
+            )
+            raise _SetupFailed(error, _ConnectionEnd("closed", 1006, str(error))) from None
         except (trio_websocket.HandshakeError, OSError, trio.BrokenResourceError) as exc:
             end = _ConnectionEnd("closed", 1006, f"connection failed: {exc}")
             if self._status is Status.READY or self._conn_end is not None:
