@@ -22,7 +22,10 @@ read with h11; a WebSocket upgrade goes on to trio-websocket) and then honours t
   leave a locked field out (the token's value is used) or repeat the token's value; sending a
   *different* value, or any value for a locked field the token leaves unset, closes the
   connection with 1007 ``Request contains an invalid argument.``-style text naming the field.
-  Token setup fields outside the mask are defaults the client may override.
+  Token setup fields outside the mask are defaults the client may override. A locked path is
+  compared as a whole: without a mask, a client ``generationConfig`` must equal the token's
+  entire ``generationConfig`` (or be left out); a mask such as
+  ``generationConfig.temperature`` locks just that setting.
 
 Google does not document the close reasons of refused ephemeral tokens. The emulator closes
 with 1008 and texts that name the auth token (so the client's ``classify_close`` reports an
