@@ -1,0 +1,236 @@
+"""The ``talk`` command: a WAV file spoken into the emulator, transcripts, the reply saved."""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+import types
+import wave
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trio_gemini_live import _cli
+from trio_gemini_live._cli import main
+from trio_gemini_live.audio import read_wav, speechlike, write_wav
+from trio_gemini_live.testing import speech_like_pcm
+
+# ``main`` runs its own ``trio.run``, so ``trio.fail_after`` cannot bound it: run it on a
+# worker thread and give up after this many seconds (a hang fails instead of blocking CI).
+_BOUND = 60.0
+
+
+def _run(argv: list[str]) -> int:
+    result: list[Any] = []
+
+    def target() -> None:
+        try:
+            result.append(main(argv))
+        except BaseException as exc:  # re-raised on the test's thread
+            result.append(exc)
+
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    worker.join(_BOUND)
+    assert result, f"talk did not finish within {_BOUND} s"
+    if isinstance(result[0], BaseException):
+        raise result[0]
+    status: int = result[0]
+    return status
+
+
+@pytest.fixture
+def no_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+
+
+@pytest.fixture
+def speech_wav(tmp_path: Path) -> Path:
+    path = tmp_path / "speech.wav"
+    write_wav(path, speech_like_pcm(1.5, lead_silence=0.2), 16000)
+    return path
+
+
+def _check_reply(path: Path) -> None:
+    with wave.open(str(path)) as reply:
+        assert (reply.getframerate(), reply.getsampwidth(), reply.getnchannels()) == (24000, 2, 1)
+        assert reply.getnframes() > 0
+
+
+def test_talk_speaks_a_wav_file_and_saves_the_reply(
+        tmp_path: Path, speech_wav: Path, no_key: None,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    out_wav = tmp_path / "reply.wav"
+    status = _run(["talk", "--emulator", "--wav", str(speech_wav), "--out", str(out_wav),
+                   "--fast"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    lines = out.splitlines()
+    # The emulator transcribes an utterance as its duration and echoes it in its reply.
+    you = [line for line in lines if line.startswith("you: ")]
+    model = [line for line in lines if line.startswith("model: ")]
+    assert len(you) == 1 and you[0].startswith("you: [audio ")
+    assert len(model) == 1 and model[0].startswith('model: I heard: "[audio ')
+    assert model[0].endswith("This is turn 1 of our conversation.")
+    assert lines.index(you[0]) < lines.index(model[0])
+    assert f"of the reply to {out_wav}" in lines[-1]
+    _check_reply(out_wav)
+
+
+def test_talk_mixes_resamples_and_answers_every_utterance(
+        tmp_path: Path, no_key: None, capsys: pytest.CaptureFixture[str]) -> None:
+    # Stereo at 48 kHz: mixed to mono and resampled to 16 kHz. speechlike() pauses up to
+    # 700 ms between words, longer than the emulator's 500 ms end of speech, so the
+    # server hears several utterances; each gets its reply before talk ends.
+    mono = speechlike(2.5, rate=48000, seed=3)
+    stereo = b"".join(mono[i:i + 2] * 2 for i in range(0, len(mono), 2))
+    source = tmp_path / "stereo.wav"
+    with wave.open(str(source), "wb") as wav:
+        wav.setnchannels(2)
+        wav.setsampwidth(2)
+        wav.setframerate(48000)
+        wav.writeframes(stereo)
+    out_wav = tmp_path / "reply.wav"
+    status = _run(["talk", "--emulator", "--wav", str(source), "--out", str(out_wav),
+                   "--fast"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    heard = [line for line in out.splitlines() if line.startswith("you: ")]
+    said = [line for line in out.splitlines() if line.startswith("model: ")]
+    assert len(heard) >= 2
+    assert f"This is turn {len(heard)} of our conversation." in said[-1]
+    _check_reply(out_wav)
+
+
+def test_talk_without_a_reply_gives_up(tmp_path: Path, no_key: None,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    silent = tmp_path / "silence.wav"
+    write_wav(silent, bytes(16000), 16000)  # 0.5 s of silence: the VAD never starts
+    out_wav = tmp_path / "reply.wav"
+    status = _run(["talk", "--emulator", "--wav", str(silent), "--out", str(out_wav),
+                   "--fast", "--reply-timeout", "0.2"])
+    captured = capsys.readouterr()
+    assert status == 1
+    assert "no reply within 0.2 s" in captured.err and "Traceback" not in captured.err
+    assert not out_wav.exists()
+
+
+class _FakeOutputStream:
+    """A sound card: a thread asks for a 10 ms period of audio until the stream stops."""
+
+    played = bytearray()
+
+    def __init__(self, *, samplerate: int, channels: int, dtype: str, callback: Any) -> None:
+        assert (samplerate, channels, dtype) == (24000, 1, "int16")
+        self.callback = callback
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._device, daemon=True)
+
+    def _device(self) -> None:
+        frames = 240
+        # The wait is the device's clock (a period), not a synchronisation of the test.
+        while not self.stopped.wait(0.002):
+            buffer = bytearray(2 * frames)
+            self.callback(memoryview(buffer), frames, None, None)
+            _FakeOutputStream.played += buffer.rstrip(b"\0")
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join(10)
+
+    def close(self) -> None:
+        pass
+
+
+def test_talk_play_feeds_the_sound_device(speech_wav: Path, no_key: None,
+                                          monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    fake = types.SimpleNamespace(RawOutputStream=_FakeOutputStream)
+    monkeypatch.setattr(_cli, "_sounddevice", lambda: fake)
+    _FakeOutputStream.played = bytearray()
+    status = _run(["talk", "--emulator", "--wav", str(speech_wav), "--play", "--fast"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert out.count("model: ") == 1 and "Saved" not in out  # --play alone saves nothing
+    # The whole reply went to the device before talk ended (about 2 s at 24 kHz).
+    assert len(_FakeOutputStream.played) > 24000
+
+
+def test_talk_saves_to_a_default_file(speech_wav: Path, tmp_path: Path, no_key: None,
+                                      monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert _run(["talk", "--emulator", "--wav", str(speech_wav), "--fast"]) == 0
+    assert "talk-reply.wav" in capsys.readouterr().out
+    pcm, rate = read_wav(tmp_path / "talk-reply.wav")
+    assert rate == 24000 and pcm
+
+
+def _eight_bit_wav(path: Path) -> Path:
+    with wave.open(str(path), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(1)
+        wav.setframerate(16000)
+        wav.writeframes(bytes(128 + int(100 * math.sin(n / 5)) for n in range(1600)))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ([], "talk needs --wav FILE or --mic"),
+        (["--wav", "{missing}"], "No such file"),
+        (["--wav", "{eight_bit}"], "only 16-bit PCM is supported"),
+        (["--wav", "{not_wav}"], "not a 16-bit PCM WAV file"),
+        (["--wav", "{empty}"], "the file holds no audio"),
+        (["--wav", "{speech}", "--mic"], "not allowed with argument"),
+        (["--wav", "{speech}", "--fast", "--realtime"], "not allowed with argument"),
+        (["--wav", "{speech}", "--out", "{tmp}/no/such/dir/reply.wav"], "existing directory"),
+        (["--wav", "{speech}", "--out", "{tmp}"], "existing directory"),
+        (["--wav", "{speech}", "--voice", ""], "--voice"),
+        (["--wav", "{speech}", "--reply-timeout", "0"], "must be > 0"),
+    ],
+)
+def test_talk_bad_arguments_exit_2(extra: list[str], message: str, tmp_path: Path,
+                                   speech_wav: Path, no_key: None,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    not_wav = tmp_path / "notes.wav"
+    not_wav.write_text("not audio")
+    empty = tmp_path / "empty.wav"
+    write_wav(empty, b"", 16000)
+    paths = {"missing": tmp_path / "missing.wav", "eight_bit": _eight_bit_wav(tmp_path / "8.wav"),
+             "not_wav": not_wav, "empty": empty, "speech": speech_wav, "tmp": tmp_path}
+    argv = ["talk", "--emulator", *(arg.format(**paths) for arg in extra)]
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "usage:" in err and message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("flag", "extra"), [("--mic", []), ("--play", ["--wav", "{speech}"])])
+def test_talk_without_sounddevice_exits_2(flag: str, extra: list[str], speech_wav: Path,
+                                          no_key: None, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(_cli, "_sounddevice", lambda: None)
+    argv = ["talk", "--emulator", flag, *(arg.format(speech=speech_wav) for arg in extra)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"talk {flag} needs the sounddevice package" in err and "Traceback" not in err
+
+
+def test_sounddevice_is_detected_or_reported_missing() -> None:
+    module = _cli._sounddevice()
+    assert (module is None) == ("sounddevice" not in sys.modules)
+
+
+def test_talk_to_google_without_a_key_exits_2(speech_wav: Path, no_key: None,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["talk", "--wav", str(speech_wav)]) == 2
+    assert "GEMINI_API_KEY" in capsys.readouterr().err
