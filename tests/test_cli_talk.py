@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
+import signal
+import subprocess
 import sys
 import threading
 import types
@@ -84,7 +87,8 @@ def test_talk_mixes_resamples_and_answers_every_utterance(
         tmp_path: Path, no_key: None, capsys: pytest.CaptureFixture[str]) -> None:
     # Stereo at 48 kHz: mixed to mono and resampled to 16 kHz. speechlike() pauses up to
     # 700 ms between words, longer than the emulator's 500 ms end of speech, so the
-    # server hears several utterances; each gets its reply before talk ends.
+    # server hears several utterances. Sent at once (--fast), a later one may interrupt
+    # the reply to an earlier one; talk ends only after the reply to the last one.
     mono = speechlike(2.5, rate=48000, seed=3)
     stereo = b"".join(mono[i:i + 2] * 2 for i in range(0, len(mono), 2))
     source = tmp_path / "stereo.wav"
@@ -234,3 +238,24 @@ def test_talk_to_google_without_a_key_exits_2(speech_wav: Path, no_key: None,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["talk", "--wav", str(speech_wav)]) == 2
     assert "GEMINI_API_KEY" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
+def test_talk_ctrl_c_exits_130(tmp_path: Path) -> None:
+    long_wav = tmp_path / "long.wav"
+    write_wav(long_wav, speech_like_pcm(20.0), 16000)  # 20 s in real time: still streaming
+    env = {k: v for k, v in os.environ.items() if k not in ("GEMINI_API_KEY", "GOOGLE_API_KEY")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "trio_gemini_live", "talk", "--emulator", "--wav", str(long_wav),
+         "--out", str(tmp_path / "reply.wav")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("Connected to the local emulator")
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 130
+        assert "Traceback" not in (process.stderr.read() if process.stderr else "")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
