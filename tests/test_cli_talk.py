@@ -259,3 +259,24 @@ def test_talk_ctrl_c_exits_130(tmp_path: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+class _PortAudioError(Exception):
+    pass
+
+
+def _no_device(**kwargs: Any) -> Any:
+    raise _PortAudioError("Error querying device -1")
+
+
+@pytest.mark.parametrize(("flag", "extra"), [("--mic", []), ("--play", ["--wav", "{speech}"])])
+def test_talk_without_a_sound_device_exits_1(flag: str, extra: list[str], speech_wav: Path,
+                                             no_key: None, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    fake = types.SimpleNamespace(PortAudioError=_PortAudioError, RawInputStream=_no_device,
+                                 RawOutputStream=_no_device)
+    monkeypatch.setattr(_cli, "_sounddevice", lambda: fake)
+    argv = ["talk", "--emulator", flag, *(arg.format(speech=speech_wav) for arg in extra)]
+    assert _run(argv) == 1
+    err = capsys.readouterr().err
+    assert "error: sound device: Error querying device -1" in err and "Traceback" not in err

@@ -398,7 +398,15 @@ def _talk_main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
     if not args.emulator and not _env_key():
         print("talk needs GEMINI_API_KEY or GOOGLE_API_KEY (or use --emulator)", file=sys.stderr)
         return 2
-    return trio.run(_talk, args, config, pcm, sd, sys.stdout)
+    try:
+        return trio.run(_talk, args, config, pcm, sd, sys.stdout)
+    except BaseException as exc:
+        # No microphone or speaker, a device busy or unplugged: a message, not a traceback.
+        leaf = _leaf(exc)
+        if sd is not None and isinstance(leaf, sd.PortAudioError):
+            print(f"error: sound device: {leaf}", file=sys.stderr)
+            return 1
+        raise
 
 
 class _Lines:
