@@ -305,20 +305,30 @@ async def _survive_go_away(session: LiveSession, emulator: LiveEmulator,
 # --- chat ------------------------------------------------------------------------------------
 
 
+@contextlib.asynccontextmanager
+async def _open_session(
+    nursery: trio.Nursery, args: argparse.Namespace, config: LiveConfig
+) -> AsyncGenerator[LiveSession, None]:
+    """A session with the in-process emulator (``--emulator``) or Google (the environment)."""
+    if args.emulator:
+        emulator = LiveEmulator(api_key=_DEMO_KEY)
+        await nursery.start(emulator.serve)
+        async with emulator.open_session(
+            nursery, model=args.model, auth=ApiKey(_DEMO_KEY), config=config
+        ) as session:
+            yield session
+    else:
+        async with open_live_session(
+            nursery, model=args.model, auth=None, config=config
+        ) as session:
+            yield session
+
+
 async def _chat(args: argparse.Namespace) -> None:
     config = LiveConfig(response_modalities=["AUDIO"], output_audio_transcription={},
                         session_resumption={})
     async with trio.open_nursery() as nursery:
-        opener: Callable[[], Any]
-        if args.emulator:
-            emulator = LiveEmulator(api_key=_DEMO_KEY)
-            await nursery.start(emulator.serve)
-            opener = lambda: emulator.open_session(  # noqa: E731
-                nursery, model=args.model, auth=ApiKey(_DEMO_KEY), config=config)
-        else:
-            opener = lambda: open_live_session(  # noqa: E731
-                nursery, model=args.model, auth=None, config=config)
-        async with opener() as session:
+        async with _open_session(nursery, args, config) as session:
             print("Connected. Type a message; Ctrl-D or Ctrl-C to quit.", flush=True)
             read: Callable[[], Awaitable[str]] = lambda: trio.to_thread.run_sync(  # noqa: E731
                 sys.stdin.readline, abandon_on_cancel=True)
@@ -593,16 +603,7 @@ async def _talk(args: argparse.Namespace, config: LiveConfig, pcm: bytes, sd: An
     answered = True
     try:
         async with trio.open_nursery() as nursery:
-            opener: Callable[[], Any]
-            if args.emulator:
-                emulator = LiveEmulator(api_key=_DEMO_KEY)
-                await nursery.start(emulator.serve)
-                opener = lambda: emulator.open_session(  # noqa: E731
-                    nursery, model=args.model, auth=ApiKey(_DEMO_KEY), config=config)
-            else:
-                opener = lambda: open_live_session(  # noqa: E731
-                    nursery, model=args.model, auth=None, config=config)
-            async with opener() as session:
+            async with _open_session(nursery, args, config) as session:
                 where = "the local emulator" if args.emulator else "Google's Live API"
                 print(f"Connected to {where} ({args.model}).", file=out, flush=True)
                 if player is not None:
