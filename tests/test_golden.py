@@ -312,3 +312,21 @@ def test_every_event_kind_in_one_message_keeps_the_documented_order() -> None:
         ev.Interrupted, ev.GenerationComplete, ev.UsageUpdate, ev.TurnComplete, ev.ToolCall,
         ev.ToolCallCancellation, ev.VoiceActivity, ev.SessionResumptionUpdate, ev.GoAway,
     ]
+
+
+def test_inline_data_that_is_not_audio_is_not_an_audio_chunk() -> None:
+    parts = [{"inlineData": {"mimeType": "image/png", "data": "AAAA"}}, {"text": "caption"}]
+    assert decode_all_ways({"serverContent": {"modelTurn": {"parts": parts}}}) == [
+        ev.TextChunk(text="caption")
+    ]
+
+
+def test_many_distinct_audio_mime_types() -> None:
+    # The server picks MIME strings; the per-type cache is bounded and must stay correct.
+    for rate in range(8000, 8000 + 200):
+        mime = f"audio/pcm;rate={rate}"
+        message = {"serverContent": {"modelTurn": {"parts": [
+            {"inlineData": {"mimeType": mime, "data": "AAAA"}}]}}}
+        assert decode_all_ways(message) == [
+            ev.AudioChunk(data=b"\x00\x00\x00", sample_rate=rate, mime_type=mime)
+        ]

@@ -72,19 +72,23 @@ _DEFAULT_OUTPUT_RATE: Final = 24000
 _Frame: TypeAlias = bytes | bytearray | memoryview | str
 
 
-_RATE_CACHE: Final[dict[str, int]] = {}
-_RATE_CACHE_MAX: Final = 64
+_NOT_AUDIO: Final = -1
+#: MIME type -> sample rate, or _NOT_AUDIO. Every chunk carries its MIME type and a session
+#: sees one or two distinct ones: one dict lookup per chunk instead of a prefix test and a
+#: regex search (measured with benchmarks/bench_codec.py).
+_AUDIO_RATES: Final[dict[str, int]] = {}
+_AUDIO_RATES_MAX: Final = 64
 
 
-def _sample_rate(mime_type: str) -> int:
-    # Every audio chunk carries its MIME type, and a session sees one or two distinct ones:
-    # a dict lookup instead of a regex search per chunk (measured: benchmarks/bench_codec.py).
-    rate = _RATE_CACHE.get(mime_type)
-    if rate is None:
+def _audio_rate(mime_type: str) -> int:
+    """The sample rate of an audio MIME type (24 kHz unless it says), or _NOT_AUDIO."""
+    if not mime_type.startswith("audio/"):
+        rate = _NOT_AUDIO
+    else:
         match = _RATE_RE.search(mime_type)
         rate = int(match.group(1)) if match else _DEFAULT_OUTPUT_RATE
-        if len(_RATE_CACHE) < _RATE_CACHE_MAX:  # bounded: the server picks these strings
-            _RATE_CACHE[mime_type] = rate
+    if len(_AUDIO_RATES) < _AUDIO_RATES_MAX:  # bounded: the server picks these strings
+        _AUDIO_RATES[mime_type] = rate
     return rate
 
 
@@ -124,12 +128,11 @@ def message_events(message: w.ServerMessage, raw: _Frame = b"") -> list[ev.Event
                 blob = part.inline_data
                 if blob is not None and blob.data is not None:
                     mime = blob.mime_type or "audio/pcm"
-                    if mime.startswith("audio/"):
-                        out.append(
-                            ev.AudioChunk(
-                                data=blob.data, sample_rate=_sample_rate(mime), mime_type=mime
-                            )
-                        )
+                    rate = _AUDIO_RATES.get(mime)
+                    if rate is None:
+                        rate = _audio_rate(mime)
+                    if rate >= 0:  # _NOT_AUDIO is negative
+                        out.append(ev.AudioChunk(data=blob.data, sample_rate=rate, mime_type=mime))
         tr = content.input_transcription
         if tr is not None and (tr.text or tr.finished):
             out.append(ev.InputTranscription(text=tr.text or "", finished=bool(tr.finished)))
