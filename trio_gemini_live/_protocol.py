@@ -187,6 +187,9 @@ def _has_known_field(message: w.ServerMessage) -> bool:
     return any(getattr(message, name) is not None for name in message.__struct_fields__)
 
 
+_READY: Final = Status.READY
+_CLOSING: Final = Status.CLOSING
+_SETUP_PENDING: Final = Status.SETUP_PENDING
 #: Events that mean the model is producing a turn.
 _OUTPUT_EVENTS: Final = frozenset({ev.TextChunk, ev.AudioChunk, ev.OutputTranscription})
 class LiveProtocol:
@@ -315,12 +318,13 @@ class LiveProtocol:
     ):
         """As :meth:`receive`, for an already decoded message (``raw``: its frame)."""
         status = self.status
-        if status is Status.SETUP_PENDING:
-            if message.setup_complete is None:
-                raise ProtocolError("the server sent a message before setupComplete")
-        elif status is Status.READY or status is Status.CLOSING:
+        # Module constants, not Status.X: an Enum attribute costs ~50 ns on Python 3.11.
+        if status is _READY or status is _CLOSING:
             if message.setup_complete is not None:
                 raise ProtocolError("a second setupComplete on one connection")
+        elif status is _SETUP_PENDING:
+            if message.setup_complete is None:
+                raise ProtocolError("the server sent a message before setupComplete")
         else:
             raise ProtocolError(f"server message while {status.name}")
         if message.tool_call is not None:
