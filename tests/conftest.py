@@ -10,6 +10,7 @@ import pytest
 import trio
 import trio_websocket
 
+from trio_gemini_live import _transport
 from trio_gemini_live.testing import LiveEmulator
 
 API_KEY = "AIzaTEST-secret-key-0123456789"
@@ -67,6 +68,21 @@ def referee(monkeypatch: pytest.MonkeyPatch) -> Iterator[Referee]:
         await original(self, message)
 
     monkeypatch.setattr(trio_websocket.WebSocketConnection, "send_message", send_message)
+    # The session's default transport (issue 7) sends singly and in batches.
+    lean = _transport.WebSocketConnection
+    lean_one, lean_many = lean.send_message, lean.send_messages
+
+    async def lean_send_message(self: _transport.WebSocketConnection, message: Any) -> None:
+        ref.check(message)
+        await lean_one(self, message)
+
+    async def lean_send_messages(self: _transport.WebSocketConnection, messages: Any) -> None:
+        for message in messages:
+            ref.check(message)
+        await lean_many(self, messages)
+
+    monkeypatch.setattr(lean, "send_message", lean_send_message)
+    monkeypatch.setattr(lean, "send_messages", lean_send_messages)
     yield ref
     assert not ref.failures, f"the official SDK refused client frames: {ref.failures}"
 

@@ -31,12 +31,12 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Final, Protocol, TypeAlias
-from urllib.parse import urlsplit
 
 import msgspec
 import trio
 import trio_websocket
 
+from . import _transport
 from . import _wire as w
 from . import events as ev
 from ._auth import Auth, ConnectTarget, auth_from_env
@@ -88,57 +88,25 @@ Handler: TypeAlias = Callable[[Any], Any]
 
 
 def _default_connect(ssl_context: ssl.SSLContext | None) -> Connect:
-    """trio-websocket over a TCP (and TLS) stream this module opens itself.
+    """The lean transport (``_transport.py``, issue 7) over a TCP (and TLS) stream.
 
-    The TLS handshake is done here, before the WebSocket handshake, so that a certificate
-    that fails verification is reported at once and by name: trio-websocket 0.12 hides the
-    failure and waits for its connect timeout instead.
+    No reader task of its own: the session's receive task reads the socket, and its send
+    task writes each queued batch of frames at once. The TLS handshake is done first and on
+    its own so that a certificate that fails verification is reported at once and by name.
     """
 
     @asynccontextmanager
     async def connect(url: str, headers: list[tuple[str, str]]) -> AsyncIterator[WebSocketLike]:
-        parts = urlsplit(url)
-        secure = parts.scheme == "wss"
-        host = parts.hostname or ""
-        port = parts.port or (443 if secure else 80)
-        resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        with trio.fail_after(_CONNECT_TIMEOUT):
-            tcp = await trio.open_tcp_stream(host, port)
-            stream: trio.SocketStream | trio.SSLStream[trio.SocketStream] = tcp
-            if secure:
-                # Verification on, system trust store; SSL_CERT_FILE / SSL_CERT_DIR honoured.
-                context = ssl_context or ssl.create_default_context()
-                tls = trio.SSLStream(tcp, context, server_hostname=host, https_compatible=True)
-                try:
-                    await tls.do_handshake()
-                except BaseException as exc:
-                    await trio.aclose_forcefully(tcp)
-                    # trio reports TLS failures as BrokenResourceError from the ssl error.
-                    if isinstance(exc.__cause__, ssl.SSLCertVerificationError):
-                        raise exc.__cause__ from None
-                    raise
-                stream = tls
-        async with trio.open_nursery() as nursery:
-            try:
-                ws = await trio_websocket.wrap_client_stream(
-                    nursery,
-                    stream,
-                    host,
-                    resource,
-                    extra_headers=[(k.encode(), v.encode()) for k, v in headers],
-                    max_message_size=MAX_MESSAGE_SIZE,
-                    receive_buffer_size=_RECEIVE_BUFFER,
-                    message_queue_size=1,
-                )
-            except BaseException:
-                await trio.aclose_forcefully(stream)
-                raise
-            try:
-                yield ws
-            finally:
-                with trio.CancelScope(shield=True), trio.move_on_after(_DISCONNECT_TIMEOUT):
-                    await ws.aclose()
-                nursery.cancel_scope.cancel()
+        async with _transport.open_connection(
+            url,
+            headers,
+            ssl_context=ssl_context,
+            connect_timeout=_CONNECT_TIMEOUT,
+            close_timeout=_DISCONNECT_TIMEOUT,
+            max_message_size=MAX_MESSAGE_SIZE,
+            receive_size=_RECEIVE_BUFFER,
+        ) as ws:
+            yield ws
 
     return _unwrapping(connect)
 

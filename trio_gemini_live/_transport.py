@@ -1,0 +1,612 @@
+"""A lean WebSocket client connection: wsproto over a Trio stream, no background task (issue 7).
+
+trio-websocket runs a reader task per connection that parses frames and hands each message to
+the caller through a memory channel: one extra task switch per received message, and one
+``send_all`` (a write syscall, and a TLS record) per sent message. The session already has a
+task that does nothing but read (its receive task) and one that does nothing but write (its
+send task), so this module lets them drive the socket themselves:
+
+* :meth:`WebSocketConnection.get_message` reads the stream in the *caller's* task, parses
+  everything that arrived with wsproto, keeps the complete messages in a deque and hands
+  them out one per call; pings are answered and the close handshake is completed there.
+* :meth:`WebSocketConnection.send_messages` serialises a batch of frames and writes them with
+  one ``send_all``: the session's send task drains every frame queued at that moment.
+
+The error contract is trio-websocket's, on purpose, so that the session's ``except`` clauses
+work with either transport: :class:`trio_websocket.ConnectionClosed` carrying a
+:class:`trio_websocket.CloseReason` once the connection is closed (1006 when the TCP stream
+ended without a close frame), :class:`trio_websocket.ConnectionRejected` for an HTTP refusal of
+the upgrade, :class:`trio_websocket.HandshakeError` for any other failed opening handshake.
+
+Concurrency: one task may read at a time (a second concurrent ``get_message`` raises
+``trio.BusyResourceError``, as trio streams do); any number may write, serialised by a
+``trio.StrictFIFOLock``. :meth:`~WebSocketConnection.ping` and
+:meth:`~WebSocketConnection.aclose` rely on the reading task to see the answer when there is
+one; ``aclose`` reads by itself when nobody else is.
+
+Cancellation: a write that is cancelled may have put part of a frame on the wire, after which
+the framing is corrupt (and a TLS stream is broken anyway). So a cancelled or failed write
+makes the connection unusable: it is marked closed (1006), later calls raise
+``ConnectionClosed``, and ``aclose`` only closes the stream. A cancelled ``get_message``
+loses nothing: bytes that were read are parsed and kept before any checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from collections import OrderedDict, deque
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Final, TypeAlias, cast
+from urllib.parse import urlsplit
+
+import trio
+from trio_websocket import CloseReason, ConnectionClosed, ConnectionRejected, HandshakeError
+from wsproto import ConnectionType, WSConnection
+from wsproto.connection import Connection, ConnectionState
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Message,
+    Ping,
+    Pong,
+    RejectConnection,
+    RejectData,
+    Request,
+    TextMessage,
+)
+from wsproto.utilities import RemoteProtocolError
+
+__all__ = ["WebSocketConnection", "open_connection"]
+
+#: Any byte stream: in practice ``trio.SocketStream`` or ``trio.SSLStream`` (tests may use
+#: in-memory streams).
+Stream: TypeAlias = trio.abc.Stream
+
+#: PROTOCOL.md 2: grounding metadata and tool calls can be large.
+MAX_MESSAGE_SIZE: Final = 16 * 1024 * 1024
+#: Bytes asked of the stream per read. A TLS stream returns one record (<= 16 KiB) per read
+#: whatever is asked; a plain TCP stream returns what the kernel has, up to this.
+RECEIVE_SIZE: Final = 256 * 1024
+CONNECT_TIMEOUT: Final = 30.0
+CLOSE_TIMEOUT: Final = 3.0
+#: An HTTP refusal's body is kept for the error message, up to this many bytes.
+_MAX_REJECT_BODY: Final = 64 * 1024
+_ABNORMAL: Final = 1006
+_TOO_BIG: Final = 1009
+
+
+class _PingWaiter:
+    __slots__ = ("answered", "event")
+
+    def __init__(self) -> None:
+        self.event = trio.Event()
+        self.answered = False
+
+
+class WebSocketConnection:
+    """A client WebSocket connection whose I/O runs in the calling tasks.
+
+    Made by :func:`open_connection` (or :meth:`handshake` over an existing stream); it has
+    the methods of ``trio_websocket.WebSocketConnection`` that the session uses, plus
+    :meth:`send_messages`.
+
+    Args:
+        stream: the connected (TLS) stream, after the opening handshake.
+        connection: wsproto's connection, in the OPEN state.
+        max_message_size: a message longer than this (``len()`` of the str or bytes) closes
+            the connection with 1009.
+        receive_size: bytes asked of the stream per read.
+        close_timeout: seconds :meth:`aclose` waits for the server's close frame.
+    """
+
+    def __init__(
+        self,
+        stream: Stream,
+        connection: Connection,
+        *,
+        max_message_size: int = MAX_MESSAGE_SIZE,
+        receive_size: int = RECEIVE_SIZE,
+        close_timeout: float = CLOSE_TIMEOUT,
+    ) -> None:
+        if max_message_size < 1 or receive_size < 1:
+            raise ValueError("max_message_size and receive_size must be positive")
+        self._stream = stream
+        self._ws = connection
+        self._max_message_size = max_message_size
+        self._receive_size = receive_size
+        self._close_timeout = close_timeout
+        self._lock = trio.StrictFIFOLock()
+        self._messages: deque[str | bytes] = deque()
+        self._parts: list[str | bytes] = []
+        self._size = 0
+        #: Set once closing started (either side) or the connection broke: what ``closed``
+        #: reports and what ConnectionClosed carries.
+        self._close_reason: CloseReason | None = None
+        #: No more messages will be delivered (the server's close frame, EOF, an error).
+        self._finished = False
+        #: The close handshake ended (or cannot end): ``aclose`` waits for this.
+        self._close_done = trio.Event()
+        self._user_closing = False
+        self._reading = False
+        self._stream_closed = False
+        #: A write failed or was cancelled: the stream may hold part of a frame.
+        self._broken = False
+        #: Control frames (pongs, close) serialised but not written yet.
+        self._pending = bytearray()
+        self._pings: OrderedDict[bytes, _PingWaiter] = OrderedDict()
+
+    # --- opening ------------------------------------------------------------------------
+
+    @classmethod
+    async def handshake(
+        cls,
+        stream: Stream,
+        host: str,
+        resource: str,
+        headers: Iterable[tuple[bytes, bytes]] = (),
+        *,
+        max_message_size: int = MAX_MESSAGE_SIZE,
+        receive_size: int = RECEIVE_SIZE,
+        close_timeout: float = CLOSE_TIMEOUT,
+    ) -> WebSocketConnection:
+        """Do the client's opening handshake (RFC 6455 section 4.1) on ``stream``.
+
+        Unbounded: wrap it in ``trio.fail_after``. The stream is not closed on failure.
+        The keyword arguments are those of the class.
+
+        Raises:
+            trio_websocket.ConnectionRejected: the server answered with an HTTP status other
+                than 101 (its status, headers and up to 64 KiB of body).
+            trio_websocket.HandshakeError: the connection ended or the answer was malformed.
+            trio.BrokenResourceError: the stream broke.
+        """
+        ws = WSConnection(ConnectionType.CLIENT)
+        request = Request(host=host, target=resource, extra_headers=list(headers), subprotocols=[])
+        await stream.send_all(ws.send(request))
+        status = 0
+        reject_headers: tuple[tuple[bytes, bytes], ...] = ()
+        body = bytearray()
+        while True:
+            data = await stream.receive_some(RECEIVE_SIZE)
+            if not data:
+                if status:
+                    raise ConnectionRejected(status, reject_headers, bytes(body))
+                raise HandshakeError("the server closed the connection during the handshake")
+            try:
+                ws.receive_data(bytes(data))
+            except RemoteProtocolError as exc:
+                raise HandshakeError(f"invalid handshake answer: {exc}") from None
+            for event in ws.events():
+                if isinstance(event, AcceptConnection):
+                    assert ws.connection is not None
+                    # Frames that came with the 101 answer are already inside the connection.
+                    return cls(
+                        stream,
+                        ws.connection,
+                        max_message_size=max_message_size,
+                        receive_size=receive_size,
+                        close_timeout=close_timeout,
+                    )
+                if isinstance(event, RejectConnection):
+                    status = event.status_code
+                    reject_headers = tuple(event.headers)
+                    if not event.has_body:
+                        raise ConnectionRejected(status, reject_headers, None)
+                elif isinstance(event, RejectData):
+                    if len(body) < _MAX_REJECT_BODY:
+                        body += event.data[: _MAX_REJECT_BODY - len(body)]
+                    if event.body_finished:
+                        raise ConnectionRejected(status, reject_headers, bytes(body))
+
+    # --- state --------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> CloseReason | None:
+        """``None`` while open; then why it closed (the server's close frame, ours, or 1006)."""
+        return self._close_reason
+
+    def __repr__(self) -> str:
+        state = "open" if self._close_reason is None else f"closed {self._close_reason.code}"
+        return f"<WebSocketConnection {state}>"
+
+    # --- sending ------------------------------------------------------------------------
+
+    async def send_message(self, message: str | bytes) -> None:
+        """Send one message: a text frame for ``str``, a binary frame for ``bytes``.
+
+        Raises:
+            trio_websocket.ConnectionClosed: the connection is closed or closing (also when
+                the write fails: the stream broke).
+            TypeError: ``message`` is neither ``str`` nor ``bytes``.
+        """
+        await self._write((_event(message),))
+
+    async def send_messages(self, messages: Sequence[str | bytes]) -> None:
+        """Send several messages, in order, with one write to the stream.
+
+        The session's send task hands over every frame queued at that moment: one TLS
+        write and one syscall for the batch instead of one per frame.
+
+        Raises:
+            trio_websocket.ConnectionClosed: as :meth:`send_message`; when the write failed,
+                none of the batch can be assumed delivered.
+            TypeError: an item is neither ``str`` nor ``bytes`` (nothing is sent).
+        """
+        await self._write([_event(message) for message in messages])
+
+    async def _write(self, events: Iterable[Message[Any] | Ping]) -> None:
+        lock = self._lock
+        # Lock.acquire() adds a schedule point to every write; send_all below is a
+        # checkpoint already, so take a free lock without one (FIFO order is unaffected:
+        # a free lock has nobody waiting).
+        try:
+            lock.acquire_nowait()
+        except trio.WouldBlock:
+            await lock.acquire()
+        try:
+            if self._close_reason is not None or self._ws.state is not ConnectionState.OPEN:
+                await trio.lowlevel.checkpoint()
+                raise ConnectionClosed(self._close_reason)
+            send = self._ws.send
+            frames = [send(event) for event in events]
+            if self._pending:
+                # Control frames the reading task could not write (it was cancelled).
+                frames.insert(0, bytes(self._pending))
+                self._pending.clear()
+            # A cancellation here leaves the stream consistent: nothing was written yet.
+            await trio.lowlevel.checkpoint_if_cancelled()
+            await self._send_all(frames[0] if len(frames) == 1 else b"".join(frames))
+        finally:
+            lock.release()
+
+    async def _send_all(self, data: bytes | bytearray) -> None:
+        """Write ``data`` holding the lock. Any failure leaves the connection unusable."""
+        if self._broken:
+            await trio.lowlevel.checkpoint()
+            raise ConnectionClosed(self._close_reason)
+        try:
+            await self._stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            self._abort(f"write failed: {type(exc).__name__}")
+            raise ConnectionClosed(self._close_reason) from None
+        except BaseException:
+            # Cancelled mid-write: part of a frame may be on the wire (see the module doc).
+            self._abort("a write was cancelled")
+            raise
+
+    def _abort(self, why: str) -> None:
+        """The stream is unusable: no more writes; 1006 unless a close was under way."""
+        self._broken = True
+        if self._close_reason is None:
+            self._close_reason = CloseReason(_ABNORMAL, why)
+        self._finish()
+
+    def _finish(self) -> None:
+        """No more messages; the close handshake is over; ``ping`` waiters are released."""
+        self._finished = True
+        self._close_done.set()
+        for waiter in self._pings.values():
+            waiter.event.set()
+        self._pings.clear()
+
+    # --- receiving ----------------------------------------------------------------------
+
+    async def get_message(self) -> str | bytes:
+        """The next message (``str`` for a text frame, ``bytes`` for binary).
+
+        Reads the stream in this task when no parsed message is waiting; pings and the
+        server's close frame are answered here. Messages that arrived before the server's
+        close frame are delivered first. Cancellation loses nothing.
+
+        Raises:
+            trio_websocket.ConnectionClosed: no more messages (the reason is :attr:`closed`).
+            trio.BusyResourceError: another task is reading.
+        """
+        messages = self._messages
+        if messages:
+            # One schedule point per message, as a memory channel's receive() does.
+            await trio.lowlevel.checkpoint_if_cancelled()
+            message = messages.popleft()
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return message
+        if self._reading:
+            await trio.lowlevel.checkpoint()
+            raise trio.BusyResourceError("another task is reading this WebSocket")
+        self._reading = True
+        try:
+            while not messages:
+                if self._finished:
+                    await trio.lowlevel.checkpoint()
+                    raise ConnectionClosed(self._close_reason)
+                await self._receive()
+            return messages.popleft()
+        finally:
+            self._reading = False
+
+    async def _receive(self) -> None:
+        """One read from the stream, parsed; answers pings and the close handshake."""
+        if self._broken:
+            await trio.lowlevel.checkpoint()
+            return
+        try:
+            data = await self._stream.receive_some(self._receive_size)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            self._abort(f"read failed: {type(exc).__name__}")
+            return
+        if not data:
+            # RFC 6455 7.1.5: the TCP connection ended without a close frame: 1006.
+            self._abort("the connection ended without a close frame")
+            return
+        ws = self._ws
+        if ws.state is ConnectionState.CLOSED or ws.state is ConnectionState.REMOTE_CLOSING:
+            return  # after the close handshake: nothing more is parsed
+        ws.receive_data(data)  # type: ignore[arg-type]  # bytearray is fine: it is copied
+        replies = self._pending
+        for event in ws.events():
+            kind = type(event)
+            if kind is TextMessage or kind is BytesMessage:
+                if self._message(event):  # type: ignore[arg-type]
+                    # Too big: 1009 (RFC 6455 7.4.1), and nothing more is parsed.
+                    if ws.state is ConnectionState.OPEN:
+                        replies += ws.send(CloseConnection(code=_TOO_BIG, reason="message too big"))
+                    break
+            elif kind is Ping:
+                if ws.state is ConnectionState.OPEN:
+                    replies += ws.send(cast(Ping, event).response())
+            elif kind is Pong:
+                self._pong(cast(Pong, event).payload)
+            elif kind is CloseConnection:
+                self._close_frame(event)  # type: ignore[arg-type]
+                break
+        if replies:
+            await self._flush_pending()
+
+    def _message(self, event: TextMessage | BytesMessage) -> bool:
+        """Keep a received (part of a) message; ``True`` when it is over the size limit."""
+        if self._finished:
+            return False  # closing after an error: what follows is discarded
+        # wsproto gives str for text and bytes (typed bytes | bytearray) for binary frames.
+        data = cast("str | bytes", event.data)
+        if event.message_finished and not self._parts:
+            # The common case, a message in one frame: no copy, no join.
+            if len(data) > self._max_message_size:
+                return self._too_big()
+            self._messages.append(data)
+            return False
+        self._size += len(data)
+        if self._size > self._max_message_size:
+            return self._too_big()
+        self._parts.append(data)
+        if event.message_finished:
+            parts, self._parts, self._size = self._parts, [], 0
+            if type(event) is TextMessage:
+                self._messages.append("".join(cast("list[str]", parts)))
+            else:
+                self._messages.append(b"".join(cast("list[bytes]", parts)))
+        return False
+
+    def _too_big(self) -> bool:
+        self._parts, self._size = [], 0
+        if self._close_reason is None:
+            self._close_reason = CloseReason(
+                _TOO_BIG, f"a message exceeded the maximum size of {self._max_message_size}"
+            )
+        # No more messages; aclose() still reads (discarding) until the server's close frame.
+        self._finished = True
+        return True
+
+    def _close_frame(self, event: CloseConnection) -> None:
+        ws = self._ws
+        state = ws.state
+        reason = CloseReason(event.code, event.reason or None)
+        if state is ConnectionState.REMOTE_CLOSING:
+            # The server closes: echo its close frame (RFC 6455 5.5.1); the handshake is over.
+            self._pending += ws.send(event.response())
+            if self._close_reason is None or not self._finished:
+                self._close_reason = reason
+            self._finish()
+        elif state is ConnectionState.CLOSED:
+            # The server's answer to our close frame: report the server's reason, as
+            # trio-websocket does, unless we closed because of an error (1009).
+            if self._close_reason is None or self._user_closing:
+                self._close_reason = reason
+            self._finish()
+        elif state is ConnectionState.OPEN:
+            # wsproto found the server's data malformed: fail the connection with its code
+            # (1002 protocol error, 1007 invalid UTF-8...), RFC 6455 7.1.7; aclose() waits
+            # for the answer.
+            self._pending += ws.send(CloseConnection(code=event.code, reason=event.reason))
+            self._close_reason = reason
+            self._finished = True
+        else:
+            # Malformed data after our close frame: the handshake cannot complete.
+            self._finish()
+
+    async def _flush_pending(self) -> None:
+        """Write pending control frames (pongs, close) under the write lock.
+
+        Cancelled while waiting for the lock, they stay pending: the next write sends them.
+        """
+        async with self._lock:
+            if self._pending and not self._broken:
+                data = bytes(self._pending)
+                self._pending.clear()
+                try:
+                    await self._send_all(data)
+                except ConnectionClosed:
+                    pass  # recorded: the reader reports it on its next call
+
+    def _pong(self, payload: bytes) -> None:
+        if payload not in self._pings:
+            return  # unsolicited, or for a ping that gave up: nothing to wake
+        # As trio-websocket: a pong answers its ping and every earlier one (RFC 6455 5.5.3
+        # allows answering only the latest of several pings).
+        while self._pings:
+            key, waiter = self._pings.popitem(last=False)
+            waiter.answered = True
+            waiter.event.set()
+            if key == payload:
+                break
+
+    # --- ping, close --------------------------------------------------------------------
+
+    async def ping(self, payload: bytes | None = None) -> None:
+        """Send a ping and wait for its pong (seen by the task reading the connection).
+
+        Args:
+            payload: the ping's payload (at most 125 bytes); ``None``: 4 random bytes.
+
+        Raises:
+            trio_websocket.ConnectionClosed: the connection closed before the pong.
+            ValueError: a ping with this payload is already waiting, or it is too long.
+        """
+        if payload is None:
+            payload = os.urandom(4)
+            while payload in self._pings:
+                payload = os.urandom(4)
+        elif payload in self._pings:
+            raise ValueError("a ping with this payload is already waiting for its pong")
+        elif len(payload) > 125:
+            raise ValueError("a ping's payload is at most 125 bytes (RFC 6455 5.5)")
+        waiter = _PingWaiter()
+        self._pings[payload] = waiter
+        try:
+            await self._write((Ping(payload=payload),))
+            await waiter.event.wait()
+        finally:
+            if not waiter.answered and self._pings.get(payload) is waiter:
+                del self._pings[payload]
+        if not waiter.answered:
+            raise ConnectionClosed(self._close_reason)
+
+    async def aclose(self, code: int = 1000, reason: str | None = None) -> None:
+        """Close: send a close frame, wait (bounded) for the server's, close the stream.
+
+        When another task is reading, that task sees the server's close frame and this
+        waits for it; otherwise this reads (discarding messages) until it arrives, for at
+        most ``close_timeout`` seconds. Idempotent; the stream is closed even if this is
+        cancelled.
+        """
+        if self._stream_closed:
+            await trio.lowlevel.checkpoint()
+            return
+        try:
+            ws = self._ws
+            if ws.state is ConnectionState.OPEN and self._close_reason is None:
+                self._user_closing = True
+                self._close_reason = CloseReason(code, reason)
+                self._pending += ws.send(CloseConnection(code=code, reason=reason))
+            if self._pending and not self._broken:
+                await self._flush_pending()
+            if ws.state is ConnectionState.LOCAL_CLOSING and not self._close_done.is_set():
+                with trio.move_on_after(self._close_timeout):
+                    if self._reading:
+                        await self._close_done.wait()
+                    else:
+                        self._reading = True
+                        try:
+                            while not self._close_done.is_set():
+                                await self._receive()
+                        finally:
+                            self._reading = False
+        finally:
+            self._stream_closed = True
+            if self._close_reason is None:
+                self._close_reason = CloseReason(_ABNORMAL, "closed without a close handshake")
+            self._broken = True
+            self._finish()
+            await self._stream.aclose()
+
+
+def _event(message: str | bytes) -> Message[Any]:
+    if isinstance(message, str):
+        return TextMessage(data=message)
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        return BytesMessage(data=bytes(message))
+    raise TypeError(f"a message must be str or bytes, not {type(message).__name__}")
+
+
+def _host_header(host: str, port: int, secure: bool) -> str:
+    """RFC 7230 5.4: the port is part of Host unless it is the scheme's default."""
+    name = f"[{host}]" if ":" in host else host
+    return name if port == (443 if secure else 80) else f"{name}:{port}"
+
+
+@asynccontextmanager
+async def open_connection(
+    url: str,
+    headers: Iterable[tuple[str, str]] = (),
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    connect_timeout: float = CONNECT_TIMEOUT,
+    close_timeout: float = CLOSE_TIMEOUT,
+    max_message_size: int = MAX_MESSAGE_SIZE,
+    receive_size: int = RECEIVE_SIZE,
+) -> AsyncIterator[WebSocketConnection]:
+    """Connect to a ``ws://`` or ``wss://`` URL; the connection is closed on exit.
+
+    TCP, TLS and the WebSocket handshake together are bounded by ``connect_timeout``
+    (``trio.TooSlowError``). The TLS handshake is done first and on its own so that a
+    certificate that fails verification is reported by name.
+
+    Args:
+        url: ``ws://host[:port]/path?query`` or ``wss://...``.
+        headers: extra HTTP headers of the upgrade request (never logged here).
+        ssl_context: for ``wss://`` (default: verification on, the system store).
+        connect_timeout: seconds for the whole opening.
+        close_timeout: seconds the close waits for the server's close frame.
+        max_message_size: larger messages close the connection with 1009.
+        receive_size: bytes asked of the stream per read.
+
+    Raises:
+        ssl.SSLCertVerificationError: the server's certificate is not trusted.
+        trio_websocket.ConnectionRejected, trio_websocket.HandshakeError: see
+            :meth:`WebSocketConnection.handshake`.
+        trio.TooSlowError: the opening took longer than ``connect_timeout``.
+        OSError: the TCP connection failed.
+        ValueError: the URL is not ``ws://`` or ``wss://``.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ValueError("the URL must be ws://host/... or wss://host/...")
+    secure = parts.scheme == "wss"
+    host = parts.hostname
+    port = parts.port or (443 if secure else 80)
+    resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    extra = [(k.encode(), v.encode()) for k, v in headers]
+    with trio.fail_after(connect_timeout):
+        tcp = await trio.open_tcp_stream(host, port)
+        stream: Stream = tcp
+        try:
+            if secure:
+                # Verification on, system trust store; SSL_CERT_FILE / SSL_CERT_DIR honoured.
+                context = ssl_context or ssl.create_default_context()
+                tls = trio.SSLStream(tcp, context, server_hostname=host, https_compatible=True)
+                stream = tls
+                try:
+                    await tls.do_handshake()
+                except trio.BrokenResourceError as exc:
+                    # trio reports TLS failures as BrokenResourceError from the ssl error.
+                    if isinstance(exc.__cause__, ssl.SSLCertVerificationError):
+                        raise exc.__cause__ from None
+                    raise
+            ws = await WebSocketConnection.handshake(
+                stream,
+                _host_header(host, port, secure),
+                resource,
+                extra,
+                max_message_size=max_message_size,
+                receive_size=receive_size,
+                close_timeout=close_timeout,
+            )
+        except BaseException:
+            await trio.aclose_forcefully(stream)
+            raise
+    try:
+        yield ws
+    finally:
+        with trio.CancelScope(shield=True), trio.move_on_after(close_timeout + 1):
+            await ws.aclose()
