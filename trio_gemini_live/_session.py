@@ -956,15 +956,32 @@ class LiveSession:
         # queued (``LiveProtocol.client_frame`` runs at queue time, possibly during an
         # earlier connection), so that acknowledgements match the frames they name.
         index = 0
+        outbound = self._outbound
+        # Issue 7: the lean transport writes a whole batch with one send_all (one TLS write,
+        # one syscall); an injected trio-websocket-like connection gets one frame per call.
+        send_batch = getattr(ws, "send_messages", None)
         while True:
-            item = await self._outbound.get()
+            batch = [await outbound.get()]
+            if send_batch is not None:
+                # Every frame queued at this moment, up to a bound, in queue order.
+                size = len(batch[0].frame)
+                while len(batch) < _MAX_BATCH_FRAMES and size < _MAX_BATCH_CHARS:
+                    more = outbound.get_nowait()
+                    if more is None:
+                        break
+                    batch.append(more)
+                    size += len(more.frame)
             self._in_flight = True
             try:
-                await ws.send_message(item.frame)
+                if send_batch is not None:
+                    await send_batch([item.frame for item in batch])
+                else:
+                    await ws.send_message(batch[0].frame)
             except (trio_websocket.ConnectionClosed, trio.BrokenResourceError,
                     trio.ClosedResourceError):
-                # Not (fully) sent: it goes out first on the next connection.
-                self._outbound.push_front([item])
+                # Not (fully) sent: the whole batch goes out first on the next connection,
+                # in its order.
+                outbound.push_front(batch)
                 reason = getattr(ws, "closed", None)
                 self._end_connection(
                     _ConnectionEnd(
@@ -977,19 +994,20 @@ class LiveSession:
                 return
             except BaseException:
                 # Cancelled mid-send: whether it reached the server is unknown; keep it.
-                self._outbound.push_front([item])
+                outbound.push_front(batch)
                 raise
             finally:
                 self._in_flight = False
-                if not len(self._outbound):
+                if not len(outbound):
                     self._drained.unpark_all()
-            index += 1
-            if transparent:
-                self._replay.sent(index, item)
-            elif item.kind in _RESENT_AFTER_RESUME:
-                self._since_handle.sent(index, item)
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug("sent %s frame #%d", item.kind, index)
+            for item in batch:
+                index += 1
+                if transparent:
+                    self._replay.sent(index, item)
+                elif item.kind in _RESENT_AFTER_RESUME:
+                    self._since_handle.sent(index, item)
+                if log.isEnabledFor(logging.DEBUG):
+                    log.debug("sent %s frame #%d", item.kind, index)
 
     async def _keepalive(self, ws: WebSocketLike, scope: trio.CancelScope) -> None:
         assert self._keepalive_interval is not None
@@ -1253,6 +1271,9 @@ class _SetupFailed(Exception):
 
 
 _MAX_HANDLER_QUEUE: Final = 4096
+#: The send task's batch (issue 7): frames and characters of JSON written with one send_all.
+_MAX_BATCH_FRAMES: Final = 64
+_MAX_BATCH_CHARS: Final = 512 * 1024
 #: What is re-sent after a non-transparent resume: the user's words. Audio and video are
 #: real time (stale by then); tool responses answer calls the resumed state never issued.
 _RESENT_AFTER_RESUME: Final = frozenset({"client_content", "text"})
