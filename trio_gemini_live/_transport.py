@@ -183,13 +183,18 @@ class WebSocketConnection:
                 if isinstance(event, AcceptConnection):
                     assert ws.connection is not None
                     # Frames that came with the 101 answer are already inside the connection.
-                    return cls(
+                    connection = cls(
                         stream,
                         ws.connection,
                         max_message_size=max_message_size,
                         receive_size=receive_size,
                         close_timeout=close_timeout,
                     )
+                    # Frames that came in the same read as the 101 answer are already
+                    # inside wsproto's connection: parse them now, or they would wait for
+                    # the next read (which may be the end of the stream).
+                    await connection._process()
+                    return connection
                 if isinstance(event, RejectConnection):
                     status = event.status_code
                     reject_headers = tuple(event.headers)
@@ -344,6 +349,11 @@ class WebSocketConnection:
         if ws.state is ConnectionState.CLOSED or ws.state is ConnectionState.REMOTE_CLOSING:
             return  # after the close handshake: nothing more is parsed
         ws.receive_data(data)  # type: ignore[arg-type]  # bytearray is fine: it is copied
+        await self._process()
+
+    async def _process(self) -> None:
+        """Turn what wsproto parsed into messages; answer pings and the close handshake."""
+        ws = self._ws
         replies = self._pending
         for event in ws.events():
             kind = type(event)

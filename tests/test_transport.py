@@ -1,0 +1,520 @@
+"""The lean WebSocket transport (``_transport.py``, issue 7) against real servers.
+
+Most tests talk to trio-websocket's server over loopback TCP (``serve_websocket`` on
+127.0.0.1:0); where that server cannot do what is needed (fragments, an abrupt drop, a
+server that stops reading) a raw wsproto server plays the other side.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import trio
+import trio.testing
+import trio_websocket
+import trustme
+from wsproto import ConnectionType, WSConnection
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Request,
+    TextMessage,
+)
+
+from trio_gemini_live import _transport
+from trio_gemini_live._transport import WebSocketConnection, open_connection
+
+Handler = Callable[[trio_websocket.WebSocketRequest], Awaitable[None]]
+
+
+@asynccontextmanager
+async def ws_server(
+    handler: Handler, ssl_context: ssl.SSLContext | None = None
+) -> AsyncIterator[str]:
+    """trio-websocket's server on 127.0.0.1:0; yields its URL."""
+    async with trio.open_nursery() as nursery:
+        server = await nursery.start(
+            partial(
+                trio_websocket.serve_websocket,
+                handler,
+                "127.0.0.1",
+                0,
+                ssl_context,
+                max_message_size=16 * 1024 * 1024,
+            )
+        )
+        scheme = "wss" if ssl_context else "ws"
+        yield f"{scheme}://127.0.0.1:{server.port}/some/path?x=1"
+        nursery.cancel_scope.cancel()
+
+
+async def raw_accept(stream: trio.abc.Stream) -> WSConnection:
+    """A wsproto server's side of the opening handshake."""
+    server = WSConnection(ConnectionType.SERVER)
+    while True:
+        server.receive_data(bytes(await stream.receive_some(65536)))
+        for event in server.events():
+            if isinstance(event, Request):
+                await stream.send_all(server.send(AcceptConnection()))
+                return server
+
+
+async def answer_close(stream: trio.abc.Stream, server: WSConnection) -> None:
+    """Read until the client's close frame and echo it (RFC 6455 5.5.1)."""
+    while True:
+        server.receive_data(bytes(await stream.receive_some(65536)))
+        for event in server.events():
+            if isinstance(event, CloseConnection):
+                await stream.send_all(server.send(event.response()))
+                return
+
+
+@asynccontextmanager
+async def raw_server(
+    handler: Callable[[trio.SocketStream, WSConnection], Awaitable[None]],
+) -> AsyncIterator[str]:
+    """A TCP server that accepts the WebSocket upgrade with wsproto, then runs ``handler``."""
+
+    async def serve(stream: trio.SocketStream) -> None:
+        await handler(stream, await raw_accept(stream))
+
+    async with trio.open_nursery() as nursery:
+        listeners = await nursery.start(partial(trio.serve_tcp, serve, 0, host="127.0.0.1"))
+        port = listeners[0].socket.getsockname()[1]
+        yield f"ws://127.0.0.1:{port}/"
+        nursery.cancel_scope.cancel()
+
+
+def reason_of(exc: trio_websocket.ConnectionClosed) -> trio_websocket.CloseReason:
+    assert exc.reason is not None
+    return exc.reason
+
+
+async def echo(request: trio_websocket.WebSocketRequest) -> None:
+    ws = await request.accept()
+    try:
+        while True:
+            await ws.send_message(await ws.get_message())
+    except trio_websocket.ConnectionClosed:
+        pass
+
+
+async def test_text_and_binary_messages_round_trip() -> None:
+    with trio.fail_after(10):
+        async with ws_server(echo) as url, open_connection(url) as ws:
+            await ws.send_message("héllo")
+            await ws.send_message(b"\x00\x01\xff")
+            assert await ws.get_message() == "héllo"
+            got = await ws.get_message()
+            assert got == b"\x00\x01\xff" and type(got) is bytes
+            assert ws.closed is None
+
+
+async def test_request_carries_path_query_and_headers() -> None:
+    seen: dict[str, Any] = {}
+
+    async def handler(request: trio_websocket.WebSocketRequest) -> None:
+        seen["path"] = request.path
+        seen["headers"] = {k.lower(): v for k, v in request.headers}
+        ws = await request.accept()
+        await ws.get_message()
+
+    with trio.fail_after(10):
+        async with ws_server(handler) as url, open_connection(url, [("x-goog-api-key", "k")]):
+            pass
+    assert seen["path"] == "/some/path?x=1"
+    assert seen["headers"][b"x-goog-api-key"] == b"k"
+
+
+def test_host_header_has_the_port_unless_default() -> None:
+    # RFC 7230 5.4 (wsproto's server side takes Host out of the headers it reports).
+    assert _transport._host_header("127.0.0.1", 8443, secure=True) == "127.0.0.1:8443"
+    assert _transport._host_header("example.com", 443, secure=True) == "example.com"
+    assert _transport._host_header("example.com", 80, secure=False) == "example.com"
+    assert _transport._host_header("::1", 9000, secure=False) == "[::1]:9000"
+
+
+async def test_fragmented_messages_are_reassembled() -> None:
+    async def handler(stream: trio.SocketStream, server: WSConnection) -> None:
+        # Each fragment in a write of its own, so the client sees them in separate reads.
+        for part, last in (("frag", False), ("men", False), ("ted ✓", True)):
+            await stream.send_all(server.send(TextMessage(data=part, message_finished=last)))
+        for chunk, last in ((b"\x01\x02", False), (b"\x03", True)):
+            await stream.send_all(server.send(BytesMessage(data=chunk, message_finished=last)))
+        await answer_close(stream, server)
+
+    with trio.fail_after(10):
+        async with raw_server(handler) as url, open_connection(url) as ws:
+            assert await ws.get_message() == "fragmented ✓"
+            assert await ws.get_message() == b"\x01\x02\x03"
+
+
+async def test_three_mib_messages_both_ways() -> None:
+    big = bytes(range(256)) * (3 * 1024 * 4)
+    text = "é" * (3 * 1024 * 1024 // 2)
+    with trio.fail_after(20):
+        async with ws_server(echo) as url, open_connection(url) as ws:
+            await ws.send_message(big)
+            await ws.send_messages([text, "after"])
+            assert await ws.get_message() == big
+            assert await ws.get_message() == text
+            assert await ws.get_message() == "after"
+
+
+async def test_batch_is_one_write_and_keeps_order() -> None:
+    received: list[str] = []
+    done = trio.Event()
+
+    async def handler(request: trio_websocket.WebSocketRequest) -> None:
+        ws = await request.accept()
+        while len(received) < 50:
+            received.append(str(await ws.get_message()))
+        done.set()
+        await ws.get_message()
+
+    with trio.fail_after(10):
+        async with ws_server(handler) as url, open_connection(url) as ws:
+            writes: list[int] = []
+            stream = ws._stream
+            original = stream.send_all
+
+            async def counting_send_all(data: Any) -> None:
+                writes.append(len(data))
+                await original(data)
+
+            stream.send_all = counting_send_all  # type: ignore[method-assign]
+            await ws.send_messages([f"m{i}" for i in range(50)])
+            await done.wait()
+    assert received == [f"m{i}" for i in range(50)]
+    assert len(writes) >= 1 and writes[0] > 50 * 2  # the first write held the whole batch
+
+
+async def test_send_refuses_other_types_and_sends_nothing() -> None:
+    with trio.fail_after(10):
+        async with ws_server(echo) as url, open_connection(url) as ws:
+            with pytest.raises(TypeError, match="str or bytes"):
+                await ws.send_messages(["ok", 3])  # type: ignore[list-item]
+            await ws.send_message("next")
+            assert await ws.get_message() == "next"  # "ok" was not sent either
+
+
+async def test_client_ping_is_answered() -> None:
+    with trio.fail_after(10):
+        async with ws_server(echo) as url, open_connection(url) as ws:
+            async with trio.open_nursery() as nursery:
+                # The pong is seen by whichever task reads: the session's receive task.
+                nursery.start_soon(ws.get_message)
+                await ws.ping()
+                await ws.ping(b"custom")
+                nursery.cancel_scope.cancel()
+            with pytest.raises(ValueError, match="125"):
+                await ws.ping(b"x" * 126)
+
+
+async def test_server_ping_is_answered_by_the_reader() -> None:
+    ponged = trio.Event()
+
+    async def handler(request: trio_websocket.WebSocketRequest) -> None:
+        ws = await request.accept()
+        await ws.ping(b"are you there")
+        ponged.set()
+        await ws.send_message("after the ping")
+        await ws.get_message()
+
+    with trio.fail_after(10):
+        async with ws_server(handler) as url, open_connection(url) as ws:
+            assert await ws.get_message() == "after the ping"
+            assert ponged.is_set()
+
+
+async def test_server_close_with_code_and_reason() -> None:
+    async def handler(request: trio_websocket.WebSocketRequest) -> None:
+        ws = await request.accept()
+        await ws.send_message("last words")
+        await ws.aclose(1011, "Internal error occurred.")
+
+    with trio.fail_after(10):
+        async with ws_server(handler) as url, open_connection(url) as ws:
+            assert await ws.get_message() == "last words"  # delivered before the close
+            with pytest.raises(trio_websocket.ConnectionClosed) as info:
+                await ws.get_message()
+            assert reason_of(info.value).code == 1011
+            assert reason_of(info.value).reason == "Internal error occurred."
+            assert ws.closed is info.value.reason
+            with pytest.raises(trio_websocket.ConnectionClosed):
+                await ws.send_message("too late")
+            with pytest.raises(trio_websocket.ConnectionClosed):
+                await ws.get_message()
+
+
+@pytest.mark.parametrize("reader", [False, True], ids=["alone", "with-a-reader"])
+async def test_client_close_completes_the_handshake(reader: bool) -> None:
+    seen: list[trio_websocket.CloseReason | None] = []
+    server_saw_close = trio.Event()
+
+    async def handler(request: trio_websocket.WebSocketRequest) -> None:
+        ws = await request.accept()
+        await ws.send_message("unread")
+        try:
+            while True:
+                await ws.get_message()
+        except trio_websocket.ConnectionClosed as exc:
+            seen.append(exc.reason)
+            server_saw_close.set()
+
+    # A close timeout far beyond the test's bound: only the server's answer can end aclose.
+    with trio.fail_after(10):
+        async with ws_server(handler) as url:
+            async with trio.open_nursery() as nursery:
+                port = urlsplit(url).port
+                assert port is not None
+                ws = await WebSocketConnection.handshake(
+                    await trio.open_tcp_stream("127.0.0.1", port),
+                    "127.0.0.1",
+                    "/",
+                    close_timeout=1000,
+                )
+                if reader:
+                    async def drain() -> None:
+                        with pytest.raises(trio_websocket.ConnectionClosed):
+                            while True:
+                                await ws.get_message()
+
+                    nursery.start_soon(drain)
+                    await trio.testing.wait_all_tasks_blocked()
+                await ws.aclose(4000, "bye")
+                await ws.aclose()  # idempotent
+            await server_saw_close.wait()
+    assert seen[0] is not None and (seen[0].code, seen[0].reason) == (4000, "bye")
+    assert ws.closed is not None and ws.closed.code == 4000  # the server echoed ours
+    with pytest.raises(trio_websocket.ConnectionClosed):
+        await ws.send_message("after close")
+
+
+async def test_abrupt_tcp_drop_is_1006() -> None:
+    async def handler(stream: trio.SocketStream, server: WSConnection) -> None:
+        await stream.send_all(server.send(TextMessage(data="before the drop")))
+        await trio.aclose_forcefully(stream)
+
+    with trio.fail_after(10):
+        async with raw_server(handler) as url, open_connection(url) as ws:
+            assert await ws.get_message() == "before the drop"
+            with pytest.raises(trio_websocket.ConnectionClosed) as info:
+                await ws.get_message()
+            assert reason_of(info.value).code == 1006
+            with pytest.raises(trio_websocket.ConnectionClosed):
+                await ws.ping()
+
+
+@pytest.mark.parametrize(("status", "body"), [(403, b"API key not valid"), (404, None)])
+async def test_rejected_handshake(status: int, body: bytes | None) -> None:
+    async def handler(request: trio_websocket.WebSocketRequest) -> None:
+        await request.reject(status, body=body)
+
+    with trio.fail_after(10):
+        async with ws_server(handler) as url:
+            with pytest.raises(trio_websocket.ConnectionRejected) as info:
+                async with open_connection(url):
+                    pass  # pragma: no cover
+    assert info.value.status_code == status
+    assert (info.value.body or b"") == (body or b"")
+
+
+async def test_not_a_websocket_server_is_a_handshake_error() -> None:
+    async def handler(stream: trio.SocketStream) -> None:
+        await stream.receive_some(65536)
+        await stream.send_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+        await stream.aclose()
+
+    async def closer(stream: trio.SocketStream) -> None:
+        await stream.aclose()
+
+    with trio.fail_after(10):
+        for serve in (handler, closer):
+            async with trio.open_nursery() as nursery:
+                listeners = await nursery.start(partial(trio.serve_tcp, serve, 0, host="127.0.0.1"))
+                port = listeners[0].socket.getsockname()[1]
+                with pytest.raises(trio_websocket.HandshakeError):
+                    async with open_connection(f"ws://127.0.0.1:{port}/"):
+                        pass  # pragma: no cover
+                nursery.cancel_scope.cancel()
+
+
+async def test_oversize_message_closes_with_1009() -> None:
+    seen: list[int] = []
+    server_saw_close = trio.Event()
+
+    async def handler(request: trio_websocket.WebSocketRequest) -> None:
+        ws = await request.accept()
+        await ws.send_message("x" * 2000)
+        try:
+            await ws.get_message()
+        except trio_websocket.ConnectionClosed as exc:
+            seen.append(reason_of(exc).code)
+            server_saw_close.set()
+
+    with trio.fail_after(10):
+        async with ws_server(handler) as url, open_connection(url, max_message_size=1000) as ws:
+            with pytest.raises(trio_websocket.ConnectionClosed) as info:
+                await ws.get_message()
+            assert reason_of(info.value).code == 1009
+            await ws.aclose()
+            await server_saw_close.wait()
+    assert seen == [1009]
+
+
+async def test_tls_and_an_untrusted_certificate() -> None:
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    trusted = ssl.create_default_context()
+    ca.configure_trust(trusted)
+    with trio.fail_after(10):
+        async with ws_server(echo, server_context) as url:
+            async with open_connection(url, ssl_context=trusted) as ws:
+                await ws.send_messages(["over", "TLS"])
+                assert [await ws.get_message(), await ws.get_message()] == ["over", "TLS"]
+            with pytest.raises(ssl.SSLCertVerificationError):
+                async with open_connection(url, ssl_context=ssl.create_default_context()):
+                    pass  # pragma: no cover
+
+
+async def test_bad_urls() -> None:
+    for url in ("http://example.com/", "ws:///nohost"):
+        with pytest.raises(ValueError, match="ws://"):
+            async with open_connection(url):
+                pass  # pragma: no cover
+
+
+# --- cancellation, concurrency: in memory, against a raw wsproto server -----------------
+
+
+async def lockstep_pair() -> tuple[WebSocketConnection, trio.abc.Stream, WSConnection]:
+    """A connection over a lockstep stream: a write blocks until the server reads it."""
+    client_stream, server_stream = trio.testing.lockstep_stream_pair()
+    async with trio.open_nursery() as nursery:
+        accepted: list[WSConnection] = []
+
+        async def accept() -> None:
+            accepted.append(await raw_accept(server_stream))
+
+        nursery.start_soon(accept)
+        ws = await WebSocketConnection.handshake(client_stream, "example.com", "/")
+    return ws, server_stream, accepted[0]
+
+
+async def test_a_send_cancelled_before_writing_leaves_the_connection_usable(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    ws, server_stream, server = await lockstep_pair()
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await ws.send_message("never")
+    assert scope.cancelled_caught and ws.closed is None
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ws.send_message, "sent")
+        server.receive_data(bytes(await server_stream.receive_some(65536)))
+    assert [e.data for e in server.events() if isinstance(e, TextMessage)] == ["sent"]
+
+
+async def test_a_send_cancelled_mid_write_makes_the_connection_unusable(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    ws, _server_stream, _ = await lockstep_pair()
+    # Documented choice: part of the frame may be on the wire, so the framing is lost.
+    with trio.move_on_after(1) as scope:
+        await ws.send_message("blocked: the server never reads")
+    assert scope.cancelled_caught
+    assert ws.closed is not None and ws.closed.code == 1006
+    with pytest.raises(trio_websocket.ConnectionClosed):
+        await ws.send_messages(["a", "b"])
+    with pytest.raises(trio_websocket.ConnectionClosed):
+        await ws.get_message()
+    await ws.aclose()  # only closes the stream: no close frame on a broken framing
+
+
+async def test_a_cancelled_read_loses_nothing(autojump_clock: trio.testing.MockClock) -> None:
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        accepted: list[WSConnection] = []
+
+        async def accept() -> None:
+            accepted.append(await raw_accept(server_stream))
+
+        nursery.start_soon(accept)
+        ws = await WebSocketConnection.handshake(client_stream, "example.com", "/")
+    server = accepted[0]
+    with trio.move_on_after(1):
+        await ws.get_message()  # nothing yet
+    await server_stream.send_all(
+        server.send(TextMessage(data="one")) + server.send(TextMessage(data="two"))
+    )
+    assert await ws.get_message() == "one"
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await ws.get_message()  # cancelled before taking "two"
+    assert await ws.get_message() == "two"
+    # The server closes: the client answers inside get_message and reports the code.
+    await server_stream.send_all(server.send(CloseConnection(code=1000, reason="done")))
+    with pytest.raises(trio_websocket.ConnectionClosed) as info:
+        await ws.get_message()
+    assert reason_of(info.value).code == 1000
+    server.receive_data(bytes(await server_stream.receive_some(65536)))
+    assert [type(e) for e in server.events()] == [CloseConnection]
+
+
+async def test_two_readers_are_refused(autojump_clock: trio.testing.MockClock) -> None:
+    ws, _server_stream, _ = await lockstep_pair()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ws.get_message)
+        await trio.testing.wait_all_tasks_blocked()
+        with pytest.raises(trio.BusyResourceError):
+            await ws.get_message()
+        nursery.cancel_scope.cancel()
+
+
+async def test_the_transport_starts_no_task() -> None:
+    def all_tasks() -> set[trio.lowlevel.Task]:
+        tasks: set[trio.lowlevel.Task] = set()
+        pending = [trio.lowlevel.current_root_task()]
+        while pending:
+            task = pending.pop()
+            if task is None:  # pragma: no cover
+                continue
+            tasks.add(task)
+            for nursery in task.child_nurseries:
+                pending.extend(nursery.child_tasks)
+        return tasks
+
+    with trio.fail_after(10):
+        async with ws_server(echo) as url:
+            me = trio.lowlevel.current_task()
+            nurseries = len(me.child_nurseries)
+            async with open_connection(url) as ws:
+                await ws.send_message("hi")
+                assert await ws.get_message() == "hi"
+                assert len(me.child_nurseries) == nurseries  # open_connection opened none
+                mine = {t for t in all_tasks() if "_transport" in repr(t.coro)}
+                assert mine == set()
+                system = trio.lowlevel.current_root_task()
+                assert system is not None
+                assert not any(
+                    "_transport" in repr(t.coro)
+                    for n in system.child_nurseries
+                    for t in n.child_tasks
+                )
+
+
+def test_module_names_trio_websocket_types() -> None:
+    # The session's except clauses catch these: the transport must raise the same types.
+    names = vars(_transport)
+    assert names["ConnectionClosed"] is trio_websocket.ConnectionClosed
+    assert names["ConnectionRejected"] is trio_websocket.ConnectionRejected
+    assert names["HandshakeError"] is trio_websocket.HandshakeError
