@@ -254,8 +254,10 @@ async def test_server_close_with_code_and_reason() -> None:
                 await ws.get_message()
 
 
-@pytest.mark.parametrize("reader", [False, True], ids=["alone", "with-a-reader"])
-async def test_client_close_completes_the_handshake(reader: bool) -> None:
+@pytest.mark.parametrize("reader", ["none", "reading", "starting"])
+async def test_client_close_completes_the_handshake(reader: str) -> None:
+    # "starting": the session's close starts a draining reader and closes at once, so the
+    # reader arrives while aclose itself is reading.
     seen: list[trio_websocket.CloseReason | None] = []
     server_saw_close = trio.Event()
 
@@ -281,13 +283,14 @@ async def test_client_close_completes_the_handshake(reader: bool) -> None:
                     "/",
                     close_timeout=1000,
                 )
-                if reader:
-                    async def drain() -> None:
-                        with pytest.raises(trio_websocket.ConnectionClosed):
-                            while True:
-                                await ws.get_message()
+                async def drain() -> None:
+                    with pytest.raises(trio_websocket.ConnectionClosed):
+                        while True:
+                            await ws.get_message()
 
+                if reader != "none":
                     nursery.start_soon(drain)
+                if reader == "reading":
                     await trio.testing.wait_all_tasks_blocked()
                 await ws.aclose(4000, "bye")
                 await ws.aclose()  # idempotent
@@ -470,14 +473,33 @@ async def test_a_cancelled_read_loses_nothing(autojump_clock: trio.testing.MockC
     assert [type(e) for e in server.events()] == [CloseConnection]
 
 
-async def test_two_readers_are_refused(autojump_clock: trio.testing.MockClock) -> None:
-    ws, _server_stream, _ = await lockstep_pair()
+async def test_a_second_reader_takes_what_the_first_read(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    client_stream, server_stream = trio.testing.memory_stream_pair()
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(ws.get_message)
+        accepted: list[WSConnection] = []
+
+        async def accept() -> None:
+            accepted.append(await raw_accept(server_stream))
+
+        nursery.start_soon(accept)
+        ws = await WebSocketConnection.handshake(client_stream, "example.com", "/")
+    server = accepted[0]
+    got: list[str | bytes] = []
+
+    async def read() -> None:
+        got.append(await ws.get_message())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(read)
         await trio.testing.wait_all_tasks_blocked()
-        with pytest.raises(trio.BusyResourceError):
-            await ws.get_message()
-        nursery.cancel_scope.cancel()
+        nursery.start_soon(read)  # waits for the first one's read, does not fail
+        await trio.testing.wait_all_tasks_blocked()
+        await server_stream.send_all(
+            server.send(TextMessage(data="a")) + server.send(TextMessage(data="b"))
+        )
+    assert sorted(got) == ["a", "b"]
 
 
 async def test_the_transport_starts_no_task() -> None:

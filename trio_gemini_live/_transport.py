@@ -18,8 +18,8 @@ work with either transport: :class:`trio_websocket.ConnectionClosed` carrying a
 ended without a close frame), :class:`trio_websocket.ConnectionRejected` for an HTTP refusal of
 the upgrade, :class:`trio_websocket.HandshakeError` for any other failed opening handshake.
 
-Concurrency: one task may read at a time (a second concurrent ``get_message`` raises
-``trio.BusyResourceError``, as trio streams do); any number may write, serialised by a
+Concurrency: one task reads the stream at a time; another ``get_message`` (or ``aclose``)
+meanwhile waits for what that read parses. Any number of tasks may write, serialised by a
 ``trio.StrictFIFOLock``. :meth:`~WebSocketConnection.ping` and
 :meth:`~WebSocketConnection.aclose` rely on the reading task to see the answer when there is
 one; ``aclose`` reads by itself when nobody else is.
@@ -131,6 +131,8 @@ class WebSocketConnection:
         self._close_done = trio.Event()
         self._user_closing = False
         self._reading = False
+        #: Tasks waiting while another reads (a second get_message, aclose).
+        self._read_lot = trio.lowlevel.ParkingLot()
         self._stream_closed = False
         #: A write failed or was cancelled: the stream may hold part of a frame.
         self._broken = False
@@ -293,6 +295,7 @@ class WebSocketConnection:
         """No more messages; the close handshake is over; ``ping`` waiters are released."""
         self._finished = True
         self._close_done.set()
+        self._read_lot.unpark_all()
         for waiter in self._pings.values():
             waiter.event.set()
         self._pings.clear()
@@ -308,7 +311,6 @@ class WebSocketConnection:
 
         Raises:
             trio_websocket.ConnectionClosed: no more messages (the reason is :attr:`closed`).
-            trio.BusyResourceError: another task is reading.
         """
         messages = self._messages
         if messages:
@@ -317,19 +319,25 @@ class WebSocketConnection:
             message = messages.popleft()
             await trio.lowlevel.cancel_shielded_checkpoint()
             return message
-        if self._reading:
-            await trio.lowlevel.checkpoint()
-            raise trio.BusyResourceError("another task is reading this WebSocket")
+        while not messages:
+            if self._finished:
+                await trio.lowlevel.checkpoint()
+                raise ConnectionClosed(self._close_reason)
+            if self._reading:
+                # Another task (a reader, or aclose) is reading: take what it parses.
+                await self._read_lot.park()
+                continue
+            await self._read_once()
+        return messages.popleft()
+
+    async def _read_once(self) -> None:
         self._reading = True
         try:
-            while not messages:
-                if self._finished:
-                    await trio.lowlevel.checkpoint()
-                    raise ConnectionClosed(self._close_reason)
-                await self._receive()
-            return messages.popleft()
+            await self._receive()
         finally:
             self._reading = False
+            if self._read_lot:
+                self._read_lot.unpark_all()
 
     async def _receive(self) -> None:
         """One read from the stream, parsed; answers pings and the close handshake."""
@@ -513,15 +521,11 @@ class WebSocketConnection:
                 await self._flush_pending()
             if ws.state is ConnectionState.LOCAL_CLOSING and not self._close_done.is_set():
                 with trio.move_on_after(self._close_timeout):
-                    if self._reading:
-                        await self._close_done.wait()
-                    else:
-                        self._reading = True
-                        try:
-                            while not self._close_done.is_set():
-                                await self._receive()
-                        finally:
-                            self._reading = False
+                    while not self._close_done.is_set():
+                        if self._reading:
+                            await self._read_lot.park()
+                        else:
+                            await self._read_once()
         finally:
             self._stream_closed = True
             if self._close_reason is None:
