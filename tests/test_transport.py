@@ -20,6 +20,7 @@ import trio.testing
 import trio_websocket
 import trustme
 from wsproto import ConnectionType, WSConnection
+from wsproto.connection import Connection
 from wsproto.events import (
     AcceptConnection,
     BytesMessage,
@@ -540,3 +541,29 @@ def test_module_names_trio_websocket_types() -> None:
     assert names["ConnectionClosed"] is trio_websocket.ConnectionClosed
     assert names["ConnectionRejected"] is trio_websocket.ConnectionRejected
     assert names["HandshakeError"] is trio_websocket.HandshakeError
+
+
+@pytest.mark.parametrize("mask", ["default", "python"])
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 70001])
+@pytest.mark.parametrize("kind", [str, bytes])
+def test_data_frames_parse_as_wsproto_expects(
+    monkeypatch: pytest.MonkeyPatch, mask: str, size: int, kind: type
+) -> None:
+    if mask == "python":
+        monkeypatch.setattr(_transport, "_mask", _transport._mask_py)
+    message: str | bytes = "é" * (size // 2) + "x" * (size % 2) if kind is str else bytes(
+        i % 251 for i in range(size)
+    )
+    frame = _transport._data_frame(message)
+    assert frame[1] & 0x80  # masked, as a client must (RFC 6455 5.3)
+    server = Connection(ConnectionType.SERVER)  # wsproto's frame layer, already OPEN
+    server.receive_data(frame + frame)
+    events: list[Any] = list(server.events())
+    assert all(e.message_finished for e in events)
+    assert [e.data for e in events] == [message, message]
+    assert type(events[0]) is (TextMessage if kind is str else BytesMessage)
+
+
+def test_masking_keys_differ_per_frame() -> None:
+    keys = {_transport._data_frame("same")[2:6] for _ in range(20)}
+    assert len(keys) > 1

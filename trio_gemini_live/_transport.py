@@ -10,7 +10,9 @@ send task), so this module lets them drive the socket themselves:
   everything that arrived with wsproto, keeps the complete messages in a deque and hands
   them out one per call; pings are answered and the close handshake is completed there.
 * :meth:`WebSocketConnection.send_messages` serialises a batch of frames and writes them with
-  one ``send_all``: the session's send task drains every frame queued at that moment.
+  one ``send_all``: the session's send task drains every frame queued at that moment. Data
+  frames are built here (masking in C when the ``websockets`` package is installed); wsproto
+  does the handshake, the parsing and the control frames.
 
 The error contract is trio-websocket's, on purpose, so that the session's ``except`` clauses
 work with either transport: :class:`trio_websocket.ConnectionClosed` carrying a
@@ -35,10 +37,11 @@ from __future__ import annotations
 
 import os
 import ssl
+import struct
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, Final, TypeAlias, cast
+from typing import Final, TypeAlias, cast
 from urllib.parse import urlsplit
 
 import trio
@@ -49,7 +52,6 @@ from wsproto.events import (
     AcceptConnection,
     BytesMessage,
     CloseConnection,
-    Message,
     Ping,
     Pong,
     RejectConnection,
@@ -57,6 +59,7 @@ from wsproto.events import (
     Request,
     TextMessage,
 )
+from wsproto.frame_protocol import XorMaskerSimple
 from wsproto.utilities import RemoteProtocolError
 
 __all__ = ["WebSocketConnection", "open_connection"]
@@ -229,7 +232,7 @@ class WebSocketConnection:
                 the write fails: the stream broke).
             TypeError: ``message`` is neither ``str`` nor ``bytes``.
         """
-        await self._write((_event(message),))
+        await self._write([_data_frame(message)])
 
     async def send_messages(self, messages: Sequence[str | bytes]) -> None:
         """Send several messages, in order, with one write to the stream.
@@ -242,9 +245,10 @@ class WebSocketConnection:
                 none of the batch can be assumed delivered.
             TypeError: an item is neither ``str`` nor ``bytes`` (nothing is sent).
         """
-        await self._write([_event(message) for message in messages])
+        await self._write([_data_frame(message) for message in messages])
 
-    async def _write(self, events: Iterable[Message[Any] | Ping]) -> None:
+    async def _write(self, frames: list[bytes], ping: bytes | None = None) -> None:
+        """Write serialised data ``frames`` (or a ping with this payload) in one go."""
         lock = self._lock
         # Lock.acquire() adds a schedule point to every write; send_all below is a
         # checkpoint already, so take a free lock without one (FIFO order is unaffected:
@@ -257,8 +261,8 @@ class WebSocketConnection:
             if self._close_reason is not None or self._ws.state is not ConnectionState.OPEN:
                 await trio.lowlevel.checkpoint()
                 raise ConnectionClosed(self._close_reason)
-            send = self._ws.send
-            frames = [send(event) for event in events]
+            if ping is not None:
+                frames = [self._ws.send(Ping(payload=ping))]
             if self._pending:
                 # Control frames the reading task could not write (it was cancelled).
                 frames.insert(0, bytes(self._pending))
@@ -492,7 +496,7 @@ class WebSocketConnection:
         waiter = _PingWaiter()
         self._pings[payload] = waiter
         try:
-            await self._write((Ping(payload=payload),))
+            await self._write([], ping=payload)
             await waiter.event.wait()
         finally:
             if not waiter.answered and self._pings.get(payload) is waiter:
@@ -535,12 +539,46 @@ class WebSocketConnection:
             await self._stream.aclose()
 
 
-def _event(message: str | bytes) -> Message[Any]:
+def _mask_py(data: bytes | bytearray | memoryview, mask: bytes | bytearray) -> bytes:
+    return bytes(XorMaskerSimple(mask).process(bytearray(data)))
+
+
+try:
+    # The C masking of the ``websockets`` package, when it is installed (google-genai
+    # depends on it): about 1 µs instead of about 5 µs for a 4 KB audio frame (issue 7).
+    from websockets.speedups import apply_mask as _mask
+except ImportError:  # pragma: no cover - depends on the environment
+    _mask = _mask_py
+
+
+def _data_frame(message: str | bytes) -> bytes:
+    """One masked, unfragmented client data frame (RFC 6455 5.2, 5.3).
+
+    Done here rather than by wsproto's ``send``, which copies the payload five times and
+    masks in Python; the frame format is the same (a test compares the two).
+    """
     if isinstance(message, str):
-        return TextMessage(data=message)
-    if isinstance(message, (bytes, bytearray, memoryview)):
-        return BytesMessage(data=bytes(message))
-    raise TypeError(f"a message must be str or bytes, not {type(message).__name__}")
+        opcode = 0x81  # FIN + text
+        payload = message.encode()
+    elif isinstance(message, (bytes, bytearray, memoryview)):
+        opcode = 0x82  # FIN + binary
+        payload = bytes(message)
+    else:
+        raise TypeError(f"a message must be str or bytes, not {type(message).__name__}")
+    size = len(payload)
+    # RFC 6455 5.3: a fresh, unpredictable masking key for every frame.
+    key = os.urandom(4)
+    if size < 126:
+        head = bytes((opcode, 0x80 | size))
+    elif size < 65536:
+        head = _HEAD16.pack(opcode, 0x80 | 126, size)
+    else:
+        head = _HEAD64.pack(opcode, 0x80 | 127, size)
+    return b"".join((head, key, _mask(payload, key)))
+
+
+_HEAD16: Final = struct.Struct("!BBH")
+_HEAD64: Final = struct.Struct("!BBQ")
 
 
 def _host_header(host: str, port: int, secure: bool) -> str:
