@@ -256,8 +256,23 @@ class LiveConfig:
             raise TypeError("explicit_vad_signal must be a bool")
         self.explicit_vad_signal = explicit_vad_signal
 
-    def to_setup(self, model: str, extra_tools: Iterable[w.Tool] = ()) -> w.Setup:
-        """The ``setup`` message for ``model`` (already in its full wire form)."""
+    def to_setup(
+        self, model: str, extra_tools: Iterable[w.Tool] = (), *, vertex: bool = False
+    ) -> w.Setup:
+        """The ``setup`` message for ``model`` (already in its full wire form).
+
+        Raises:
+            ValueError: a Vertex-only field (``explicit_vad_signal``, transparent
+                resumption) for the Gemini API, which would refuse the setup with 1007
+                (PROTOCOL.md 3.1).
+        """
+        if not vertex:
+            if self.explicit_vad_signal is not None:
+                raise ValueError("explicit_vad_signal is Vertex-AI-only: the Gemini API refuses it")
+            if self.session_resumption is not None and self.session_resumption.transparent:
+                raise ValueError(
+                    "transparent session resumption is Vertex-AI-only: the Gemini API refuses it"
+                )
         tools = list(self.tools or ()) + list(extra_tools)
         return w.Setup(
             model=model,

@@ -213,6 +213,12 @@ class LiveSession:
         self._input_rate = input_sample_rate
         self._tool_timeout = tool_timeout
         self._tools = tools
+        # Functions declared in LiveConfig(tools=...): their calls are the user's to answer.
+        self._declared_by_config = frozenset(
+            decl.name
+            for tool in config.tools or ()
+            for decl in tool.function_declarations or ()
+        )
         self._proto: LiveProtocol | None = None
         self._vertex = False
         self._events = EventQueue(int(max_event_audio_seconds * 24000 * 2))
@@ -1148,7 +1154,12 @@ class LiveSession:
         handler = self._handlers.get("on_tool_call")
         manual: list[w.FunctionCall] = []
         for call in event.calls:
-            if registry is not None and registry.get(call.name) is not None:
+            if registry is not None and (
+                registry.get(call.name) is not None
+                or (handler is None and call.name not in self._declared_by_config)
+            ):
+                # A registered tool, or a function nobody declared or handles: the registry
+                # answers it with an error, since every call must be answered (PROTOCOL.md 3.4).
                 nursery.start_soon(self._run_registered_tool, call)
             else:
                 manual.append(call)
@@ -1519,7 +1530,7 @@ async def open_live_session(
     # The model's wire name depends on the backend: ask the auth for it before building
     # the setup (no I/O for API keys and tokens; Vertex credentials are refreshed later).
     target = await resolved_auth.target(model=model, api_version=api_version, endpoint=endpoint)
-    setup = config.to_setup(target.model, extra_tools)
+    setup = config.to_setup(target.model, extra_tools, vertex=target.vertex)
     session._vertex = target.vertex
     session._proto = LiveProtocol(setup, resume_handle=resume_handle)
     try:
