@@ -477,12 +477,14 @@ class LiveEmulator:
         backend, version, method = route
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers}
         query = dict(parse_qsl(parts.query))
+        ws = await request.accept()
+        # The index is taken only now, with no checkpoint before the append: connections
+        # accepted concurrently each get their own number (and their own ``_links`` slot).
         record = ConnectionRecord(
             index=len(self.connections), path=parts.path,
             query=_redact(query, _SECRET_QUERY), headers=headers, api_version=version,
             backend=backend, method=method,
         )
-        ws = await request.accept()
         self.connections.append(record)
         link = _Link(record, ws, stream)
         self._links[record.index] = link
