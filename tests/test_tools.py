@@ -16,7 +16,7 @@ import trio.testing
 from google.genai import types as gtypes
 
 from trio_gemini_live import _wire
-from trio_gemini_live.tools import LiveTool, ToolRegistry, ToolRunner, parse_docstring, tool
+from trio_gemini_live.tools import LiveTool, ToolRegistry, parse_docstring, tool
 
 # --- helpers -------------------------------------------------------------------------------
 
@@ -186,6 +186,39 @@ def test_total_false_typeddict() -> None:
         pass
 
     assert props(f)["o"].required is None
+
+
+class MetaInner(msgspec.Struct):
+    """Inner.
+
+    Attributes:
+        n: From the docstring.
+        m: Docstring only.
+    """
+
+    n: Annotated[int, msgspec.Meta(description="From Meta.")]
+    m: int
+
+
+def test_meta_description_wins_over_the_docstring_everywhere() -> None:
+    @tool
+    def f(n: Annotated[int, msgspec.Meta(description="From Meta.")], inner: MetaInner,
+          m: int) -> int:
+        """Sum.
+
+        Args:
+            n: From the docstring.
+            inner: The inner one.
+            m: Docstring only.
+        """
+        return n
+
+    p = props(f)
+    assert p["n"].description == "From Meta."
+    assert p["m"].description == "Docstring only."
+    assert p["inner"].properties is not None
+    assert p["inner"].properties["n"].description == "From Meta."
+    assert p["inner"].properties["m"].description == "Docstring only."
 
 
 def test_annotated_meta_constraints_and_description() -> None:
@@ -389,6 +422,26 @@ def test_partial_hides_bound_arguments() -> None:
     assert t.description == "Greet someone."
 
 
+async def test_partial_keyword_arguments_are_neither_declared_nor_overridable() -> None:
+    def query(db_password: str, sql: str, limit: int = 10) -> str:
+        """Run SQL."""
+        return f"{sql} as {db_password} limit {limit}"
+
+    # Keywords bound at two levels of nesting, one of them with a default of its own.
+    inner = functools.partial(query, db_password="s3cret")
+    t = LiveTool(functools.partial(inner, limit=5), name="query")
+    assert t.declaration.parameters is not None
+    assert list(props(t)) == ["sql"]
+    assert t.declaration.parameters.required == ["sql"]
+    sdk_check(t)
+    with trio.fail_after(5):
+        ok = await t.run(call("query", {"sql": "select 1"}))
+        refused = await t.run(call("query", {"sql": "x", "db_password": "other"}))
+    assert ok.response == {"output": "select 1 as s3cret limit 5"}
+    assert refused.response is not None
+    assert "unknown field `db_password`" in refused.response["error"]
+
+
 def test_decorated_function_stays_callable() -> None:
     @tool
     def add(a: int, b: int) -> int:
@@ -447,6 +500,19 @@ def test_rest_docstring() -> None:
     )
     assert doc.summary == "Convert money."
     assert doc.params == {"amount": "The amount, in cents.", "currency": "ISO code."}
+
+
+def test_google_entry_types_with_nested_parentheses() -> None:
+    doc = parse_docstring(
+        """Do.
+
+        Args:
+            x (dict(str, int)): The mapping.
+            y (dict(str, list(int))): Deeper.
+            z: Plain.
+        """
+    )
+    assert doc.params == {"x": "The mapping.", "y": "Deeper.", "z": "Plain."}
 
 
 def test_empty_docstrings() -> None:
@@ -619,6 +685,60 @@ async def test_timeout_sync_abandons_the_thread(autojump_clock: trio.testing.Moc
         release.set()
 
 
+async def test_sync_tools_use_their_own_thread_limiter(mock_clock: trio.testing.MockClock) -> None:
+    """Hung, abandoned calls hold the tool's limiter, never Trio's default one."""
+    release = threading.Event()
+    threads: list[int] = []
+    entered = 0
+    both_entered = trio.Event()
+
+    def note_entry() -> None:
+        nonlocal entered
+        entered += 1
+        if entered == 2:
+            both_entered.set()
+
+    @tool(timeout=1.5, max_threads=2)
+    def stuck() -> str:
+        threads.append(threading.get_ident())
+        trio.from_thread.run_sync(note_entry)
+        release.wait(10)
+        return "late"
+
+    default = trio.to_thread.current_default_thread_limiter()
+    responses: list[_wire.FunctionResponse] = []
+
+    async def one() -> None:
+        responses.append(await stuck.run(call("stuck")))
+
+    try:
+        with trio.fail_after(30):
+            async with trio.open_nursery() as nursery:
+                for _ in range(3):
+                    nursery.start_soon(one)
+                await both_entered.wait()
+                await trio.testing.wait_all_tasks_blocked()
+                limiter = stuck.thread_limiter()
+                # Two calls run in worker threads, the third waits for the tool's limiter.
+                assert limiter.total_tokens == 2 and limiter.borrowed_tokens == 2
+                assert limiter.statistics().tasks_waiting == 1
+                assert default.borrowed_tokens == 0
+                mock_clock.jump(2)
+            assert [r.response for r in responses] == [{"error": "timed out after 1.5s"}] * 3
+            assert len(threads) == 2 and threading.get_ident() not in threads
+            # The abandoned threads still hold the tool's tokens; nobody else is affected.
+            assert limiter.borrowed_tokens == 2 and default.borrowed_tokens == 0
+            assert await trio.to_thread.run_sync(lambda: "unrelated") == "unrelated"
+    finally:
+        release.set()
+
+
+def test_max_threads_is_checked() -> None:
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="max_threads must be a positive integer"):
+            tool(name="f", max_threads=bad)(lambda: None)  # type: ignore[arg-type]
+
+
 async def test_cancellation_propagates_and_returns_nothing() -> None:
     started = trio.Event()
     observed = trio.Event()
@@ -706,65 +826,3 @@ async def test_registry_unknown_function() -> None:
     assert resp.response == {"error": "unknown function 'nope' (known: known)"}
     assert ok.response == {"output": 1}
 
-
-# --- runner --------------------------------------------------------------------------------
-
-
-async def test_runner_answers_and_cancels() -> None:
-    sent: list[_wire.FunctionResponse] = []
-    cancelled_seen = trio.Event()
-    started = trio.Event()
-
-    async def send(response: _wire.FunctionResponse) -> None:
-        sent.append(response)
-
-    @tool
-    async def quick(n: int) -> int:
-        return n + 1
-
-    @tool
-    async def forever() -> None:
-        started.set()
-        try:
-            await trio.sleep_forever()
-        finally:
-            cancelled_seen.set()
-
-    runner = ToolRunner(ToolRegistry([quick, forever]), send)
-    with trio.fail_after(5):
-        async with trio.open_nursery() as nursery:
-            runner.start(
-                nursery,
-                [call("quick", {"n": 1}, id="a"), call("forever", id="b"), call("ghost", id="c")],
-            )
-            assert runner.running == {"a", "b", "c"}
-            await started.wait()
-            await trio.testing.wait_all_tasks_blocked()
-            assert runner.running == {"b"}
-            assert runner.cancel(["b", "zz"]) == ["b"]
-    assert cancelled_seen.is_set()
-    assert runner.running == frozenset()
-    assert {r.id: r.response for r in sent} == {
-        "a": {"output": 2},
-        "c": {"error": "unknown function 'ghost' (known: forever, quick)"},
-    }
-
-
-async def test_runner_cancel_before_the_task_starts() -> None:
-    sent: list[_wire.FunctionResponse] = []
-    ran = False
-
-    async def send(response: _wire.FunctionResponse) -> None:
-        sent.append(response)  # pragma: no cover - must not happen
-
-    @tool
-    def side_effect() -> None:
-        nonlocal ran
-        ran = True  # pragma: no cover - must not happen
-
-    runner = ToolRunner(ToolRegistry([side_effect]), send)
-    with trio.fail_after(5):
-        async with trio.open_nursery() as nursery:
-            runner.start(nursery, [call("side_effect", id="x")])
-            runner.cancel_all()
-    assert not ran and sent == []

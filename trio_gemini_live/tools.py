@@ -21,13 +21,15 @@ carries (PROTOCOL.md 3.1) and runs the function when the model calls it, answeri
 The pieces:
 
 * :func:`tool` / :class:`LiveTool`: one callable with its declaration and its execution
-  options (``behavior``, ``scheduling``, ``timeout``). ``LiveTool.run(call)`` runs one call
-  and *always* returns a response for tool failures: every call must be answered, or the
-  model stays silent forever (PROTOCOL.md 3.4).
+  options (``behavior``, ``scheduling``, ``timeout``, ``max_threads``). ``LiveTool.run(call)``
+  runs one call and *always* returns a response for tool failures: every call must be
+  answered, or the model stays silent forever (PROTOCOL.md 3.4).
 * :class:`ToolRegistry`: a set of tools by name; ``declarations()`` for ``setup.tools`` and
   ``handle(call)`` which also answers calls to unknown functions.
-* :class:`ToolRunner`: runs calls as Trio tasks in a nursery, sends each response through a
-  callback, and cancels calls named by ``toolCallCancellation`` (those send nothing).
+
+The session (``open_live_session(..., tools=[...])``) builds the registry, runs each call as
+a task of its own, sends the responses and cancels the calls named by
+``toolCallCancellation`` (those are not answered).
 
 Parameter schemas (``_wire.Schema``, an OpenAPI subset with upper-case types) follow these
 rules; anything else raises :class:`TypeError` *when the tool is declared*, naming the
@@ -65,8 +67,13 @@ Descriptions come from the docstring: the text before the first section is the f
 description; parameters are described in a Google-style ``Args:`` section (``name: text``
 or ``name (type): text``, continuation lines indented) or with reST fields
 (``:param name: text``). Nested classes take their description from their own docstring and
-their fields' from an ``Attributes:`` section (or ``:ivar name:``), or from
-``Annotated[..., msgspec.Meta(description=...)]``.
+their fields' from an ``Attributes:`` section (or ``:ivar name:``). For parameters and fields
+alike, ``Annotated[..., msgspec.Meta(description=...)]`` wins over the docstring: it is the
+more specific of the two, attached to the type itself.
+
+Arguments bound with :func:`functools.partial` (positional or keyword) are not offered to
+the model: they are left out of the schema, and a call that names one is refused as an
+unknown argument (a bound ``db_password`` must not be something the model can override).
 
 Arguments from the model are validated with ``msgspec.convert`` against the signature
 before the function runs. Validation is *lax* (``strict=False``): proto3 ``Struct`` numbers
@@ -83,7 +90,7 @@ import logging
 import math
 import re
 import typing
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final, Generic, Literal, ParamSpec, TypeVar, overload
 
 import msgspec
@@ -96,7 +103,6 @@ __all__ = [
     "Docstring",
     "LiveTool",
     "ToolRegistry",
-    "ToolRunner",
     "parse_docstring",
     "tool",
 ]
@@ -111,6 +117,9 @@ _log: Final = logging.getLogger("trio_gemini_live.tools")
 _NAME_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_.:\-]{0,63}")
 
 _BEHAVIORS: Final = ("BLOCKING", "NON_BLOCKING")
+
+#: Worker threads one sync tool may use at once (per ``trio.run``), unless ``max_threads=``.
+DEFAULT_MAX_THREADS: Final = 4
 _SCHEDULINGS: Final = ("SILENT", "WHEN_IDLE", "INTERRUPT")
 
 BehaviorName = Literal["BLOCKING", "NON_BLOCKING"]
@@ -166,7 +175,9 @@ _OTHER_SECTIONS: Final = frozenset(
     }
 )
 _SECTION_RE: Final = re.compile(r"^([A-Za-z][A-Za-z ]*?)\s*:\s*$")
-_GOOGLE_ENTRY_RE: Final = re.compile(r"^\*{0,2}(\w+)\s*(?:\([^)]*\))?\s*:(?:\s+(.*)|\s*$)")
+# "name (type): text"; the type may hold parentheses nested two deep ("dict(str, list(int))").
+_PARENS: Final = r"\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)"
+_GOOGLE_ENTRY_RE: Final = re.compile(r"^\*{0,2}(\w+)\s*(?:" + _PARENS + r")?\s*:(?:\s+(.*)|\s*$)")
 _REST_FIELD_RE: Final = re.compile(r"^:(\w+)(?:\s+([^:]*?))?\s*:(?:\s+(.*)|\s*$)")
 _REST_PARAM_KINDS: Final = frozenset({"param", "parameter", "arg", "argument", "key", "keyword",
                                       "ivar", "var", "cvar"})
@@ -431,7 +442,7 @@ def _unsupported(node: mi.Type) -> str:
 
 def _error(
     call: _wire.FunctionCall,
-    name: str,
+    name: str | None,
     message: str,
     scheduling: SchedulingName | None = None,
 ) -> _wire.FunctionResponse:
@@ -444,6 +455,15 @@ def _unwrap_partial(func: Callable[..., Any]) -> Callable[..., Any]:
     while isinstance(func, functools.partial):
         func = func.func
     return func
+
+
+def _bound_keywords(func: Callable[..., Any]) -> frozenset[str]:
+    """The names bound by keyword in ``func`` and every partial nested in it."""
+    names: set[str] = set()
+    while isinstance(func, functools.partial):
+        names.update(func.keywords)
+        func = func.func
+    return frozenset(names)
 
 
 def _resolve_target(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -484,13 +504,19 @@ class LiveTool(Generic[P, R]):
             Gemini-API-only: Vertex AI breaks on it (PROTOCOL.md 3.1).
         timeout: Seconds a call may run before it is answered with a timeout error, or
             ``None`` for no limit.
+        max_threads: For sync tools, how many calls may run in worker threads at once;
+            more calls wait for a thread (their ``timeout`` includes the wait). A call
+            abandoned on timeout or cancellation keeps its thread until the function
+            returns, so the limit is the tool's own (a ``trio.CapacityLimiter`` per tool
+            and per ``trio.run``), not Trio's default limiter: hung tools can never starve
+            other ``trio.to_thread`` users (Vertex AI's token refresh, for one).
         is_async: Whether the function is a coroutine function (run as a Trio task) or a
             plain function (run in a worker thread).
 
     Raises:
         TypeError: a parameter's annotation or kind is unsupported (see the module
             documentation), naming the function and the parameter.
-        ValueError: an invalid name, behavior, scheduling or timeout.
+        ValueError: an invalid name, behavior, scheduling, timeout or max_threads.
     """
 
     # Set by functools.update_wrapper, declared for the type checker.
@@ -507,6 +533,7 @@ class LiveTool(Generic[P, R]):
         behavior: BehaviorName | None = None,
         scheduling: SchedulingName | None = None,
         timeout: float | None = None,
+        max_threads: int = DEFAULT_MAX_THREADS,
     ) -> None:
         if not callable(func):
             raise TypeError(f"a tool must be callable, got {func!r}")
@@ -540,6 +567,14 @@ class LiveTool(Generic[P, R]):
         ):
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self.timeout: float | None = None if timeout is None else float(timeout)
+        if isinstance(max_threads, bool) or not isinstance(max_threads, int) or max_threads < 1:
+            raise ValueError(f"max_threads must be a positive integer, got {max_threads!r}")
+        self.max_threads: int = max_threads
+        # A RunVar: a CapacityLimiter belongs to one trio.run (a module-level tool may be
+        # used by several runs, and a run that ended would never give back its tokens).
+        self._limiter: trio.lowlevel.RunVar[trio.CapacityLimiter] = trio.lowlevel.RunVar(
+            f"tool {tool_name} limiter"
+        )
         self.is_async: bool = _is_async(func)
 
         # The signature is the callable's own (a partial hides the bound arguments); the
@@ -574,7 +609,12 @@ class LiveTool(Generic[P, R]):
         properties: dict[str, _wire.Schema] = {}
         required: list[str] = []
         fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
+        # inspect.signature keeps keyword-bound arguments of a partial as optional
+        # parameters; the caller fixed them, so the model neither sees nor overrides them.
+        bound = _bound_keywords(self.func)
         for param in signature.parameters.values():
+            if param.name in bound:
+                continue
             here = f"{where}, parameter {param.name!r}"
             if param.kind is inspect.Parameter.VAR_POSITIONAL:
                 raise TypeError(f"{here}: *args is not supported (the model passes named "
@@ -593,7 +633,8 @@ class LiveTool(Generic[P, R]):
                 raise TypeError(f"{here}: unsupported annotation {hint!r}: {exc}") from None
             schema = _SchemaBuilder(here).build(node)
             text = doc.params.get(param.name)
-            if text:
+            # Meta(description=...) wins, as it does for nested fields (_SchemaBuilder._object).
+            if text and schema.description is None:
                 schema = msgspec.structs.replace(schema, description=text)
             properties[param.name] = schema
             if param.default is inspect.Parameter.empty:
@@ -657,7 +698,19 @@ class LiveTool(Generic[P, R]):
             return await call()
         # abandon_on_cancel: a timeout or a toolCallCancellation must not wait for a thread
         # that cannot be interrupted; the thread finishes on its own and its result is dropped.
-        return await trio.to_thread.run_sync(call, abandon_on_cancel=True)
+        # It holds its limiter token until then: the tool's own limiter, not Trio's default.
+        return await trio.to_thread.run_sync(
+            call, abandon_on_cancel=True, limiter=self.thread_limiter()
+        )
+
+    def thread_limiter(self) -> trio.CapacityLimiter:
+        """This tool's worker-thread limiter in the current ``trio.run`` (``max_threads``)."""
+        try:
+            return self._limiter.get()
+        except LookupError:
+            limiter = trio.CapacityLimiter(self.max_threads)
+            self._limiter.set(limiter)
+            return limiter
 
     async def run(self, call: _wire.FunctionCall) -> _wire.FunctionResponse:
         """Run one call and build its response.
@@ -730,6 +783,7 @@ def tool(
     behavior: BehaviorName | None = None,
     scheduling: SchedulingName | None = None,
     timeout: float | None = None,
+    max_threads: int = DEFAULT_MAX_THREADS,
 ) -> Callable[[Callable[P, R]], LiveTool[P, R]]: ...
 
 
@@ -742,6 +796,7 @@ def tool(
     behavior: BehaviorName | None = None,
     scheduling: SchedulingName | None = None,
     timeout: float | None = None,
+    max_threads: int = DEFAULT_MAX_THREADS,
 ) -> LiveTool[P, R] | Callable[[Callable[P, R]], LiveTool[P, R]]:
     """Declare a function as a tool: ``@tool`` or ``@tool(behavior="NON_BLOCKING", ...)``.
 
@@ -754,6 +809,8 @@ def tool(
         scheduling: For NON_BLOCKING tools: ``"SILENT"``, ``"WHEN_IDLE"`` (default) or
             ``"INTERRUPT"``.
         timeout: Seconds a call may run before it is answered with a timeout error.
+        max_threads: For sync tools, the worker threads its calls may use at once (see
+            :class:`LiveTool`).
 
     Returns:
         A :class:`LiveTool`, or a decorator making one.
@@ -771,6 +828,7 @@ def tool(
             behavior=behavior,
             scheduling=scheduling,
             timeout=timeout,
+            max_threads=max_threads,
         )
 
     if func is not None:
@@ -778,7 +836,7 @@ def tool(
     return wrap
 
 
-# --- the registry and the runner -----------------------------------------------------------
+# --- the registry -----------------------------------------------------------
 
 
 class ToolRegistry:
@@ -841,82 +899,6 @@ class ToolRegistry:
         if live is None:
             await trio.lowlevel.checkpoint()
             known = ", ".join(sorted(self._tools)) or "none"
-            return _wire.FunctionResponse(
-                id=call.id,
-                name=call.name,
-                response={"error": f"unknown function {call.name!r} (known: {known})"},
-            )
+            return _error(call, None, f"unknown function {call.name!r} (known: {known})")
         return await live.run(call)
-
-
-class ToolRunner:
-    """Runs the model's tool calls as Trio tasks and answers them.
-
-    ``start()`` starts one task per call in a nursery; each task runs the call with
-    :meth:`ToolRegistry.handle` and passes the response to ``send``. ``cancel(ids)`` (call
-    it on ``toolCallCancellation``) cancels those calls: the tool observes
-    ``trio.Cancelled`` (a sync tool's thread is abandoned) and nothing is sent for it.
-
-    Sending happens after the tool finished, outside the call's cancel scope, so a
-    cancellation that arrives while the response is being sent does not cut the send short.
-    An exception raised by ``send`` propagates into the nursery.
-
-    Args:
-        registry: The tools.
-        send: ``async send(response)``, e.g. a function that sends a ``toolResponse``.
-    """
-
-    def __init__(
-        self,
-        registry: ToolRegistry,
-        send: Callable[[_wire.FunctionResponse], Awaitable[object]],
-    ) -> None:
-        self.registry = registry
-        self._send = send
-        self._scopes: dict[str | None, set[trio.CancelScope]] = {}
-
-    @property
-    def running(self) -> frozenset[str | None]:
-        """The ids of the calls that are running now."""
-        return frozenset(self._scopes)
-
-    def start(self, nursery: trio.Nursery, calls: Iterable[_wire.FunctionCall]) -> None:
-        """Start a task for each call in ``nursery``. Does not block."""
-        for call in calls:
-            scope = trio.CancelScope()
-            # Registered before the task starts, so a cancellation that arrives before the
-            # task first runs still finds it.
-            self._scopes.setdefault(call.id, set()).add(scope)
-            nursery.start_soon(self._run, call, scope, name=f"tool {call.name} ({call.id})")
-
-    def cancel(self, ids: Iterable[str]) -> list[str]:
-        """Cancel the running calls with these ids; returns the ids that were running."""
-        cancelled: list[str] = []
-        for call_id in ids:
-            scopes = self._scopes.get(call_id)
-            if scopes:
-                for scope in scopes:
-                    scope.cancel()
-                cancelled.append(call_id)
-        return cancelled
-
-    def cancel_all(self) -> None:
-        """Cancel every running call (e.g. when the session closes)."""
-        for scopes in self._scopes.values():
-            for scope in scopes:
-                scope.cancel()
-
-    async def _run(self, call: _wire.FunctionCall, scope: trio.CancelScope) -> None:
-        response: _wire.FunctionResponse | None = None
-        try:
-            with scope:
-                response = await self.registry.handle(call)
-        finally:
-            scopes = self._scopes.get(call.id)
-            if scopes is not None:
-                scopes.discard(scope)
-                if not scopes:
-                    del self._scopes[call.id]
-        if response is not None:
-            await self._send(response)
 
