@@ -64,6 +64,9 @@ _DEFAULT_INPUT_RATE: Final = 16000
 _CLOSE_FLUSH_TIMEOUT: Final = 5.0
 _CONNECT_TIMEOUT: Final = 30.0
 _DISCONNECT_TIMEOUT: Final = 3.0
+#: The longest aclose() waits for the end: the close handshake, then on_close (each bounded
+#: by _DISCONNECT_TIMEOUT), with room to spare.
+_SHUTDOWN_TIMEOUT: Final = 2 * _DISCONNECT_TIMEOUT + 2.0
 
 
 class WebSocketLike(Protocol):
@@ -233,6 +236,9 @@ class LiveSession:
         self._handler_lot = trio.lowlevel.ParkingLot()
         self._changed = trio.Event()
         self._status = Status.DISCONNECTED
+        # One event per status, set when the status is entered, replaced when it is left.
+        self._entered = {status: trio.Event() for status in Status}
+        self._entered[Status.DISCONNECTED].set()
         self._error: LiveError | None = None
         self._closed_event: ev.SessionClosed | None = None
         self._done = trio.Event()
@@ -242,6 +248,9 @@ class LiveSession:
         self._conn_end: _ConnectionEnd | None = None
         self._conn_nursery: trio.Nursery | None = None
         self._in_flight = False
+        self._serving = False
+        self._main_task: trio.lowlevel.Task | None = None
+        self._error_delivered = False
         self._drained = trio.lowlevel.ParkingLot()
         self._nursery: trio.Nursery | None = None
         self._user_close = False
@@ -319,7 +328,10 @@ class LiveSession:
                 failed). Waiting for ``Status.CLOSED`` never raises.
         """
         await trio.lowlevel.checkpoint()
-        while self._status is not status:
+        # Entered since this call began counts, even if already left again (a waiter for
+        # SETUP_PENDING must not miss a quick SETUP_PENDING -> READY).
+        entered = self._entered[status]
+        while self._status is not status and not entered.is_set():
             if self._status is Status.CLOSED:
                 raise self._closed_error()
             await self._changed.wait()
@@ -549,12 +561,18 @@ class LiveSession:
                     event = await self._events.get()
                 except QueueClosed as closed:
                     if closed.error is not None:
+                        self._error_delivered = True
                         raise closed.error from None
                     return
                 yield event
         finally:
             self._readers -= 1
-            if self._readers == 0 and self._error is not None and self._done.is_set():
+            if (
+                self._readers == 0
+                and self._error is not None
+                and not self._error_delivered
+                and self._done.is_set()
+            ):
                 # The session failed and nobody reads its events any more: end the body.
                 self._body_scope.cancel()
 
@@ -564,27 +582,47 @@ class LiveSession:
         """Close the session gracefully: flush queued input, close frame 1000, end tasks.
 
         Idempotent. Cancellation does not prevent the close: the socket and the tasks are
-        torn down either way (the flush is then skipped).
+        torn down either way (the flush is then skipped). Called from one of the session's
+        own tasks (a handler, a tool), it starts the close and returns at once: the caller
+        is one of the tasks the close ends.
         """
-        if self._status is Status.CLOSED or self._done.is_set():
+        await self._shutdown(flush=True)
+
+    async def _shutdown(self, *, flush: bool) -> None:
+        """End the session: optionally flush, close the socket, wait (bounded) for the end."""
+        if self._done.is_set():
             await trio.lowlevel.checkpoint()
             return
-        if self._status is not Status.CLOSING:
-            self._set_status(Status.CLOSING)
         self._user_close = True
+        if self._status not in (Status.CLOSING, Status.CLOSED):
+            self._set_status(Status.CLOSING)
         self._outbound.close(LiveError("the session is closed"))
+        inside = self._inside_session()
         try:
-            if self._conn_scope is not None and self._conn_end is None:
+            if flush and self._serving and self._conn_end is None:
                 with trio.move_on_after(_CLOSE_FLUSH_TIMEOUT):
                     await self._flushed()
         finally:
             self._end_connection(_ConnectionEnd("user", 1000, "closed by the client"))
-            with trio.CancelScope(shield=True), trio.move_on_after(
-                _DISCONNECT_TIMEOUT + 2
-            ) as cs:
-                await self._done.wait()
-            if cs.cancelled_caught:
-                self._scope.cancel()
+            if not inside:
+                # Bounded: the close handshake, then on_close, each bounded themselves.
+                with trio.CancelScope(shield=True), trio.move_on_after(_SHUTDOWN_TIMEOUT) as cs:
+                    await self._done.wait()
+                if cs.cancelled_caught:
+                    self._scope.cancel()
+                    with trio.CancelScope(shield=True):
+                        await self._done.wait()
+        await trio.lowlevel.checkpoint()
+
+    def _inside_session(self) -> bool:
+        """Whether the current task is one of the session's own (a handler, a tool...)."""
+        task: trio.lowlevel.Task | None = trio.lowlevel.current_task()
+        while task is not None:
+            if task is self._main_task:
+                return True
+            nursery = task.parent_nursery
+            task = nursery.parent_task if nursery is not None else None
+        return False
 
     close = aclose
 
@@ -596,9 +634,19 @@ class LiveSession:
     # --- internals: status ----------------------------------------------------------------
 
     def _set_status(self, status: Status) -> None:
+        """Move to ``status`` (through the protocol's table) and wake every waiter."""
         if self._proto is not None and self._proto.status is not status:
             self._proto.transition(status)
+        self._sync_status()
+
+    def _sync_status(self) -> None:
+        """Publish the protocol's status (changed by it or by us) to ``wait_status``."""
+        status = self._proto.status if self._proto is not None else self._status
+        if status is self._status:
+            return
+        self._entered[self._status] = trio.Event()
         self._status = status
+        self._entered[status].set()
         changed, self._changed = self._changed, trio.Event()
         changed.set()
 
@@ -613,6 +661,7 @@ class LiveSession:
         None
     ):
         started = False
+        self._main_task = trio.lowlevel.current_task()
 
         def on_started() -> None:
             nonlocal started
@@ -816,11 +865,10 @@ class LiveSession:
             # connection_lost() forgets the goAway; how the close is classified depends on
             # it (1000 / 1011 deadline after goAway: resume, PROTOCOL.md 7), so keep it.
             self._go_away_seen = proto.go_away_deadline is not None
+            self._serving = False
             if proto.status in (Status.CONNECTING, Status.SETUP_PENDING, Status.READY):
                 proto.connection_lost()
-                self._status = proto.status
-                changed, self._changed = self._changed, trio.Event()
-                changed.set()
+                self._sync_status()
         if self._conn_end is None and conn_scope.cancelled_caught:
             self._conn_end = _ConnectionEnd("user", 1000, "closed by the client")
 
@@ -865,8 +913,9 @@ class LiveSession:
         assert proto is not None
         self._vertex = target.vertex
         with trio.move_on_after(self._setup_timeout) as timeout:
+            await self._stop_if_closing()
             frame = proto.setup_frame()
-            self._status = proto.status
+            self._sync_status()
             await ws.send_message(frame.decode())
             log.debug("sent setup (%d bytes)", len(frame))
             try:
@@ -874,6 +923,8 @@ class LiveSession:
             except trio_websocket.ConnectionClosed as exc:
                 end = _close_end(exc.reason)
                 raise _SetupFailed(classify_close(end.code, end.reason), end) from None
+            # aclose() may have run while the answer was on its way: a close, not an error.
+            await self._stop_if_closing()
             try:
                 message = w.decode_server_message(data)
                 events = proto.receive_message(message, _raw(data), trio.current_time())
@@ -886,6 +937,12 @@ class LiveSession:
         self._set_status(Status.READY)
         self._dispatch(message, events)
 
+    async def _stop_if_closing(self) -> None:
+        """Checkpoint; when the user is closing, end this connection attempt here."""
+        if self._user_close:
+            self._end_connection(_ConnectionEnd("user", 1000, "closed by the client"))
+        await trio.lowlevel.checkpoint()
+
     async def _serve(self, ws: WebSocketLike) -> None:
         """Run the connection's tasks until one of them ends it."""
         proto = self._proto
@@ -894,12 +951,18 @@ class LiveSession:
         if replay:
             log.info("re-sending %d unacknowledged messages", len(replay))
             self._outbound.push_front(replay)
-        async with trio.open_nursery() as nursery:
-            self._conn_nursery = nursery
-            nursery.start_soon(self._receiver, ws, nursery.cancel_scope)
-            nursery.start_soon(self._sender, ws, nursery.cancel_scope)
-            if self._keepalive_interval:
-                nursery.start_soon(self._keepalive, ws, nursery.cancel_scope)
+        try:
+            async with trio.open_nursery() as nursery:
+                self._conn_nursery = nursery
+                self._serving = True
+                nursery.start_soon(self._receiver, ws, nursery.cancel_scope)
+                nursery.start_soon(self._sender, ws, nursery.cancel_scope)
+                if self._keepalive_interval:
+                    nursery.start_soon(self._keepalive, ws, nursery.cancel_scope)
+        finally:
+            # Frames handled while the socket closes (the close drain) must not start
+            # tasks here any more: a goAway then is moot (review: nursery closed).
+            self._conn_nursery = None
 
     def _end_connection(self, end: _ConnectionEnd) -> None:
         if self._conn_end is None:
@@ -1546,23 +1609,12 @@ async def open_live_session(
         with session._body_scope:
             yield session
     except BaseException:
+        # After an exception or a cancellation: tear down at once, bounded, no flush.
         with trio.CancelScope(shield=True):
-            await _abort(session)
+            await session._shutdown(flush=False)
         raise
     await session.aclose()
     if session._body_scope.cancelled_caught and session._error is not None:
         raise session._error
 
 
-async def _abort(session: LiveSession) -> None:
-    """Tear the session down after an exception or a cancellation: bounded, no flush."""
-    session._user_close = True
-    if session._status not in (Status.CLOSING, Status.CLOSED):
-        session._set_status(Status.CLOSING)
-    session._outbound.close(LiveError("the session is closed"))
-    session._end_connection(_ConnectionEnd("user", 1000, "closed by the client"))
-    with trio.move_on_after(_DISCONNECT_TIMEOUT + 2) as cs:
-        await session._done.wait()
-    if cs.cancelled_caught:
-        session._scope.cancel()
-        await session._done.wait()
