@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import pytest
 import trio
 import trio.testing
 import trio_websocket
@@ -18,8 +19,11 @@ from trio_gemini_live.testing import LiveEmulator
 
 from .test_emulator import (
     KEY,
+    MODEL,
     TEXT,
     V1BETA,
+    closed_with,
+    recv,
     send,
     setup,
     text_of,
@@ -69,3 +73,64 @@ async def test_concurrent_connections_get_distinct_indices(nursery: trio.Nursery
             with trio.fail_after(5):
                 await record.closed.wait()
         assert len({c.session_key for c in emulator.connections}) == 4
+
+
+# --- hostile client frames --------------------------------------------------------------------
+
+
+def _nested_parameters(depth: int) -> str:
+    return '{"properties": {"a": ' * depth + "{}" + "}}" * depth
+
+
+@pytest.mark.parametrize("depth", [400, 3000])
+async def test_deeply_nested_setup_closes_1007_and_the_emulator_keeps_serving(
+        nursery: trio.Nursery, depth: int) -> None:
+    # 400 levels overflow the strict walk, 3000 msgspec's decoder: both are RecursionError.
+    frame = ('{"setup": {"model": "' + MODEL + '", "tools": [{"functionDeclarations": '
+             '[{"name": "f", "parameters": ' + _nested_parameters(depth) + "}]}]}}")
+    with trio.fail_after(10):
+        emulator = await serving(nursery)
+        async with client(emulator) as ws:
+            await ws.send_message(frame)
+            code, reason = await closed_with(ws)
+        assert code == 1007 and "nested too deeply" in reason
+        async with client(emulator) as ws:  # still serving
+            await setup(ws, **TEXT)
+            await send(ws, {"realtimeInput": {"text": "deep " + "[" * 3000}})
+            assert "deep" in text_of(await until(ws, turn_complete))
+            await ws.send_message('{"realtimeInput": {"text": "x"}, "z": ' + "[" * 3000
+                                  + "]" * 3000 + "}")
+            assert (await closed_with(ws))[0] == 1007
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "object", "properties": ["q"]},
+    {"type": "object", "properties": {"q": {"type": "string"}, "n": 5}},
+    {"type": "object", "properties": {"q": {"type": "string", "enum": "abc"},
+                                      "k": {"type": ["integer"]}}},
+])
+async def test_malformed_parameters_json_schema_still_gives_a_tool_call(
+        nursery: trio.Nursery, schema: Any) -> None:
+    with trio.fail_after(10):
+        emulator = await serving(nursery)
+        async with client(emulator) as ws:
+            await setup(ws, tools=[{"functionDeclarations": [
+                {"name": "lookup", "parametersJsonSchema": schema}]}], **TEXT)
+            await send(ws, {"realtimeInput": {"text": "please lookup"}})
+            call = (await recv(ws))["toolCall"]["functionCalls"][0]
+        assert call["name"] == "lookup" and isinstance(call.get("args", {}), dict)
+
+
+async def test_parameters_json_schema_args_follow_the_schema(nursery: trio.Nursery) -> None:
+    schema = {"type": "object", "properties": {
+        "city": {"type": "string"}, "days": {"type": "integer"}, "unit": {"enum": ["C", "F"]},
+        "hourly": {"type": "boolean"}, "tags": {"type": "array"}}}
+    with trio.fail_after(10):
+        emulator = await serving(nursery)
+        async with client(emulator) as ws:
+            await setup(ws, tools=[{"functionDeclarations": [
+                {"name": "forecast", "parametersJsonSchema": schema}]}], **TEXT)
+            await send(ws, user_turn("forecast please"))
+            call = (await recv(ws))["toolCall"]["functionCalls"][0]
+        assert call["args"] == {"city": "city", "days": 1, "unit": "C", "hourly": True,
+                                "tags": ["tags"]}

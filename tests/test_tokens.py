@@ -406,6 +406,11 @@ def _post(port: int, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
     (b'{"expireTime": "tomorrow"}', {"x-goog-api-key": KEY}, 400, "Invalid time format"),
     (b'{"bidiGenerateContentSetup": {"warp": 1}}', {"x-goog-api-key": KEY}, 400,
      'Unknown name "warp"'),
+    # Deeply nested JSON: msgspec's decoder, then the setup walk, hit RecursionError.
+    (b'{"a": ' * 3000 + b"1" + b"}" * 3000, {"x-goog-api-key": KEY}, 400, "nested too deeply"),
+    (b'{"bidiGenerateContentSetup": {"tools": [{"functionDeclarations": [{"name": "f", '
+     b'"parameters": ' + b'{"properties": {"a": ' * 400 + b"{}" + b"}}" * 400 + b"}]}]}}",
+     {"x-goog-api-key": KEY}, 400, "nested too deeply"),
 ])
 async def test_the_emulator_refuses_bad_mint_requests_like_google(
         emulator: LiveEmulator, body: bytes, headers: dict[str, str], status: int,

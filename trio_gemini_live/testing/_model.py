@@ -206,9 +206,13 @@ def sample_args(schema: w.Schema | None) -> dict[str, Any]:
 
 def sample_args_json_schema(schema: Mapping[str, Any] | None) -> dict[str, Any]:
     """The same for ``parametersJsonSchema`` (JSON Schema, lower-case types)."""
-    if not schema:
+    # parametersJsonSchema is free-form user data (``_strict`` never checks it): anything
+    # that is not an object of objects is treated as "no properties", never a crash.
+    if not isinstance(schema, Mapping):
         return {}
-    props = schema.get("properties") or {}
+    props = schema.get("properties")
+    if not isinstance(props, Mapping):
+        return {}
     out: dict[str, Any] = {}
     for key, sub in props.items():
         kind = str(sub.get("type", "string")).lower() if isinstance(sub, dict) else "string"

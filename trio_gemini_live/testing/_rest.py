@@ -50,7 +50,7 @@ import h11
 import msgspec
 import trio
 
-from ._strict import ClientFrameError, parse_client_frame
+from ._strict import TOO_DEEP, ClientFrameError, parse_client_frame
 
 __all__ = [
     "MintedToken", "ReplayStream", "RestError", "RestRecord", "TokenStore",
@@ -443,6 +443,10 @@ async def serve_http(conn: h11.Connection, request: h11.Request, stream: trio.ab
         status, answer = _route(record, body, headers, query, store, api_key)
     except RestError as exc:
         status, answer = exc.status, exc.body()
+    except RecursionError:
+        # Deeply nested JSON (in the body, or re-encoding its setup) is a bad request, not
+        # a crash of the emulator.
+        status, answer = 400, RestError(400, TOO_DEEP).body()
     finally:
         record.status, record.response = status, answer
     payload = msgspec.json.encode(answer)

@@ -38,6 +38,8 @@ __all__ = ["ClientFrameError", "parse_client_frame"]
 
 #: The reason Google gives for a generic bad request (PROTOCOL.md 7).
 INVALID_ARGUMENT: Final = "Request contains an invalid argument."
+#: The reason for a frame nested too deeply to parse (the emulator's text).
+TOO_DEEP: Final = "Invalid JSON payload received. The JSON is nested too deeply."
 
 
 class ClientFrameError(Exception):
@@ -159,6 +161,15 @@ def parse_client_frame(frame: bytes | str) -> tuple[dict[str, Any], w.ClientMess
         ClientFrameError: the frame is not a JSON object, has an unknown name, a value of the
             wrong type, or not exactly one top-level message field.
     """
+    try:
+        return _parse(frame)
+    except RecursionError:
+        # Deeply nested JSON (msgspec, or the walk below) must not crash the emulator: like
+        # ``_wire.decode_server_message``, it is a malformed frame, closed with 1007.
+        raise ClientFrameError(TOO_DEEP) from None
+
+
+def _parse(frame: bytes | str) -> tuple[dict[str, Any], w.ClientMessage]:
     try:
         raw = _decoder.decode(frame)
     except msgspec.DecodeError as exc:
