@@ -31,6 +31,9 @@ class ReconnectPolicy:
         jitter: the backoff is multiplied by a random factor in ``[1 - jitter, 1 + jitter]``.
         go_away_margin: reconnect at the latest this many seconds before the goAway deadline
             (capped to half the time left).
+        stable_after: a connection that stayed ready this long (or ended by goAway) resets
+            the attempt count; shorter ones count against ``max_attempts``, so a server that
+            accepts the setup and drops at once meets the backoff, not a reconnect loop.
         seed: seed of the jitter's random generator (tests).
     """
 
@@ -40,6 +43,7 @@ class ReconnectPolicy:
     multiplier: float = 2.0
     jitter: float = 0.2
     go_away_margin: float = 5.0
+    stable_after: float = 10.0
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -49,8 +53,8 @@ class ReconnectPolicy:
             raise ValueError("backoffs must be >= 0 and multiplier >= 1")
         if not 0 <= self.jitter < 1:
             raise ValueError("jitter must be in [0, 1)")
-        if self.go_away_margin < 0:
-            raise ValueError("go_away_margin must be >= 0")
+        if self.go_away_margin < 0 or self.stable_after < 0:
+            raise ValueError("go_away_margin and stable_after must be >= 0")
 
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Seconds to wait before attempt number ``attempt`` (1-based; attempt 1 waits 0)."""

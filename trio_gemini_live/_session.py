@@ -249,6 +249,7 @@ class LiveSession:
         self._conn_nursery: trio.Nursery | None = None
         self._in_flight = False
         self._serving = False
+        self._ready_at = 0.0
         self._main_task: trio.lowlevel.Task | None = None
         self._error_delivered = False
         self._drained = trio.lowlevel.ParkingLot()
@@ -708,9 +709,16 @@ class LiveSession:
         while True:
             try:
                 await self._connect_once(None if started else on_started)
-                attempt = 0
                 started = True
                 end = self._conn_end or _ConnectionEnd("closed", None, "")
+                # Only a connection that lived (or ended by goAway, as they all do after
+                # ~10 minutes) resets the attempt count: a server that accepts the setup
+                # and drops at once must meet the backoff and the budget, not a hot loop.
+                lived = trio.current_time() - self._ready_at
+                stable_after = self._policy.stable_after if self._policy else 0.0
+                if end.kind == "go_away" or lived >= stable_after:
+                    attempt = 0
+                error: SessionClosedError | None = None
             except _SetupFailed as failed:
                 if not started:
                     self._error = failed.error
@@ -723,10 +731,13 @@ class LiveSession:
                 if not isinstance(failed.error, SessionClosedError):
                     self._fail(failed.error)
                     return
+                # Keep the precise error (an HTTP 403 at the handshake is not a 1006).
+                error = failed.error
             if self._user_close or end.kind == "user":
                 self._closed_event = ev.SessionClosed(code=1000, reason="closed by the client")
                 return
-            error = self._classify(end)
+            if error is None:
+                error = self._classify(end)
             self._interrupt_turn()
             retry = (
                 self._policy is not None
@@ -796,7 +807,9 @@ class LiveSession:
         resumed = proto.handle is not None
         self._set_status(Status.CONNECTING)
         url = "(not resolved)"
-        conn_scope = trio.CancelScope()
+        # Connecting (credentials, TCP, TLS, the WebSocket handshake) is bounded for every
+        # transport, injected ones too; the bound is lifted once the socket is open.
+        conn_scope = trio.CancelScope(deadline=trio.current_time() + _CONNECT_TIMEOUT)
         self._conn_scope = conn_scope
         try:
             with conn_scope:
@@ -813,6 +826,7 @@ class LiveSession:
                     # From here on, ending the connection cancels only this inner scope:
                     # trio-websocket's own reader (in the outer scope) must live on to
                     # complete the close handshake.
+                    conn_scope.deadline = math.inf
                     serve_scope = trio.CancelScope()
                     self._conn_scope = serve_scope
                     if conn_scope.cancel_called:
@@ -870,6 +884,11 @@ class LiveSession:
                 proto.connection_lost()
                 self._sync_status()
         if self._conn_end is None and conn_scope.cancelled_caught:
+            if not self._user_close:
+                error = TransientError(
+                    1006, f"could not connect to {url} within {_CONNECT_TIMEOUT:g} s"
+                )
+                raise _SetupFailed(error, _ConnectionEnd("closed", 1006, str(error)))
             self._conn_end = _ConnectionEnd("user", 1000, "closed by the client")
 
     async def _setup_and_serve(
@@ -935,6 +954,7 @@ class LiveSession:
             error = SetupError(f"no setupComplete within {self._setup_timeout:g} s")
             raise _SetupFailed(error, _ConnectionEnd("closed", None, str(error)))
         self._set_status(Status.READY)
+        self._ready_at = trio.current_time()
         self._dispatch(message, events)
 
     async def _stop_if_closing(self) -> None:
@@ -1536,6 +1556,10 @@ async def open_live_session(
         raise ValueError("input_sample_rate must be positive")
     if setup_timeout <= 0 or keepalive_timeout <= 0:
         raise ValueError("timeouts must be positive")
+    if keepalive_interval is not None and not keepalive_interval > 0:
+        raise ValueError("keepalive_interval must be positive, or None for no pings")
+    if tool_timeout is not None and not tool_timeout > 0:
+        raise ValueError("tool_timeout must be positive, or None for no limit")
     resolved_auth = auth if auth is not None else auth_from_env()
     if reconnect is _NOT_GIVEN:
         policy: ReconnectPolicy | None = (
