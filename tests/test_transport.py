@@ -11,7 +11,7 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,6 +25,8 @@ from wsproto.events import (
     AcceptConnection,
     BytesMessage,
     CloseConnection,
+    Ping,
+    Pong,
     Request,
     TextMessage,
 )
@@ -567,3 +569,168 @@ def test_data_frames_parse_as_wsproto_expects(
 def test_masking_keys_differ_per_frame() -> None:
     keys = {_transport._data_frame("same")[2:6] for _ in range(20)}
     assert len(keys) > 1
+
+
+# --- review findings: control replies never lost, never stalling the reader -------------
+
+
+async def memory_pair() -> tuple[WebSocketConnection, trio.abc.Stream, WSConnection]:
+    """A connection over an in-memory stream whose writes never block."""
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    async with trio.open_nursery() as nursery:
+        accepted: list[WSConnection] = []
+
+        async def accept() -> None:
+            accepted.append(await raw_accept(server_stream))
+
+        nursery.start_soon(accept)
+        ws = await WebSocketConnection.handshake(client_stream, "example.com", "/")
+    return ws, server_stream, accepted[0]
+
+
+async def test_a_send_cancelled_before_writing_keeps_a_pending_pong(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    ws, server_stream, server = await memory_pair()
+    await server_stream.send_all(server.send(Ping(payload=b"p1")))
+    release = trio.Event()
+    async with trio.open_nursery() as nursery:
+
+        async def busy_writer() -> None:
+            async with ws._lock:
+                await release.wait()
+
+        # A writer holds the lock while the reader parses the ping: the pong waits in _pending.
+        nursery.start_soon(busy_writer)
+        await trio.testing.wait_all_tasks_blocked()
+        with trio.move_on_after(1):
+            await ws.get_message()  # parses the ping; no message ever comes
+        release.set()
+    assert ws._pending  # the pong was not written yet
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await ws.send_message("never")  # cancelled before it writes anything
+    assert scope.cancelled_caught and ws.closed is None
+    await ws.send_message("after")
+    server.receive_data(bytes(await server_stream.receive_some(65536)))
+    events = list(server.events())
+    # The pong survived the cancelled send and went out first.
+    assert [type(e) for e in events] == [Pong, TextMessage]
+    assert cast(Pong, events[0]).payload == b"p1"
+
+
+async def test_a_stalled_writer_does_not_stall_the_reader(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # PROTOCOL.md 6: the reader must always drain, even while a write waits for a slow peer.
+    ws, server_stream, server = await lockstep_pair()
+    sent = trio.Event()
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+
+            async def stalled_send() -> None:
+                await ws.send_message("stalled")  # the server is not reading: blocks
+                sent.set()
+
+            async def server_writes() -> None:
+                await server_stream.send_all(
+                    server.send(Ping(payload=b"p2")) + server.send(TextMessage(data="hello"))
+                )
+
+            nursery.start_soon(stalled_send)
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.start_soon(server_writes)
+            # Delivered while the writer is still blocked (it used to wait for the lock).
+            assert await ws.get_message() == "hello"
+            assert not sent.is_set()
+            # The peer reads again: the writer's frame arrives, then the pong it flushed.
+            events: list[Any] = []
+            while len(events) < 2:
+                server.receive_data(bytes(await server_stream.receive_some(65536)))
+                events += server.events()
+        assert sent.is_set()
+    assert [type(e) for e in events] == [TextMessage, Pong]
+    assert events[0].data == "stalled" and events[1].payload == b"p2"
+
+
+async def test_a_control_reply_is_written_by_the_reader_when_no_writer_is_active(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    ws, server_stream, server = await memory_pair()
+    with trio.fail_after(10):
+        await server_stream.send_all(
+            server.send(Ping(payload=b"p3")) + server.send(TextMessage(data="x"))
+        )
+        assert await ws.get_message() == "x"
+        server.receive_data(bytes(await server_stream.receive_some(65536)))
+    events = list(server.events())
+    assert [type(e) for e in events] == [Pong] and events[0].payload == b"p3"
+    assert not ws._pending
+
+
+class RecordingStream(trio.abc.Stream):
+    """A stream that records the ``max_bytes`` of every ``receive_some``."""
+
+    def __init__(self, inner: trio.abc.Stream) -> None:
+        self.inner = inner
+        self.sizes: list[int | None] = []
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        await self.inner.send_all(data)
+
+    async def wait_send_all_might_not_block(self) -> None:  # pragma: no cover
+        await self.inner.wait_send_all_might_not_block()
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes | bytearray:
+        self.sizes.append(max_bytes)
+        return await self.inner.receive_some(max_bytes)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_handshake_reads_with_the_given_receive_size(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    recording = RecordingStream(client_stream)
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            accepted: list[WSConnection] = []
+
+            async def accept() -> None:
+                accepted.append(await raw_accept(server_stream))
+
+            nursery.start_soon(accept)
+            ws = await WebSocketConnection.handshake(recording, "example.com", "/", receive_size=7)
+        # The 101 answer takes many 7-byte reads; every read, then and later, asks for 7.
+        assert len(recording.sizes) > 1
+        await server_stream.send_all(accepted[0].send(TextMessage(data="after the handshake")))
+        assert await ws.get_message() == "after the handshake"
+    assert set(recording.sizes) == {7}
+
+
+async def test_a_send_after_the_server_closed_still_writes_the_close_echo(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    ws, server_stream, server = await memory_pair()
+    await server_stream.send_all(server.send(CloseConnection(code=1011, reason="bye")))
+    release = trio.Event()
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+
+            async def busy_writer() -> None:
+                async with ws._lock:
+                    await release.wait()
+
+            # The reader sees the close while the lock is held: the echo waits in _pending.
+            nursery.start_soon(busy_writer)
+            await trio.testing.wait_all_tasks_blocked()
+            with pytest.raises(trio_websocket.ConnectionClosed):
+                await ws.get_message()
+            release.set()
+        with pytest.raises(trio_websocket.ConnectionClosed) as info:
+            await ws.send_message("too late")  # refused, but the echo goes out (RFC 6455 5.5.1)
+        assert reason_of(info.value).code == 1011
+        server.receive_data(bytes(await server_stream.receive_some(65536)))
+    assert [type(e) for e in server.events()] == [CloseConnection]

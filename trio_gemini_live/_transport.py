@@ -22,9 +22,12 @@ the upgrade, :class:`trio_websocket.HandshakeError` for any other failed opening
 
 Concurrency: one task reads the stream at a time; another ``get_message`` (or ``aclose``)
 meanwhile waits for what that read parses. Any number of tasks may write, serialised by a
-``trio.StrictFIFOLock``. :meth:`~WebSocketConnection.ping` and
-:meth:`~WebSocketConnection.aclose` rely on the reading task to see the answer when there is
-one; ``aclose`` reads by itself when nobody else is.
+``trio.StrictFIFOLock``. The reader never waits for that lock (PROTOCOL.md 6: a write
+blocked by a slow peer must not stop delivery): its pongs and close echo go out at once when
+nobody is writing, else the task holding the lock writes them after its own frames.
+:meth:`~WebSocketConnection.ping` and :meth:`~WebSocketConnection.aclose` rely on the
+reading task to see the answer when there is one; ``aclose`` reads by itself when nobody
+else is.
 
 Cancellation: a write that is cancelled may have put part of a frame on the wire, after which
 the framing is corrupt (and a TLS stream is broken anyway). So a cancelled or failed write
@@ -139,7 +142,8 @@ class WebSocketConnection:
         self._stream_closed = False
         #: A write failed or was cancelled: the stream may hold part of a frame.
         self._broken = False
-        #: Control frames (pongs, close) serialised but not written yet.
+        #: Control frames (pongs, close) serialised but not written yet: whoever holds the
+        #: write lock writes them (see ``_reply``).
         self._pending = bytearray()
         self._pings: OrderedDict[bytes, _PingWaiter] = OrderedDict()
 
@@ -160,14 +164,19 @@ class WebSocketConnection:
         """Do the client's opening handshake (RFC 6455 section 4.1) on ``stream``.
 
         Unbounded: wrap it in ``trio.fail_after``. The stream is not closed on failure.
-        The keyword arguments are those of the class.
+        The keyword arguments are those of the class; ``receive_size`` applies to the
+        handshake's reads too.
 
         Raises:
             trio_websocket.ConnectionRejected: the server answered with an HTTP status other
                 than 101 (its status, headers and up to 64 KiB of body).
             trio_websocket.HandshakeError: the connection ended or the answer was malformed.
             trio.BrokenResourceError: the stream broke.
+            ValueError: ``max_message_size`` or ``receive_size`` is not positive.
         """
+        if max_message_size < 1 or receive_size < 1:
+            # Checked before anything is sent (the class checks again).
+            raise ValueError("max_message_size and receive_size must be positive")
         ws = WSConnection(ConnectionType.CLIENT)
         request = Request(host=host, target=resource, extra_headers=list(headers), subprotocols=[])
         await stream.send_all(ws.send(request))
@@ -175,7 +184,7 @@ class WebSocketConnection:
         reject_headers: tuple[tuple[bytes, bytes], ...] = ()
         body = bytearray()
         while True:
-            data = await stream.receive_some(RECEIVE_SIZE)
+            data = await stream.receive_some(receive_size)
             if not data:
                 if status:
                     raise ConnectionRejected(status, reject_headers, bytes(body))
@@ -258,20 +267,44 @@ class WebSocketConnection:
         except trio.WouldBlock:
             await lock.acquire()
         try:
+            # A cancellation here leaves everything as it was: nothing written, and nothing
+            # taken from _pending yet (a pong or close echo taken and then dropped would be
+            # lost for good).
+            await trio.lowlevel.checkpoint_if_cancelled()
             if self._close_reason is not None or self._ws.state is not ConnectionState.OPEN:
-                await trio.lowlevel.checkpoint()
+                # The close echo (or our 1002/1009 close frame) may be waiting: it still
+                # goes out (RFC 6455 5.5.1), the data does not.
+                await self._send_pending()
+                await trio.lowlevel.cancel_shielded_checkpoint()
                 raise ConnectionClosed(self._close_reason)
             if ping is not None:
                 frames = [self._ws.send(Ping(payload=ping))]
             if self._pending:
-                # Control frames the reading task could not write (it was cancelled).
+                # Control replies the reader left for the next writer (see _reply).
                 frames.insert(0, bytes(self._pending))
                 self._pending.clear()
-            # A cancellation here leaves the stream consistent: nothing was written yet.
-            await trio.lowlevel.checkpoint_if_cancelled()
             await self._send_all(frames[0] if len(frames) == 1 else b"".join(frames))
+            # Replies the reader parsed while this write was blocked: the reader does not
+            # wait for the lock (PROTOCOL.md 6), so the holder of the lock writes them.
+            await self._send_pending()
         finally:
             lock.release()
+
+    async def _send_pending(self) -> None:
+        """Write the pending control frames (pongs, close); the caller holds the write lock.
+
+        Loops because the reader may add more while a write is blocked. A failed write is
+        recorded (1006) and reported by the next read or write, not here: the caller's own
+        frames were written.
+        """
+        pending = self._pending
+        while pending and not self._broken:
+            data = bytes(pending)
+            pending.clear()
+            try:
+                await self._send_all(data)
+            except ConnectionClosed:
+                return
 
     async def _send_all(self, data: bytes | bytearray) -> None:
         """Write ``data`` holding the lock. Any failure leaves the connection unusable."""
@@ -348,6 +381,9 @@ class WebSocketConnection:
         if self._broken:
             await trio.lowlevel.checkpoint()
             return
+        if self._pending:
+            # Left by a writer cancelled before writing (see _reply): out before we block.
+            await self._reply()
         try:
             data = await self._stream.receive_some(self._receive_size)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
@@ -384,7 +420,7 @@ class WebSocketConnection:
                 self._close_frame(event)  # type: ignore[arg-type]
                 break
         if replies:
-            await self._flush_pending()
+            await self._reply()
 
     def _message(self, event: TextMessage | BytesMessage) -> bool:
         """Keep a received (part of a) message; ``True`` when it is over the size limit."""
@@ -447,19 +483,34 @@ class WebSocketConnection:
             # Malformed data after our close frame: the handshake cannot complete.
             self._finish()
 
-    async def _flush_pending(self) -> None:
-        """Write pending control frames (pongs, close) under the write lock.
+    async def _reply(self) -> None:
+        """The reader's side: write pending control frames now if nobody is writing.
 
-        Cancelled while waiting for the lock, they stay pending: the next write sends them.
+        The reader never waits for the write lock: a ``send_all`` blocked by a slow peer
+        would stop the delivery of messages already parsed (PROTOCOL.md 6: the reader must
+        always drain). When the lock is held, its holder writes ``_pending`` before releasing
+        it (:meth:`_write`, :meth:`_send_pending`); a writer cancelled before writing leaves
+        them to the next write, to the reader's next read, or to :meth:`aclose`.
+        """
+        lock = self._lock
+        if lock.locked():
+            return
+        # Free means nobody waits either (a released StrictFIFOLock goes to its first
+        # waiter), so this takes no one's turn.
+        lock.acquire_nowait()
+        try:
+            await self._send_pending()
+        finally:
+            lock.release()
+
+    async def _flush_pending(self) -> None:
+        """Write pending control frames (pongs, close), waiting for the write lock.
+
+        For :meth:`aclose`, which may wait. Cancelled while waiting for the lock, they stay
+        pending: the next write sends them.
         """
         async with self._lock:
-            if self._pending and not self._broken:
-                data = bytes(self._pending)
-                self._pending.clear()
-                try:
-                    await self._send_all(data)
-                except ConnectionClosed:
-                    pass  # recorded: the reader reports it on its next call
+            await self._send_pending()
 
     def _pong(self, payload: bytes) -> None:
         if payload not in self._pings:
