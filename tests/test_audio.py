@@ -221,6 +221,21 @@ def test_downsampling_rejects_aliases_by_70_db(
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_resampler_counts_samples_of_a_typed_memoryview(backend: str) -> None:
+    # len() of memoryview(array("h")) counts samples, not bytes: the resampler must count
+    # on the byte view, or it would emit half the output.
+    pcm = A.tone(440, 0.1, 16000)
+    typed = memoryview(array("h", samples(pcm)))
+    assert len(typed) == len(pcm) // 2
+    expected = A.resample(pcm, 16000, 24000, backend=backend)  # type: ignore[arg-type]
+    resampler = A.Resampler(16000, 24000, backend=backend)  # type: ignore[arg-type]
+    streamed = resampler.process(typed) + resampler.flush()
+    assert len(streamed) == 2 * 2400
+    assert streamed == expected
+    assert A.Resampler(16000, 16000).process(typed) == pcm
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_streaming_equals_one_shot(backend: str) -> None:
     pcm = A.speechlike(1.0, 48000, seed=1)
     whole = A.resample(pcm, 48000, 16000, backend="python")
@@ -234,8 +249,13 @@ def test_streaming_equals_one_shot(backend: str) -> None:
     parts.append(resampler.flush())
     streamed = b"".join(parts)
     assert len(streamed) == len(whole)
-    # Identical for the same backend; numpy vs pure Python within one LSB.
-    assert max(abs(a - b) for a, b in zip(samples(streamed), samples(whole), strict=True)) <= 1
+    if backend == "python":
+        # The same backend as ``whole``: identical, sample for sample.
+        assert streamed == whole
+    else:
+        # numpy vs pure Python: floating-point sums in another order, within one LSB.
+        assert max(abs(a - b) for a, b in zip(samples(streamed), samples(whole),
+                                              strict=True)) <= 1
     # flush() resets: the resampler can be reused.
     assert resampler.process(pcm) + resampler.flush() == A.resample(
         pcm, 48000, 16000, backend=backend  # type: ignore[arg-type]
@@ -403,6 +423,32 @@ def test_parse_mime(mime: str, expected: tuple[str, int]) -> None:
 def test_parse_mime_rejects(mime: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         A.parse_mime(mime)
+
+
+@pytest.mark.parametrize(
+    ("mime", "rate"),
+    [
+        ("audio/pcm", 24000),
+        ("Audio/PCM; rate=16000", 16000),
+        ("audio/pcm;rate=0", None),
+        ("audio/ogg", None),
+        ("audio/pcm;channels=2", None),
+        ("image/png", None),
+    ],
+)
+def test_received_inline_data_is_audio_as_parse_mime_says(mime: str, rate: int | None) -> None:
+    # The protocol layer decides "is it an AudioChunk, at which rate" with parse_mime: a
+    # zero rate or another encoding is not 16-bit PCM, so it is no AudioChunk.
+    from trio_gemini_live import _protocol, _wire
+
+    message = _wire.decode_server_message(
+        b'{"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": "'
+        + mime.encode() + b'", "data": "AAAA"}}]}}}'
+    )
+    events = _protocol.message_events(message)
+    expected = [] if rate is None else [AudioChunk(data=b"\0\0\0", sample_rate=rate,
+                                                   mime_type=mime)]
+    assert events == expected
 
 
 def test_parse_mime_default_rate_and_pcm_mime() -> None:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import enum
 import itertools
-import re
 from collections.abc import Mapping
 from typing import Final, TypeAlias, TypeVar
 
@@ -35,6 +34,7 @@ import msgspec
 from . import _wire as w
 from . import events as ev
 from ._errors import ProtocolError
+from .audio import OUTPUT_RATE, parse_mime
 
 __all__ = ["TRANSITIONS", "IllegalTransition", "LiveProtocol", "Status", "message_events"]
 
@@ -66,8 +66,6 @@ class IllegalTransition(RuntimeError):
     """A transition the table does not allow: a bug in the code driving the protocol."""
 
 
-_RATE_RE: Final = re.compile(r"rate=(\d+)")
-_DEFAULT_OUTPUT_RATE: Final = 24000
 #: A server frame as a WebSocket library hands it over.
 _Frame: TypeAlias = bytes | bytearray | memoryview | str
 
@@ -81,12 +79,16 @@ _AUDIO_RATES_MAX: Final = 64
 
 
 def _audio_rate(mime_type: str) -> int:
-    """The sample rate of an audio MIME type (24 kHz unless it says), or _NOT_AUDIO."""
-    if not mime_type.startswith("audio/"):
+    """The sample rate of a PCM MIME type (24 kHz unless it says), or _NOT_AUDIO.
+
+    ``audio.parse_mime`` decides (one parser for the whole library): only 16-bit mono
+    ``audio/pcm`` with a positive rate is an AudioChunk (PROTOCOL.md 4); any other type,
+    other audio encodings and a bad rate included, is inline data that is not audio.
+    """
+    try:
+        rate = parse_mime(mime_type, default_rate=OUTPUT_RATE)[1]
+    except ValueError:
         rate = _NOT_AUDIO
-    else:
-        match = _RATE_RE.search(mime_type)
-        rate = int(match.group(1)) if match else _DEFAULT_OUTPUT_RATE
     if len(_AUDIO_RATES) < _AUDIO_RATES_MAX:  # bounded: the server picks these strings
         _AUDIO_RATES[mime_type] = rate
     return rate

@@ -342,10 +342,13 @@ class Resampler:
         Raises:
             ValueError: an odd byte count.
         """
+        # Count samples on the byte view: len() of a memoryview counts its items, which are
+        # not bytes for e.g. memoryview(array("h")).
+        view = _check_pcm(pcm)
         if self.from_rate == self.to_rate:
-            return bytes(_check_pcm(pcm))
-        self._buf.extend(_samples(pcm))
-        self._total_in += len(pcm) // 2
+            return bytes(view)
+        self._buf.extend(_samples(view))
+        self._total_in += len(view) // 2
         d = self._design
         # Output k needs inputs up to floor(k * down / up) + half.
         last_full = self._total_in - 1 - d.half
@@ -631,7 +634,6 @@ class PlaybackBuffer:
         self._queued = 0
         self._turn = _Turn()
         self._turn_open = True
-        self._fed_any = False
 
     def _seconds(self, n_bytes: int) -> float:
         return n_bytes / 2 / self.sample_rate

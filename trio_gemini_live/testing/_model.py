@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from .. import _wire as w
+from ..audio import tone
 
 __all__ = [
     "OUTPUT_RATE",
@@ -64,23 +65,6 @@ def words(text: str) -> list[str]:
     return re.findall(r"\S+\s*", text)
 
 
-def _tone(freq: float, ms: int, rate: int, amplitude: float) -> array.array[int]:
-    count = rate * ms // 1000
-    fade = max(1, count // 10)
-    samples = array.array("h", bytes(2 * count))
-    for i in range(count):
-        envelope = min(1.0, i / fade, (count - i) / fade)
-        samples[i] = int(amplitude * envelope * math.sin(2 * math.pi * freq * i / rate))
-    return samples
-
-
-def _pcm(samples: array.array[int]) -> bytes:
-    if sys.byteorder != "little":  # pragma: no cover - s16le on the wire
-        samples = array.array("h", samples)
-        samples.byteswap()
-    return samples.tobytes()
-
-
 def synthesize_speech(text: str, rate: int = OUTPUT_RATE) -> Iterator[tuple[str, bytes]]:
     """Synthetic speech for ``text``: (word, PCM) pairs, one tone per word, then a short gap.
 
@@ -89,19 +73,22 @@ def synthesize_speech(text: str, rate: int = OUTPUT_RATE) -> Iterator[tuple[str,
     gap = bytes(2 * (rate * _GAP_MS // 1000))
     for word in words(text):
         freq = 220.0 + (sum(map(ord, word)) % 24) * 20.0
-        yield word, _pcm(_tone(freq, _WORD_MS, rate, 8000.0)) + gap
+        yield word, tone(freq, _WORD_MS / 1000, rate, amplitude=8000 / 32767) + gap
 
 
 def speech_like_pcm(seconds: float, rate: int = 16_000, *, lead_silence: float = 0.0,
                     trail_silence: float = 0.0) -> bytes:
     """Speech-like test input: syllable-length tones with a wobbling pitch, between silences.
 
-    Used by the demo and by tests to drive the emulator's voice activity detection.
+    Used by the demo and by tests to drive the emulator's voice activity detection. Unlike
+    :func:`trio_gemini_live.audio.speechlike` (whose pauses between words reach 700 ms),
+    the syllables follow each other without a pause, so the whole stretch is one utterance
+    for a VAD that ends speech after 500 ms of silence.
     """
     out = bytearray(2 * int(rate * lead_silence))
     syllable_ms = 150
     for n in range(max(1, int(seconds * 1000) // syllable_ms)):
-        out += _pcm(_tone(160.0 + 40.0 * (n % 5), syllable_ms, rate, 6000.0))
+        out += tone(160.0 + 40.0 * (n % 5), syllable_ms / 1000, rate, amplitude=6000 / 32767)
     out += bytes(2 * int(rate * trail_silence))
     return bytes(out)
 
