@@ -57,13 +57,13 @@ __all__ = ["LiveSession", "SessionStatistics", "WebSocketLike", "open_live_sessi
 
 log: Final = logging.getLogger("trio_gemini_live")
 
-#: PROTOCOL.md 2: grounding metadata and tool calls can be large.
-MAX_MESSAGE_SIZE: Final = 16 * 1024 * 1024
+#: PROTOCOL.md 2: 16 MiB; defined once, by the transport that enforces it.
+MAX_MESSAGE_SIZE: Final = _transport.MAX_MESSAGE_SIZE
 _RECEIVE_BUFFER: Final = 64 * 1024
 _DEFAULT_INPUT_RATE: Final = 16000
 _CLOSE_FLUSH_TIMEOUT: Final = 5.0
-_CONNECT_TIMEOUT: Final = 30.0
-_DISCONNECT_TIMEOUT: Final = 3.0
+_CONNECT_TIMEOUT: Final = _transport.CONNECT_TIMEOUT
+_DISCONNECT_TIMEOUT: Final = _transport.CLOSE_TIMEOUT
 #: The longest aclose() waits for the end: the close handshake, then on_close (each bounded
 #: by _DISCONNECT_TIMEOUT), with room to spare.
 _SHUTDOWN_TIMEOUT: Final = 2 * _DISCONNECT_TIMEOUT + 2.0
