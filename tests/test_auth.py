@@ -282,6 +282,7 @@ async def test_endpoint_override(endpoint: str, base: str) -> None:
         ("127.0.0.1:8080", "scheme"),
         ("localhost:8080", "scheme"),
         ("ws://127.0.0.1:8080/ws/custom", "path"),
+        ("wss://proxy.example/FAKE-secret-in-the-path", "path"),
         ("ws://127.0.0.1:8080?key=FAKE-secret", "query"),
         ("ws://127.0.0.1:8080/?key=FAKE-secret", "query"),
         ("ws://127.0.0.1:8080#frag", "query"),
@@ -371,9 +372,11 @@ async def test_vertex_model_normalisation(model: str, expected: str) -> None:
 
 @pytest.mark.parametrize("model", ["", "a/b/c", "gemini x", "../x", "x?y", "/x", "x/"])
 async def test_vertex_rejects_bad_model(model: str) -> None:
-    auth = VertexAI(project="p", location="l1", credentials=FakeCredentials())
+    creds = FakeCredentials()
+    auth = VertexAI(project="p", location="l1", credentials=creds)
     with pytest.raises(ValueError, match="model"):
         await _target(auth, model=model)
+    assert creds.refresh_calls == 0  # refused before any token refresh (no network I/O)
 
 
 @pytest.mark.parametrize("location", ["us central1", "evil.example/", "US-CENTRAL1", "-x", "a-"])

@@ -184,15 +184,45 @@ def _base_url(endpoint: str | None, default_host: str) -> str:
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         raise ValueError("endpoint must not contain credentials (user:password@)")
     if parts.path not in ("", "/"):
+        # The path itself is not echoed either: it could hold a key pasted by mistake.
         raise ValueError(
-            f"endpoint must not contain a path (got {parts.path!r}); the path is built from "
-            "the backend and API version"
+            "endpoint must not contain a path; the path is built from the backend and API "
+            "version"
         )
     if "?" in endpoint or "#" in endpoint:
         raise ValueError("endpoint must not contain a query string or fragment")
     if not parts.hostname:
         raise ValueError("endpoint has no host; expected 'ws://host:port'")
     return f"{scheme}://{parts.netloc}"
+
+
+def _vertex_model_path(model: str) -> str:
+    """A Vertex model name as a full ``projects/...`` name or a ``publishers/...`` path.
+
+    The ``publishers/...`` path goes below ``projects/{p}/locations/{l}/``, which only the
+    caller knows (the project may come with the credentials).
+
+    Raises:
+        ValueError: a malformed name.
+    """
+    segments = model.split("/")
+    if not all(_MODEL_SEGMENT.fullmatch(s) for s in segments):
+        raise ValueError(f"invalid model name {model!r}")
+    if model.startswith(("projects/", "publishers/")):
+        return model
+    if model.startswith("models/"):
+        # Gemini-API style names are a common slip when switching backends; Vertex's
+        # publisher models live under publishers/google.
+        return "publishers/google/" + model
+    if len(segments) == 2:
+        # "publisher/model", as the official SDK's t_model accepts.
+        return f"publishers/{segments[0]}/models/{segments[1]}"
+    if len(segments) == 1:
+        return f"publishers/google/models/{model}"
+    raise ValueError(
+        f"invalid Vertex AI model name {model!r}; expected e.g. 'gemini-x', "
+        "'publishers/google/models/gemini-x' or 'projects/.../models/gemini-x'"
+    )
 
 
 def _check_model(model: str) -> str:
@@ -520,6 +550,8 @@ class VertexAI:
                 "(Vertex v1beta1) or 'v1'"
             )
         _check_model(model)
+        # The model's shape needs no project: check it before any token refresh.
+        model_path = _vertex_model_path(model)
         base = _base_url(endpoint, self.host())
         if self._project is None and self._credentials is not None:
             # Only application-default credentials come with a project to fall back on.
@@ -533,33 +565,12 @@ class VertexAI:
         headers = [("authorization", f"Bearer {token}"), *_common_headers()]
         if quota_project:
             headers.append(("x-goog-user-project", quota_project))
-        return ConnectTarget(
-            url=url, headers=headers, model=self._vertex_model(model, project), vertex=True
+        # ``projects/{p}/locations/{l}/publishers/google/models/{name}`` (PROTOCOL.md 1).
+        full_model = (
+            model_path if model_path.startswith("projects/")
+            else f"projects/{project}/locations/{self._location}/{model_path}"
         )
-
-    def _vertex_model(self, model: str, project: str) -> str:
-        """``projects/{p}/locations/{l}/publishers/google/models/{name}`` (PROTOCOL.md 1)."""
-        prefix = f"projects/{project}/locations/{self._location}/"
-        segments = model.split("/")
-        if not all(_MODEL_SEGMENT.fullmatch(s) for s in segments):
-            raise ValueError(f"invalid model name {model!r}")
-        if model.startswith("projects/"):
-            return model
-        if model.startswith("publishers/"):
-            return prefix + model
-        if model.startswith("models/"):
-            # Gemini-API style names are a common slip when switching backends; Vertex's
-            # publisher models live under publishers/google.
-            return prefix + "publishers/google/" + model
-        if len(segments) == 2:
-            # "publisher/model", as the official SDK's t_model accepts.
-            return prefix + f"publishers/{segments[0]}/models/{segments[1]}"
-        if len(segments) == 1:
-            return prefix + f"publishers/google/models/{model}"
-        raise ValueError(
-            f"invalid Vertex AI model name {model!r}; expected e.g. 'gemini-x', "
-            "'publishers/google/models/gemini-x' or 'projects/.../models/gemini-x'"
-        )
+        return ConnectTarget(url=url, headers=headers, model=full_model, vertex=True)
 
     async def _fresh_token(self) -> tuple[str, str | None]:
         # Fast path: a valid token needs no thread. The lock is only tried, never waited for,
