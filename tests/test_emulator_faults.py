@@ -134,3 +134,73 @@ async def test_parameters_json_schema_args_follow_the_schema(nursery: trio.Nurse
             call = (await recv(ws))["toolCall"]["functionCalls"][0]
         assert call["args"] == {"city": "city", "days": 1, "unit": "C", "hourly": True,
                                 "tags": ["tags"]}
+
+
+# --- resumption -----------------------------------------------------------------------------
+
+
+def resumption_update(message: dict[str, Any]) -> bool:
+    return "sessionResumptionUpdate" in message
+
+
+async def test_a_handle_issued_while_a_turn_is_queued_excludes_that_turn(
+        nursery: trio.Nursery) -> None:
+    with trio.fail_after(10):
+        emulator = await serving(nursery)
+        async with client(emulator) as ws:
+            await setup(ws, sessionResumption={}, **TEXT)
+            await recv(ws)  # the handle of the empty session
+            await send(ws, user_turn("one"))
+            await send(ws, user_turn("two"))  # interrupts "one"; queued behind it
+            messages = await until(ws, resumption_update)
+            # Issued after the interruption of "one", while "two" still waits.
+            assert {"serverContent": {"interrupted": True}} in messages
+            assert 'I heard: "two"' not in text_of(messages)
+            handle = messages[-1]["sessionResumptionUpdate"]["newHandle"]
+        async with client(emulator) as ws:
+            await setup(ws, sessionResumption={"handle": handle}, **TEXT)
+            await recv(ws)
+            # "two" was not consumed by that handle's state: the client sends it again.
+            assert [m["clientContent"]["turns"][0]["parts"][0]["text"]
+                    for m in emulator.consumed()] == ["one"]
+            await send(ws, user_turn("two"))
+            assert 'I heard: "two". This is turn 2 of' in text_of(await until(ws, turn_complete))
+        assert [h["text"] for h in emulator.history() if h["role"] == "user"] == ["one", "two"]
+
+
+async def test_transparent_index_stops_before_a_queued_turn(nursery: trio.Nursery) -> None:
+    vertex = "/ws/google.cloud.aiplatform.v1beta1.LlmBidiService/BidiGenerateContent"
+    model = ("projects/p/locations/l/publishers/google/models/"
+             "gemini-live-2.5-flash-native-audio")
+    with trio.fail_after(10):
+        emulator = await serving(nursery)
+        hook = emulator.connect_in_memory()
+        async with hook("ws://x" + vertex, [("authorization", "Bearer t")]) as ws:
+            await send(ws, {"setup": {"model": model, "sessionResumption": {
+                "transparent": True}, **TEXT}})
+            await recv(ws)
+            await recv(ws)
+            await send(ws, user_turn("one"))  # message 1
+            await send(ws, user_turn("two"))  # message 2: queued when the handle comes
+            update = (await until(ws, resumption_update))[-1]["sessionResumptionUpdate"]
+            assert update["lastConsumedClientMessageIndex"] == "1"
+            update = (await until(ws, resumption_update))[-1]["sessionResumptionUpdate"]
+            assert update["lastConsumedClientMessageIndex"] == "2"
+
+
+async def test_no_resumable_handle_while_a_call_is_pending(nursery: trio.Nursery) -> None:
+    tools = [{"functionDeclarations": [{"name": "ping", "behavior": "NON_BLOCKING"}]}]
+    with trio.fail_after(10):
+        emulator = await serving(nursery)
+        async with client(emulator) as ws:
+            await setup(ws, sessionResumption={}, tools=tools, **TEXT)
+            await recv(ws)
+            await send(ws, user_turn("ping it"))
+            messages = await until(ws, turn_complete)
+            messages.append(await recv(ws))
+            call = next(m for m in messages if "toolCall" in m)["toolCall"]["functionCalls"][0]
+            assert messages[-1] == {"sessionResumptionUpdate": {"resumable": False}}
+            await send(ws, {"toolResponse": {"functionResponses": [
+                {"id": call["id"], "name": "ping", "response": {"ok": True}}]}})
+            after = await until(ws, resumption_update)
+        assert after[-1]["sessionResumptionUpdate"]["resumable"] is True

@@ -13,6 +13,8 @@ The logical session (history, turn count, resumption handles) lives in a
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import itertools
 import json
 import math
@@ -114,7 +116,7 @@ class Conversation:
 
     def __init__(self, *, setup: w.Setup, backend: str, session: SessionState,
                  settings: ModelSettings, emit: Emit, message_index: Callable[[], int],
-                 register_handle: Callable[[str, SessionState], None]) -> None:
+                 register_handle: Callable[[str, int, SessionSnapshot], None]) -> None:
         self.setup = setup
         self.backend = backend
         self.session = session
@@ -142,6 +144,11 @@ class Conversation:
         self._calls_changed = trio.Event()
         self._current: trio.CancelScope | None = None
         self._idle_waiting: list[tuple[str, dict[str, Any]]] = []
+        #: For each queued user turn whose job has not started: the index of the client
+        #: message before the one that made it, and the session state before that message.
+        self._waiting_turns: collections.deque[tuple[int, SessionSnapshot]] = (
+            collections.deque())
+        self._before: tuple[int, SessionSnapshot] = (0, session.snapshot())
         self._jobs_send, self._jobs_recv = trio.open_memory_channel[
             Callable[[], Awaitable[None]]
         ](math.inf)
@@ -189,6 +196,9 @@ class Conversation:
         if message.setup is not None:
             # PROTOCOL.md 3.1: the setup cannot change during a connection.
             raise ClientFrameError(INVALID_ARGUMENT)
+        # The state before this message: where a handle points while the turn this message
+        # may queue is still unanswered (see :meth:`_resumption_update`).
+        self._before = (self._message_index() - 1, self.session.snapshot())
         if message.client_content is not None:
             await self._client_content(message.client_content)
         elif message.realtime_input is not None:
@@ -221,14 +231,22 @@ class Conversation:
             self._user_turn(text, "TEXT")
 
     def _user_turn(self, text: str, modality: str) -> None:
-        self.session.history.append({"role": "user", "text": text})
-        self.session.turns += 1
-        turn = self.session.turns
-        named = [name for name in self._functions if name in text]
-        if named:
-            self._enqueue(lambda: self._tool_turn(named, text, modality))
-        else:
-            self._enqueue(lambda: self._speak(m.reply_text(text, turn), text, modality))
+        self._waiting_turns.append(self._before)
+
+        async def job() -> None:
+            # The turn enters the session when the model starts on it (jobs run in order:
+            # the oldest waiting turn is this one), so a handle issued meanwhile does not
+            # include it.
+            self._waiting_turns.popleft()
+            self.session.history.append({"role": "user", "text": text})
+            self.session.turns += 1
+            named = [name for name in self._functions if name in text]
+            if named:
+                await self._tool_turn(named, text, modality)
+            else:
+                await self._speak(m.reply_text(text, self.session.turns), text, modality)
+
+        self._enqueue(job)
 
     async def _realtime_input(self, rti: w.RealtimeInput) -> None:
         if rti.text is not None:
@@ -447,11 +465,28 @@ class Conversation:
             await self._resumption_update()
 
     async def _resumption_update(self) -> None:
+        if self._calls or self._idle_waiting:
+            # PROTOCOL.md 4: not resumable while the model executes tools (an unanswered
+            # call, a result waiting for the model to be idle).
+            await self._emit({"sessionResumptionUpdate": {"resumable": False}})
+            return
+        snap = self.session.snapshot()
+        index = self._message_index()
+        if self._waiting_turns:
+            # A user turn is queued, unanswered: a handle that counted the message that
+            # queued it as consumed would resume into a session that never answers it. The
+            # handle names the state before that message instead (its pending text too), so
+            # the turn is not consumed: a transparent client replays it from
+            # lastConsumedClientMessageIndex, others send it again. (Not ``resumable: false``
+            # until idle: a client sending faster than the model answers would then never
+            # get a handle, and transparent resumption would never make progress.)
+            index, before = self._waiting_turns[0]
+            snap = dataclasses.replace(snap, pending_text=before.pending_text)
         handle = f"emu-{self.session.key}-{next(_handle_counter)}"
-        self._register_handle(handle, self.session)
+        self._register_handle(handle, index, snap)
         update: dict[str, Any] = {"newHandle": handle, "resumable": True}
         resumption = self.setup.session_resumption
         if resumption is not None and resumption.transparent:
             # int64 travels as a string in proto3 JSON (PROTOCOL.md 4).
-            update["lastConsumedClientMessageIndex"] = str(self._message_index())
+            update["lastConsumedClientMessageIndex"] = str(index)
         await self._emit({"sessionResumptionUpdate": update})

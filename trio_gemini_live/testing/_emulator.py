@@ -537,8 +537,8 @@ class LiveEmulator:
             setup=setup, backend=record.backend, session=session,
             settings=self.settings, emit=lambda msg: self._emit(link, msg),
             message_index=message_index,
-            register_handle=lambda handle, state: self._register_handle(
-                handle, state, (record.index, message_index())),
+            register_handle=lambda handle, index, snap: self._register_handle(
+                handle, session, (record.index, index), snap),
         )
         link.conversation = conversation
         setup_complete = w.ServerMessage(setup_complete=w.SetupComplete(
@@ -671,10 +671,11 @@ class LiveEmulator:
         return session
 
     def _register_handle(self, handle: str, session: SessionState,
-                         position: tuple[int, int] = (-1, -1)) -> None:
+                         position: tuple[int, int], snap: SessionSnapshot) -> None:
+        """Remember ``handle``: it resumes ``session`` as ``snap``, issued at ``position``."""
         session.handles.append(handle)
         self._handles[handle] = session
-        self._snapshots[handle] = (position, session.snapshot())
+        self._snapshots[handle] = (position, snap)
 
     async def _emit(self, link: _Link, message: dict[str, Any]) -> None:
         """Queue one server message (sent in order by :meth:`_sender`)."""
