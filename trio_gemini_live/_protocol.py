@@ -268,35 +268,46 @@ class LiveProtocol:
         return w.encode(w.ClientMessage(setup=setup))
 
     def client_frame(self, message: w.ClientMessage) -> bytes:
-        """Encode a message sent after setup. Answered tool calls leave the active set.
+        """Encode a message sent after setup, and count its answered tool calls as sent.
+
+        :meth:`encode_client` and then :meth:`answered`, for callers that queue nothing.
 
         Raises:
-            ProtocolError: never (the message is ours); ValueError if ``message`` is a setup.
+            ValueError: ``message`` is a setup.
+        """
+        frame = self.encode_client(message)
+        self.answered(message)
+        return frame
+
+    def encode_client(self, message: w.ClientMessage) -> bytes:
+        """Encode a message sent after setup, without changing any state.
+
+        Tool responses to calls that came without an id (Vertex, PROTOCOL.md 3.4) lose the
+        id this class made up for them: the server must not see it.
+
+        Raises:
+            ValueError: ``message`` is a setup.
         """
         if message.setup is not None:
             raise ValueError("setup is sent by setup_frame(), once per connection")
-        if message.tool_response is not None:
-            message = self._outgoing_tool_response(message)
         self.sent_on_connection += 1
-        return w.encode(message)
+        response = message.tool_response
+        if response is None or not any(
+            r.id in self._generated_ids for r in response.function_responses or ()
+        ):
+            return w.encode(message)
+        fixed = [
+            _replace(r, id=None) if r.id in self._generated_ids else r
+            for r in response.function_responses or ()
+        ]
+        return w.encode(w.ClientMessage(tool_response=w.ToolResponse(function_responses=fixed)))
 
-    def _outgoing_tool_response(self, message: w.ClientMessage) -> w.ClientMessage:
-        assert message.tool_response is not None
-        responses = message.tool_response.function_responses or []
-        changed = False
-        fixed: list[w.FunctionResponse] = []
-        for resp in responses:
-            if resp.id is not None:
-                self.active_tool_calls.pop(resp.id, None)
-                if resp.id in self._generated_ids:
-                    # Vertex issued this call without an id (PROTOCOL.md 3.4): we made one up
-                    # for the user; the server must not see it.
-                    resp = _replace(resp, id=None)
-                    changed = True
-            fixed.append(resp)
-        if not changed:
-            return message
-        return w.ClientMessage(tool_response=w.ToolResponse(function_responses=fixed))
+    def answered(self, message: w.ClientMessage) -> None:
+        """The tool calls ``message`` answers are no longer active (call once it is queued)."""
+        if message.tool_response is not None:
+            for resp in message.tool_response.function_responses or ():
+                if resp.id is not None:
+                    self.active_tool_calls.pop(resp.id, None)
 
     # --- server side ----------------------------------------------------------------------
 

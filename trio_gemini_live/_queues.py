@@ -218,6 +218,18 @@ class OutboundQueue:
             self._writers.unpark()
         return item
 
+    def discard_kind(self, kind: str) -> int:
+        """Forget the queued frames of ``kind`` (never audio); returns how many there were."""
+        if kind == "audio":
+            raise ValueError("audio is bounded by its budget, not discarded by kind")
+        kept = deque(item for item in self._items if item.kind != kind)
+        dropped = len(self._items) - len(kept)
+        if dropped:
+            self._items = kept
+            self._other -= dropped
+            self._writers.unpark_all()
+        return dropped
+
     def close(self, error: BaseException) -> None:
         """Refuse further ``put``s with ``error``; wakes writers waiting for room."""
         if self._closed is None:

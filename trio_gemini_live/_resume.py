@@ -71,27 +71,58 @@ class ReplayBuffer:
     ``lastConsumedClientMessageIndex``: the index, on the connection, of the last client
     message its state includes (``setup`` is index 0, so the first message after it is 1).
     Frames after that index are re-sent, exactly once, on the next connection.
+
+    Audio is bounded as in the outbound queue: beyond ``max_audio_seconds`` the oldest
+    audio frame goes (counted); other frames are never dropped.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_audio_seconds: float = float("inf")) -> None:
         self._frames: deque[tuple[int, OutboundItem]] = deque()
+        self._max_audio_seconds = max_audio_seconds
+        self._audio_seconds = 0.0
+        self.dropped_audio_chunks = 0
+        self.dropped_audio_seconds = 0.0
 
     def __len__(self) -> int:
         return len(self._frames)
 
     def sent(self, index: int, item: OutboundItem) -> None:
         self._frames.append((index, item))
+        if item.kind == "audio":
+            self._audio_seconds += item.audio_seconds
+            while self._audio_seconds > self._max_audio_seconds + 1e-9:
+                self._drop_oldest_audio()
+
+    def _drop_oldest_audio(self) -> None:
+        for position, (_, queued) in enumerate(self._frames):
+            if queued.kind == "audio":
+                del self._frames[position]
+                self._audio_seconds -= queued.audio_seconds
+                self.dropped_audio_chunks += 1
+                self.dropped_audio_seconds += queued.audio_seconds
+                return
+        self._audio_seconds = 0.0  # pragma: no cover - the sum tracks the frames
 
     def acknowledge(self, index: int) -> None:
         """The server's state includes every frame up to ``index``."""
         while self._frames and self._frames[0][0] <= index:
-            self._frames.popleft()
+            _, item = self._frames.popleft()
+            if item.kind == "audio":
+                self._audio_seconds -= item.audio_seconds
+
+    def discard_kind(self, kind: str) -> int:
+        """Forget the frames of ``kind``; returns how many there were."""
+        kept = deque(entry for entry in self._frames if entry[1].kind != kind)
+        dropped = len(self._frames) - len(kept)
+        self._frames = kept
+        return dropped
 
     def take(self) -> list[OutboundItem]:
         """The unacknowledged frames, oldest first; the buffer is emptied."""
         items = [item for _, item in self._frames]
-        self._frames.clear()
+        self.clear()
         return items
 
     def clear(self) -> None:
         self._frames.clear()
+        self._audio_seconds = 0.0

@@ -228,10 +228,10 @@ class LiveSession:
         self._outbound: OutboundQueue = OutboundQueue(
             max_outbound_messages, max_outbound_audio_seconds
         )
-        self._replay = ReplayBuffer()
+        self._replay = ReplayBuffer(max_outbound_audio_seconds)
         # Without transparent resumption: text and client content sent since the latest
         # resumable handle, which a resume with that handle would otherwise lose.
-        self._since_handle = ReplayBuffer()
+        self._since_handle = ReplayBuffer(max_outbound_audio_seconds)
         self._handler_queue: deque[tuple[Handler, Any]] = deque()
         self._handler_lot = trio.lowlevel.ParkingLot()
         self._changed = trio.Event()
@@ -256,7 +256,7 @@ class LiveSession:
         self._nursery: trio.Nursery | None = None
         self._user_close = False
         self._readers = 0
-        self._tool_scopes: dict[str, trio.CancelScope] = {}
+        self._tool_tasks: dict[str, _CallTask] = {}
         self._idle = trio.Event()
         self._idle.set()
         self._rng = random.Random(reconnect.seed if reconnect else None)
@@ -305,8 +305,12 @@ class LiveSession:
             queued_events=len(self._events),
             queued_outbound=len(self._outbound),
             queued_outbound_audio_seconds=self._outbound.audio_seconds,
-            dropped_input_audio_chunks=self._outbound.dropped_audio_chunks,
-            dropped_input_audio_seconds=self._outbound.dropped_audio_seconds,
+            dropped_input_audio_chunks=(
+                self._outbound.dropped_audio_chunks + self._replay.dropped_audio_chunks
+            ),
+            dropped_input_audio_seconds=(
+                self._outbound.dropped_audio_seconds + self._replay.dropped_audio_seconds
+            ),
             dropped_output_audio_chunks=self._events.dropped_audio_chunks,
             dropped_output_audio_bytes=self._events.dropped_audio_bytes,
             reconnects=self._reconnects,
@@ -526,13 +530,15 @@ class LiveSession:
         if self._status in (Status.CLOSING, Status.CLOSED) or self._proto is None:
             await trio.lowlevel.checkpoint()
             raise self._closed_error()
-        frame = self._proto.client_frame(message).decode()
         proto = self._proto
-        if kind == "tool_response" and not proto.in_turn and not proto.active_tool_calls:
-            self._idle.set()  # a safe point for a goAway reconnect again
+        frame = proto.encode_client(message).decode()
         item = OutboundItem(frame, audio_seconds, "audio" if kind == "audio" else kind)
         dropped_before = self._outbound.dropped_audio_chunks
         await self._outbound.put(item)
+        if kind == "tool_response":
+            # Only once queued: a cancelled send leaves its calls active (and unanswered).
+            proto.answered(message)
+            self._update_idle()
         dropped = self._outbound.dropped_audio_chunks
         if dropped != dropped_before and (dropped_before == 0 or dropped % 50 == 0):
             # Issue 5: beyond the audio budget the oldest input audio goes, and is reported.
@@ -697,8 +703,8 @@ class LiveSession:
         self._events.put(closed)
         self._events.close(self._error)
         self._outbound.close(self._closed_error())
-        for scope in self._tool_scopes.values():
-            scope.cancel()
+        for task in self._tool_tasks.values():
+            task.scope.cancel()
         if self._error is not None and self._readers == 0:
             self._body_scope.cancel()
         log.info("session closed: %s %s", closed.code, closed.reason)
@@ -790,7 +796,7 @@ class LiveSession:
             proto.in_turn = False
             self._emit(ev.Interrupted())
             self._emit(ev.TurnComplete(reason="CONNECTION_LOST"))
-        self._idle.set()
+        self._update_idle()
 
     async def _connect_once(self, on_started: Callable[[], None] | None) -> None:
         """One connection, from opening to its end (recorded in ``self._conn_end``).
@@ -910,6 +916,7 @@ class LiveSession:
                 # The server sends `resumable: false` while calls are pending, so the latest
                 # handle predates every pending call: the resumed (or new) session never
                 # issued them, and answers to them would be refused (PROTOCOL.md 4).
+                self._drop_stale_tool_responses()
                 self._cancel_tool_calls(
                     "the session resumed from before these calls"
                     if resumed
@@ -1148,18 +1155,10 @@ class LiveSession:
             log.debug("received %s", ", ".join(type(e).__name__ for e in events) or "nothing")
         for event in events:
             kind = type(event)
-            if kind is ev.AudioChunk or kind is ev.TextChunk:
-                if self._idle.is_set() and proto.in_turn:
-                    self._idle = trio.Event()
-            elif kind is ev.TurnComplete or kind is ev.ToolCallCancellation:
-                if kind is ev.ToolCallCancellation:
-                    self._on_cancellation(event)  # type: ignore[arg-type]
-                if not proto.in_turn and not proto.active_tool_calls:
-                    self._idle.set()
+            if kind is ev.ToolCallCancellation:
+                self._on_cancellation(event)  # type: ignore[arg-type]
             elif kind is ev.ToolCall:
                 self._on_tool_call(event)  # type: ignore[arg-type]
-                if self._idle.is_set():
-                    self._idle = trio.Event()
             elif kind is ev.SessionResumptionUpdate:
                 update: ev.SessionResumptionUpdate = event  # type: ignore[assignment]
                 if update.last_consumed_index is not None:
@@ -1169,6 +1168,18 @@ class LiveSession:
             elif kind is ev.GoAway:
                 self._on_go_away()
             self._emit(event)
+        self._update_idle()
+
+    def _update_idle(self) -> None:
+        """``_idle`` is set exactly while no model turn and no tool call is in progress:
+        the safe point the goAway timer waits for (derived from the protocol, never kept
+        by hand)."""
+        proto = self._proto
+        busy = proto is not None and (proto.in_turn or bool(proto.active_tool_calls))
+        if busy and self._idle.is_set():
+            self._idle = trio.Event()
+        elif not busy:
+            self._idle.set()
 
     def _on_go_away(self) -> None:
         proto = self._proto
@@ -1243,17 +1254,33 @@ class LiveSession:
             ):
                 # A registered tool, or a function nobody declared or handles: the registry
                 # answers it with an error, since every call must be answered (PROTOCOL.md 3.4).
-                nursery.start_soon(self._run_registered_tool, call)
+                nursery.start_soon(self._run_registered_tool, call, self._track([call]))
             else:
                 manual.append(call)
         if manual and handler is not None:
-            nursery.start_soon(self._run_tool_handler, handler, ev.ToolCall(calls=tuple(manual)))
+            batch = ev.ToolCall(calls=tuple(manual))
+            nursery.start_soon(self._run_tool_handler, handler, batch, self._track(manual))
+
+    def _track(self, calls: Iterable[w.FunctionCall]) -> _CallTask:
+        """Register the task that will answer ``calls`` now, before it starts: a cancellation
+        in the same message (or the next) must find it."""
+        task = _CallTask(call.id for call in calls if call.id is not None)
+        for call_id in task.ids:
+            self._tool_tasks[call_id] = task
+        return task
 
     def _on_cancellation(self, event: ev.ToolCallCancellation) -> None:
         for call_id in event.ids:
-            scope = self._tool_scopes.pop(call_id, None)
-            if scope is not None:
-                scope.cancel()
+            task = self._tool_tasks.pop(call_id, None)
+            if task is not None:
+                task.ids.discard(call_id)
+                if not task.ids:
+                    # Cancelled only when all its calls are: the others must still be answered.
+                    task.scope.cancel()
+
+    def _still_active(self, ids: Iterable[str]) -> list[str]:
+        """Of ``ids``, those not cancelled; they stop being tracked (they are being answered)."""
+        return [call_id for call_id in ids if self._tool_tasks.pop(call_id, None) is not None]
 
     def _cancel_tool_calls(self, why: str) -> None:
         proto = self._proto
@@ -1267,14 +1294,21 @@ class LiveSession:
         event = ev.ToolCallCancellation(ids=ids)
         self._on_cancellation(event)
         self._emit(event)
+        self._update_idle()
 
-    async def _run_registered_tool(self, call: w.FunctionCall) -> None:
+    def _drop_stale_tool_responses(self) -> None:
+        """Answers queued for calls the new session never issued would be refused (PROTOCOL.md
+        3.4, 4): they go, from the queue and from the buffers of frames to re-send."""
+        dropped = self._outbound.discard_kind("tool_response")
+        dropped += self._replay.discard_kind("tool_response")
+        if dropped:
+            log.info("dropped %d tool responses for calls of the previous session", dropped)
+
+    async def _run_registered_tool(self, call: w.FunctionCall, task: _CallTask) -> None:
         """Run a call with its registered tool; answer it exactly once unless cancelled."""
         assert call.id is not None
-        scope = trio.CancelScope()
-        self._tool_scopes[call.id] = scope
         response: w.FunctionResponse | None = None
-        with scope:
+        with task.scope:
             # The tool's own timeout answers first; the session's bounds tools without one.
             with trio.move_on_after(
                 self._tool_timeout if self._tool_timeout is not None else math.inf
@@ -1286,19 +1320,17 @@ class LiveSession:
                     name=call.name,
                     response={"error": f"the tool call timed out after {self._tool_timeout:g} s"},
                 )
-        self._tool_scopes.pop(call.id, None)
-        if scope.cancelled_caught or response is None:
+        if not self._still_active([call.id]) or response is None:
             return  # cancelled by toolCallCancellation: a cancelled call is not answered
         await self._answer([response])
 
-    async def _run_tool_handler(self, handler: Handler, event: ev.ToolCall) -> None:
+    async def _run_tool_handler(self, handler: Handler, event: ev.ToolCall, task: _CallTask) -> (
+        None
+    ):
         ids = [call.id for call in event.calls if call.id is not None]
-        scope = trio.CancelScope()
-        for call_id in ids:
-            self._tool_scopes[call_id] = scope
         result: Any = None
         failure: str | None = None
-        with scope:
+        with task.scope:
             try:
                 with trio.fail_after(self._tool_timeout if self._tool_timeout else math.inf):
                     result = handler(event)
@@ -1311,9 +1343,9 @@ class LiveSession:
                 log.exception("on_tool_call raised")
                 self._report_error(exc)
                 failure = f"{type(exc).__name__}: {exc}"
-        live_ids = [i for i in ids if self._tool_scopes.pop(i, None) is not None]
-        if scope.cancelled_caught and failure is None:
-            return  # cancelled by toolCallCancellation (or the session ended)
+        live_ids = self._still_active(ids)
+        if not live_ids:
+            return  # every call was cancelled by toolCallCancellation (or the session ended)
         if failure is None and result is None:
             return  # the handler answers by itself (send_tool_response)
         by_id: dict[str, w.FunctionResponse] = {}
@@ -1355,6 +1387,16 @@ class LiveSession:
             )
         except LiveError as exc:
             log.info("tool response not sent: %s", exc)
+
+
+class _CallTask:
+    """The task answering some tool calls: cancelled once all of them are cancelled."""
+
+    __slots__ = ("ids", "scope")
+
+    def __init__(self, ids: Iterable[str]) -> None:
+        self.ids = set(ids)
+        self.scope = trio.CancelScope()
 
 
 class _SetupFailed(Exception):
