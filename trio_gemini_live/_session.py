@@ -1307,6 +1307,8 @@ class LiveSession:
     async def _run_registered_tool(self, call: w.FunctionCall, task: _CallTask) -> None:
         """Run a call with its registered tool; answer it exactly once unless cancelled."""
         assert call.id is not None
+        if task.scope.cancel_called:
+            return  # cancelled before it started (a bundled toolCallCancellation)
         response: w.FunctionResponse | None = None
         with task.scope:
             # The tool's own timeout answers first; the session's bounds tools without one.
@@ -1328,6 +1330,8 @@ class LiveSession:
         None
     ):
         ids = [call.id for call in event.calls if call.id is not None]
+        if task.scope.cancel_called:
+            return  # every call was cancelled before the handler started
         result: Any = None
         failure: str | None = None
         with task.scope:
