@@ -93,3 +93,54 @@ async def emu(nursery: trio.Nursery) -> LiveEmulator:
     emulator = LiveEmulator(api_key=API_KEY)
     await nursery.start(emulator.serve_in_memory)
     return emulator
+
+
+# --- the command line (tests/test_cli*.py) -------------------------------------------------------
+
+#: ``_cli.main`` runs its own ``trio.run``, so ``trio.fail_after`` cannot bound it: run_main
+#: runs it on a worker thread and gives up after this many seconds (a hang fails the test).
+CLI_BOUND = 60.0
+
+
+def run_main(argv: list[str]) -> int:
+    """``_cli.main(argv)``, bounded by ``CLI_BOUND``; its exceptions are re-raised here."""
+    import threading
+
+    from trio_gemini_live._cli import main
+
+    result: list[Any] = []
+
+    def target() -> None:
+        try:
+            result.append(main(argv))
+        except BaseException as exc:  # re-raised on the test's thread
+            result.append(exc)
+
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    worker.join(CLI_BOUND)
+    assert result, f"main({argv!r}) did not finish within {CLI_BOUND} s"
+    if isinstance(result[0], BaseException):
+        raise result[0]
+    status: int = result[0]
+    return status
+
+
+def read_line(stream: Any, timeout: float = 30.0) -> str:
+    """One line from a child process's pipe, or an assertion error after ``timeout`` s."""
+    import threading
+
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.append(stream.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    assert lines, f"no line from the process within {timeout} s"
+    return lines[0]
+
+
+@pytest.fixture
+def no_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No credentials in the environment (neither API keys nor Vertex AI variables)."""
+    for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI",
+                 "GOOGLE_GENAI_USE_ENTERPRISE"):
+        monkeypatch.delenv(name, raising=False)

@@ -15,21 +15,18 @@ import pytest
 import trio
 import trio_websocket
 
-from trio_gemini_live._cli import main
+from trio_gemini_live import _cli
+from trio_gemini_live._auth import ApiKey, VertexAI
+
+from .conftest import read_line, run_main
 
 V1BETA = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
-
-
-@pytest.fixture
-def no_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
-    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
 
 
 def test_demo_runs_a_whole_conversation(tmp_path: Path, no_key: None,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     wav = tmp_path / "reply.wav"
-    assert main(["demo", "--fast", "--output", str(wav)]) == 0
+    assert run_main(["demo", "--fast", "--output", str(wav)]) == 0
     out = capsys.readouterr().out
     assert "user: Hello! Who are you?" in out
     assert "user (transcribed): What's the weather like in Paris?" in out
@@ -54,7 +51,7 @@ def test_python_m_demo(tmp_path: Path) -> None:
 def test_chat_with_the_emulator_ends_on_ctrl_d(monkeypatch: pytest.MonkeyPatch, no_key: None,
                                                capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(sys, "stdin", io.StringIO("Hi there\n\nsecond\n"))
-    assert main(["chat", "--emulator"]) == 0
+    assert run_main(["chat", "--emulator"]) == 0
     out = capsys.readouterr().out
     assert 'model> I heard: "Hi there". This is turn 1 of our conversation.' in out
     assert "turn 2 of our conversation" in out
@@ -76,7 +73,7 @@ def test_chat_with_the_emulator_ends_on_ctrl_d(monkeypatch: pytest.MonkeyPatch, 
 def test_bad_arguments_exit_2_with_usage(argv: list[str],
                                          capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
-        main(argv)
+        run_main(argv)
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "usage:" in err and "Traceback" not in err
@@ -85,8 +82,39 @@ def test_bad_arguments_exit_2_with_usage(argv: list[str],
 @pytest.mark.parametrize("argv", [["demo", "--live"], ["chat"]])
 def test_google_without_a_key_exits_2(argv: list[str], no_key: None,
                                       capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(argv) == 2
+    assert run_main(argv) == 2
     assert "GEMINI_API_KEY" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "runner"),
+    [(["demo", "--live"], "_demo"), (["chat"], "_chat"),
+     (["talk", "--wav", "{wav}"], "_talk")],
+)
+@pytest.mark.parametrize("vertex", [False, True])
+def test_google_credentials_come_from_auth_from_env(
+        argv: list[str], runner: str, vertex: bool, no_key: None, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Vertex AI variables work as well as an API key (what auth=None would use), and the
+    # credentials read once up front are the ones the session gets.
+    if vertex:
+        monkeypatch.setenv("GOOGLE_GENAI_USE_VERTEXAI", "true")
+        monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "p")
+        monkeypatch.setenv("GOOGLE_CLOUD_LOCATION", "us-central1")
+    else:
+        monkeypatch.setenv("GEMINI_API_KEY", "AIzaFAKE-cli-key")
+    wav = tmp_path / "in.wav"
+    _cli.write_wav(wav, bytes(3200), 16000)
+    seen: list[object] = []
+
+    async def fake(args: object, *rest: object) -> int:
+        seen.append(getattr(args, "auth", None))
+        return 0
+
+    monkeypatch.setattr(_cli, runner, fake)
+    assert run_main([arg.format(wav=wav) for arg in argv]) == 0
+    assert len(seen) == 1
+    assert isinstance(seen[0], VertexAI if vertex else ApiKey)
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
@@ -97,7 +125,7 @@ def test_emulator_command_serves_until_interrupted() -> None:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
-        line = process.stdout.readline()  # bounded: the finally kills the process
+        line = read_line(process.stdout)
         url = line.split(" on ", 1)[1].split()[0]
         assert url.startswith("ws://127.0.0.1:")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import signal
@@ -14,40 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trio
+import trio.testing
 
 from trio_gemini_live import _cli
-from trio_gemini_live._cli import main
-from trio_gemini_live.audio import read_wav, speechlike, write_wav
+from trio_gemini_live import events as ev
+from trio_gemini_live.audio import read_wav, speechlike, tone, write_wav
 from trio_gemini_live.testing import speech_like_pcm
 
-# ``main`` runs its own ``trio.run``, so ``trio.fail_after`` cannot bound it: run it on a
-# worker thread and give up after this many seconds (a hang fails instead of blocking CI).
-_BOUND = 60.0
-
-
-def _run(argv: list[str]) -> int:
-    result: list[Any] = []
-
-    def target() -> None:
-        try:
-            result.append(main(argv))
-        except BaseException as exc:  # re-raised on the test's thread
-            result.append(exc)
-
-    worker = threading.Thread(target=target, daemon=True)
-    worker.start()
-    worker.join(_BOUND)
-    assert result, f"talk did not finish within {_BOUND} s"
-    if isinstance(result[0], BaseException):
-        raise result[0]
-    status: int = result[0]
-    return status
-
-
-@pytest.fixture
-def no_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
-    monkeypatch.delenv("GOOGLE_API_KEY", raising=False)
+from .conftest import read_line, run_main
 
 
 @pytest.fixture
@@ -67,7 +43,7 @@ def test_talk_speaks_a_wav_file_and_saves_the_reply(
         tmp_path: Path, speech_wav: Path, no_key: None,
         capsys: pytest.CaptureFixture[str]) -> None:
     out_wav = tmp_path / "reply.wav"
-    status = _run(["talk", "--emulator", "--wav", str(speech_wav), "--out", str(out_wav),
+    status = run_main(["talk", "--emulator", "--wav", str(speech_wav), "--out", str(out_wav),
                    "--fast"])
     out = capsys.readouterr().out
     assert status == 0, out
@@ -98,7 +74,7 @@ def test_talk_mixes_resamples_and_answers_every_utterance(
         wav.setframerate(48000)
         wav.writeframes(stereo)
     out_wav = tmp_path / "reply.wav"
-    status = _run(["talk", "--emulator", "--wav", str(source), "--out", str(out_wav),
+    status = run_main(["talk", "--emulator", "--wav", str(source), "--out", str(out_wav),
                    "--fast"])
     out = capsys.readouterr().out
     assert status == 0, out
@@ -114,7 +90,7 @@ def test_talk_without_a_reply_gives_up(tmp_path: Path, no_key: None,
     silent = tmp_path / "silence.wav"
     write_wav(silent, bytes(16000), 16000)  # 0.5 s of silence: the VAD never starts
     out_wav = tmp_path / "reply.wav"
-    status = _run(["talk", "--emulator", "--wav", str(silent), "--out", str(out_wav),
+    status = run_main(["talk", "--emulator", "--wav", str(silent), "--out", str(out_wav),
                    "--fast", "--reply-timeout", "0.2"])
     captured = capsys.readouterr()
     assert status == 1
@@ -158,7 +134,7 @@ def test_talk_play_feeds_the_sound_device(speech_wav: Path, no_key: None,
     fake = types.SimpleNamespace(RawOutputStream=_FakeOutputStream)
     monkeypatch.setattr(_cli, "_sounddevice", lambda: fake)
     _FakeOutputStream.played = bytearray()
-    status = _run(["talk", "--emulator", "--wav", str(speech_wav), "--play", "--fast"])
+    status = run_main(["talk", "--emulator", "--wav", str(speech_wav), "--play", "--fast"])
     out = capsys.readouterr().out
     assert status == 0, out
     assert out.count("model: ") == 1 and "Saved" not in out  # --play alone saves nothing
@@ -170,7 +146,7 @@ def test_talk_saves_to_a_default_file(speech_wav: Path, tmp_path: Path, no_key: 
                                       monkeypatch: pytest.MonkeyPatch,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(tmp_path)
-    assert _run(["talk", "--emulator", "--wav", str(speech_wav), "--fast"]) == 0
+    assert run_main(["talk", "--emulator", "--wav", str(speech_wav), "--fast"]) == 0
     assert "talk-reply.wav" in capsys.readouterr().out
     pcm, rate = read_wav(tmp_path / "talk-reply.wav")
     assert rate == 24000 and pcm
@@ -212,7 +188,7 @@ def test_talk_bad_arguments_exit_2(extra: list[str], message: str, tmp_path: Pat
              "not_wav": not_wav, "empty": empty, "speech": speech_wav, "tmp": tmp_path}
     argv = ["talk", "--emulator", *(arg.format(**paths) for arg in extra)]
     with pytest.raises(SystemExit) as info:
-        main(argv)
+        run_main(argv)
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "usage:" in err and message in err and "Traceback" not in err
@@ -224,19 +200,31 @@ def test_talk_without_sounddevice_exits_2(flag: str, extra: list[str], speech_wa
                                           capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setattr(_cli, "_sounddevice", lambda: None)
     argv = ["talk", "--emulator", flag, *(arg.format(speech=speech_wav) for arg in extra)]
-    assert main(argv) == 2
+    assert run_main(argv) == 2
     err = capsys.readouterr().err
     assert f"talk {flag} needs the sounddevice package" in err and "Traceback" not in err
 
 
-def test_sounddevice_is_detected_or_reported_missing() -> None:
-    module = _cli._sounddevice()
-    assert (module is None) == ("sounddevice" not in sys.modules)
+@pytest.mark.parametrize("error", [ImportError, OSError])
+def test_sounddevice_missing_or_without_portaudio_is_none(
+        error: type[Exception], monkeypatch: pytest.MonkeyPatch) -> None:
+    imported: list[str] = []
+
+    def import_module(name: str) -> Any:
+        imported.append(name)
+        raise error("no PortAudio library found")
+
+    monkeypatch.setattr(_cli.importlib, "import_module", import_module)
+    assert _cli._sounddevice() is None
+    assert imported == ["sounddevice"]
+    fake = types.ModuleType("sounddevice")
+    monkeypatch.setattr(_cli.importlib, "import_module", lambda name: fake)
+    assert _cli._sounddevice() is fake
 
 
 def test_talk_to_google_without_a_key_exits_2(speech_wav: Path, no_key: None,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["talk", "--wav", str(speech_wav)]) == 2
+    assert run_main(["talk", "--wav", str(speech_wav)]) == 2
     assert "GEMINI_API_KEY" in capsys.readouterr().err
 
 
@@ -251,7 +239,7 @@ def test_talk_ctrl_c_exits_130(tmp_path: Path) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert process.stdout is not None
-        assert process.stdout.readline().startswith("Connected to the local emulator")
+        assert read_line(process.stdout).startswith("Connected to the local emulator")
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 130
         assert "Traceback" not in (process.stderr.read() if process.stderr else "")
@@ -277,6 +265,98 @@ def test_talk_without_a_sound_device_exits_1(flag: str, extra: list[str], speech
                                  RawOutputStream=_no_device)
     monkeypatch.setattr(_cli, "_sounddevice", lambda: fake)
     argv = ["talk", "--emulator", flag, *(arg.format(speech=speech_wav) for arg in extra)]
-    assert _run(argv) == 1
+    assert run_main(argv) == 1
     err = capsys.readouterr().err
     assert "error: sound device: Error querying device -1" in err and "Traceback" not in err
+
+
+# --- bounded waits, late microphone blocks, other output rates ------------------------------
+
+
+class _FakeSession:
+    """Stands in for a LiveSession: ``events()`` yields the given events, then blocks."""
+
+    def __init__(self, events: list[ev.Event]) -> None:
+        self._events = list(events)
+
+    async def events(self) -> Any:
+        while self._events:
+            yield self._events.pop(0)
+        await trio.sleep_forever()
+
+
+async def test_model_turn_gives_up_when_the_turn_never_completes(
+        autojump_clock: trio.testing.MockClock) -> None:
+    session = _FakeSession([ev.TextChunk(text="half a ")])
+    with trio.fail_after(_cli._TURN_TIMEOUT + 10), pytest.raises(_cli._NoReplyError):
+        await _cli._model_turn(session, _cli._Transcript(io.StringIO()))  # type: ignore[arg-type]
+
+
+async def test_replies_give_up_when_the_model_stops_mid_turn(
+        autojump_clock: trio.testing.MockClock) -> None:
+    replies = _cli._Replies(io.StringIO(), None, reply_timeout=5.0)
+    replies.input_done()
+    session = _FakeSession([ev.OutputTranscription(text="I was saying")])
+    with trio.fail_after(60):
+        assert await replies.run(session) is False  # type: ignore[arg-type]
+    assert replies.speaking and replies.turns == 0
+
+
+class _StalledOutputStream:
+    """A sound card that never asks for audio."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        pass
+
+
+async def test_player_drain_is_bounded_and_checkpoints(
+        autojump_clock: trio.testing.MockClock) -> None:
+    player = _cli._Player(types.SimpleNamespace(RawOutputStream=_StalledOutputStream))
+    with trio.fail_after(1):
+        await player.drain()  # nothing queued: returns, through a checkpoint
+    player.handle(ev.AudioChunk(data=bytes(48000)))  # 1 s at 24 kHz
+    start = trio.current_time()
+    with trio.fail_after(60):
+        await player.drain()
+    assert trio.current_time() - start == pytest.approx(1.0 + _cli._DRAIN_SLACK)
+    assert player.buffer.queued_seconds == 1.0
+
+
+async def test_audio_at_another_rate_is_resampled_for_playback_and_the_file() -> None:
+    player = _cli._Player(types.SimpleNamespace(RawOutputStream=_StalledOutputStream))
+    replies = _cli._Replies(io.StringIO(), player, reply_timeout=5.0)
+    pcm_16k = tone(440, 0.5, 16000)
+    replies._handle(ev.AudioChunk(data=pcm_16k, sample_rate=16000,
+                                  mime_type="audio/pcm;rate=16000"))
+    assert len(replies.audio) == 2 * 12000  # 0.5 s at 24 kHz
+    assert player.buffer.queued_seconds == 0.5
+    await trio.lowlevel.checkpoint()
+
+
+async def test_a_microphone_block_after_the_loop_ended_is_dropped() -> None:
+    """PortAudio may deliver one more block after the receiving side closed."""
+
+    class Stop(Exception):
+        pass
+
+    class Stream:
+        def __init__(self, *, callback: Any, **kwargs: Any) -> None:
+            self.callback = callback
+
+        def __enter__(self) -> Stream:
+            self.callback(bytes(3200), 1600, None, None)
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.callback(bytes(3200), 1600, None, None)  # a late block
+
+    class Session:
+        async def send_realtime_input(self, **kwargs: Any) -> None:
+            raise Stop
+
+    with trio.fail_after(5):
+        with pytest.raises(Stop):
+            await _cli._send_mic(Session(), types.SimpleNamespace(RawInputStream=Stream),  # type: ignore[arg-type]
+                                 io.StringIO())
+        # The late block is offered now: a BrokenResourceError there would crash trio.run.
+        await trio.testing.wait_all_tasks_blocked()

@@ -13,7 +13,9 @@
   (``--out``) and/or played (``--play``). ``--mic`` and ``--play`` need the optional
   ``sounddevice`` package (not part of the ``audio`` extra).
 
-Bad arguments print the usage and exit with status 2 (argparse), never a traceback.
+Bad arguments print the usage and exit with status 2 (argparse), never a traceback; so do
+missing credentials. Every wait for the model is bounded: a silent server ends the command
+with an error message and status 1.
 """
 
 from __future__ import annotations
@@ -32,11 +34,20 @@ from typing import Any, TextIO, cast
 import trio
 
 from . import events as ev
-from ._auth import ApiKey
+from ._auth import ApiKey, Auth, auth_from_env
 from ._config import LiveConfig
-from ._errors import LiveError
+from ._errors import AuthError, LiveError
 from ._session import LiveSession, open_live_session
-from .audio import INPUT_RATE, OUTPUT_RATE, PlaybackBuffer, chunk_pcm, read_wav, to_16k, write_wav
+from .audio import (
+    INPUT_RATE,
+    OUTPUT_RATE,
+    PlaybackBuffer,
+    chunk_pcm,
+    read_wav,
+    resample,
+    to_16k,
+    write_wav,
+)
 from .testing import DEFAULT_MODEL, LiveEmulator, speech_like_pcm
 from .tools import tool
 
@@ -44,6 +55,14 @@ __all__ = ["main"]
 
 _DEMO_KEY = "demo-key"
 _TALK_OUT = "talk-reply.wav"
+# The demo waits this long for each model turn (and for the reconnection after goAway).
+_TURN_TIMEOUT = 60.0
+# A playback device may lag the audio it was handed by this much before drain() gives up.
+_DRAIN_SLACK = 2.0
+
+
+class _NoReplyError(Exception):
+    """The model did not answer (or stopped answering) within the time allowed."""
 
 
 def _positive(text: str) -> float:
@@ -124,9 +143,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (2 for bad arguments)."""
+    """Run the command line; returns the exit status.
+
+    0 on success, 1 for an error (a message on stderr), 2 for missing credentials, 130
+    after Ctrl-C. Bad arguments make argparse print the usage and raise ``SystemExit(2)``.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.auth = None
     try:
         if args.command == "emulator":
             context = None
@@ -138,18 +162,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                     parser.error(f"--certfile {args.certfile}: {exc}")
             trio.run(_serve, args, context)
         elif args.command == "demo":
-            if args.live and not _env_key():
-                print("demo --live needs GEMINI_API_KEY or GOOGLE_API_KEY in the environment",
-                      file=sys.stderr)
-                return 2
+            if args.live:
+                args.auth = _env_auth("demo --live")
+                if args.auth is None:
+                    return 2
             trio.run(_demo, args, sys.stdout)
         elif args.command == "talk":
             return _talk_main(parser, args)
         else:
-            if not args.emulator and not _env_key():
-                print("chat needs GEMINI_API_KEY or GOOGLE_API_KEY (or use --emulator)",
-                      file=sys.stderr)
-                return 2
+            if not args.emulator:
+                args.auth = _env_auth("chat (or use --emulator)")
+                if args.auth is None:
+                    return 2
             trio.run(_chat, args)
     except BaseException as exc:
         # Trio nurseries wrap errors in exception groups: look at the single cause.
@@ -157,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(leaf, KeyboardInterrupt):
             print(file=sys.stderr)
             return 130
-        if isinstance(leaf, LiveError):
+        if isinstance(leaf, (LiveError, _NoReplyError)):
             print(f"error: {leaf}", file=sys.stderr)
             return 1
         raise
@@ -170,8 +194,32 @@ def _leaf(exc: BaseException) -> BaseException:
     return exc
 
 
-def _env_key() -> str | None:
-    return os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
+def _env_auth(command: str) -> Auth | None:
+    """The credentials ``auth=None`` would use (``auth_from_env``), or None after saying why.
+
+    The same reading as the library's (API key or Vertex AI variables), done once up front
+    so that missing credentials are a usage error (exit 2) rather than a failed connection.
+    """
+    try:
+        return auth_from_env()
+    except AuthError as exc:
+        print(f"{command}: {exc}", file=sys.stderr)
+    except ValueError:
+        # The value itself is not echoed: it may be (part of) a key.
+        print(f"{command}: a credential variable in the environment is malformed",
+              file=sys.stderr)
+    return None
+
+
+def _at_output_rate(chunk: ev.AudioChunk) -> bytes:
+    """A reply chunk as 16-bit PCM at OUTPUT_RATE (the Live API's 24 kHz, PROTOCOL.md 4).
+
+    The server says its rate in each chunk's MIME type; one at another rate is resampled
+    (chunk by chunk: good enough for a demo's WAV file and playback).
+    """
+    if chunk.sample_rate == OUTPUT_RATE:
+        return chunk.data
+    return resample(chunk.data, chunk.sample_rate, OUTPUT_RATE)
 
 
 async def _serve(args: argparse.Namespace, context: ssl.SSLContext | None) -> None:
@@ -208,9 +256,30 @@ class _Transcript:
 
 
 async def _model_turn(session: LiveSession, log: _Transcript) -> tuple[str, bytes]:
-    """Read one model turn; print what was heard and said; return the text and the audio."""
-    heard, said, text = [], [], []
+    """Read one model turn; print what was heard and said; return the text and the audio.
+
+    The audio is at OUTPUT_RATE. Raises _NoReplyError when the turn does not complete within
+    ``_TURN_TIMEOUT``.
+    """
+    heard: list[str] = []
+    said: list[str] = []
+    text: list[str] = []
     audio = bytearray()
+    with trio.move_on_after(_TURN_TIMEOUT) as waited:
+        await _read_turn(session, log, heard, said, text, audio)
+    if waited.cancelled_caught:
+        raise _NoReplyError(f"the model's turn did not complete within {_TURN_TIMEOUT:g} s")
+    if heard:
+        log.say("user (transcribed)", "".join(heard).strip())
+    reply = ("".join(said) or "".join(text)).strip()
+    seconds = len(audio) / (2 * OUTPUT_RATE)
+    log.say("model", f"{reply}  [{seconds:.1f}s of audio]" if audio else reply)
+    return reply, bytes(audio)
+
+
+async def _read_turn(session: LiveSession, log: _Transcript, heard: list[str], said: list[str],
+                     text: list[str], audio: bytearray) -> None:
+    """Collect one model turn's events into the lists (up to TurnComplete)."""
     async for event in session.events():
         if isinstance(event, ev.InputTranscription):
             heard.append(event.text)
@@ -219,18 +288,12 @@ async def _model_turn(session: LiveSession, log: _Transcript) -> tuple[str, byte
         elif isinstance(event, ev.TextChunk) and not event.thought:
             text.append(event.text)
         elif isinstance(event, ev.AudioChunk):
-            audio += event.data
+            audio += _at_output_rate(event)
         elif isinstance(event, ev.ToolCall):
             for call in event.calls:
                 log.say("tool", f"the model calls {call.name}({call.args}); running it")
         elif isinstance(event, ev.TurnComplete):
             break
-    if heard:
-        log.say("user (transcribed)", "".join(heard).strip())
-    reply = ("".join(said) or "".join(text)).strip()
-    seconds = len(audio) / 48000
-    log.say("model", f"{reply}  [{seconds:.1f}s of audio]" if audio else reply)
-    return reply, bytes(audio)
 
 
 async def _demo(args: argparse.Namespace, out: TextIO) -> None:
@@ -242,7 +305,7 @@ async def _demo(args: argparse.Namespace, out: TextIO) -> None:
         emulator: LiveEmulator | None = None
         if args.live:
             opener: Callable[[], Any] = lambda: open_live_session(  # noqa: E731
-                nursery, model=args.model, auth=None, config=config, tools=[get_weather])
+                nursery, model=args.model, auth=args.auth, config=config, tools=[get_weather])
             log.say("demo", f"talking to Google's Live API with {args.model}")
         else:
             # Paced like a real server, so the transcript reads like a conversation.
@@ -272,7 +335,7 @@ async def _demo(args: argparse.Namespace, out: TextIO) -> None:
                     await trio.sleep(0.1)  # a microphone delivers audio in real time
             _, audio = await _model_turn(session, log)
             if audio:
-                write_wav(args.output, audio, 24000)
+                write_wav(args.output, audio, OUTPUT_RATE)
                 log.say("demo", f"saved the spoken reply to {args.output}")
             # 3. A tool call, answered by a Python function (get_weather above).
             prompt = "Please call get_weather for Paris."
@@ -289,13 +352,16 @@ async def _demo(args: argparse.Namespace, out: TextIO) -> None:
 async def _survive_go_away(session: LiveSession, emulator: LiveEmulator,
                            log: _Transcript) -> None:
     await emulator.send_go_away(2.0)
-    async for event in session.events():
-        if isinstance(event, ev.GoAway):
-            log.say("server", f"goAway: this connection ends in {event.time_left:g} s")
-        elif isinstance(event, ev.Reconnected):
-            log.say("demo", "reconnected and resumed the session"
-                    if event.resumed else "reconnected (a new session)")
-            break
+    with trio.move_on_after(_TURN_TIMEOUT) as waited:
+        async for event in session.events():
+            if isinstance(event, ev.GoAway):
+                log.say("server", f"goAway: this connection ends in {event.time_left:g} s")
+            elif isinstance(event, ev.Reconnected):
+                log.say("demo", "reconnected and resumed the session"
+                        if event.resumed else "reconnected (a new session)")
+                break
+    if waited.cancelled_caught:
+        raise _NoReplyError(f"no reconnection within {_TURN_TIMEOUT:g} s after goAway")
     prompt = "Are you still there?"
     log.say("user", prompt)
     await session.send_client_content(prompt)
@@ -319,7 +385,7 @@ async def _open_session(
             yield session
     else:
         async with open_live_session(
-            nursery, model=args.model, auth=None, config=config
+            nursery, model=args.model, auth=args.auth, config=config
         ) as session:
             yield session
 
@@ -405,9 +471,10 @@ def _talk_main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int
                   "and PortAudio: pip install sounddevice (or use --wav FILE / --out FILE)",
                   file=sys.stderr)
             return 2
-    if not args.emulator and not _env_key():
-        print("talk needs GEMINI_API_KEY or GOOGLE_API_KEY (or use --emulator)", file=sys.stderr)
-        return 2
+    if not args.emulator:
+        args.auth = _env_auth("talk (or use --emulator)")
+        if args.auth is None:
+            return 2
     try:
         return trio.run(_talk, args, config, pcm, sd, sys.stdout)
     except BaseException as exc:
@@ -455,17 +522,26 @@ class _Player:
             outdata[:] = self.buffer.read(2 * frames, pad=True)
 
     def handle(self, event: ev.Event) -> None:
+        if isinstance(event, ev.AudioChunk) and event.sample_rate != OUTPUT_RATE:
+            # The buffer plays OUTPUT_RATE and refuses other rates: resample first.
+            event = ev.AudioChunk(data=_at_output_rate(event), sample_rate=OUTPUT_RATE)
         with self.lock:
             self.buffer.handle(event)
 
     async def drain(self) -> None:
-        """Wait until everything queued was handed to the device."""
-        while True:
-            with self.lock:
-                left = self.buffer.queued_seconds
-            if not left:
-                return
-            await trio.sleep(min(left, 0.1))
+        """Wait until everything queued was handed to the device.
+
+        Bounded: a device that stopped calling back is given the queued audio's length plus
+        ``_DRAIN_SLACK`` seconds, then abandoned.
+        """
+        await trio.lowlevel.checkpoint()
+        with self.lock:
+            left = self.buffer.queued_seconds
+        with trio.move_on_after(left + _DRAIN_SLACK):
+            while left:
+                await trio.sleep(min(left, 0.1))
+                with self.lock:
+                    left = self.buffer.queued_seconds
 
 
 class _Replies:
@@ -495,11 +571,17 @@ class _Replies:
             self._wait.cancel()
 
     async def run(self, session: LiveSession) -> bool:
-        """Read events until the conversation is over; False if no reply came in time."""
+        """Read events until the conversation is over; False if no reply came in time.
+
+        "In time": within ``reply_timeout`` after the input ended, and, while the model is
+        speaking, with no gap longer than ``reply_timeout`` between its events.
+        """
         while not self.closed:
             settled = self.input_ended and self.turns > 0 and not self.speaking
-            waiting = self.input_ended and self.turns == 0 and not self.speaking
-            deadline = math.inf
+            waiting = (self.input_ended and self.turns == 0 and not self.speaking) or (
+                self.speaking
+            )
+            deadline = math.inf  # the input is still streaming: input_done() wakes us
             if settled:
                 deadline = trio.current_time() + _SETTLE
             elif waiting:
@@ -527,7 +609,7 @@ class _Replies:
             self.lines.fragment("model", event.text)
         elif isinstance(event, ev.AudioChunk):
             self.speaking = True
-            self.audio += event.data
+            self.audio += _at_output_rate(event)
         elif isinstance(event, ev.TextChunk):
             self.speaking = True
         elif isinstance(event, ev.Interrupted):
@@ -580,8 +662,10 @@ async def _send_mic(session: LiveSession, sd: Any, out: TextIO) -> None:
             send.send_nowait(data)
         except trio.WouldBlock:
             pass  # the session is 5 s behind the microphone: drop rather than pile up
-        except trio.ClosedResourceError:
-            pass  # the stream is shutting down
+        except trio.BrokenResourceError:
+            # The receiving loop ended (Ctrl-C, or the session closed) while PortAudio's
+            # thread still had a block on its way: nobody wants it any more.
+            pass
 
     def callback(indata: Any, frames: int, time: Any, status: Any) -> None:
         # PortAudio's thread: hand the block over to Trio.
@@ -629,8 +713,8 @@ async def _talk(args: argparse.Namespace, config: LiveConfig, pcm: bytes, sd: An
             seconds = len(replies.audio) / (2 * OUTPUT_RATE)
             print(f"Saved {seconds:.1f} s of the reply to {args.out}", file=out, flush=True)
     if not answered:
-        print(f"error: no reply within {args.reply_timeout:g} s after the audio ended",
-              file=sys.stderr)
+        print(f"error: no reply within {args.reply_timeout:g} s after the audio ended "
+              "(or the reply stopped for that long)", file=sys.stderr)
         return 1
     if not replies.audio:
         print("The model sent no audio.", file=out, flush=True)
