@@ -24,9 +24,13 @@ def test_every_setup_field_in_snake_case() -> None:
         top_p=0.9,
         top_k=40,
         max_output_tokens=100,
+        candidate_count=1,
+        presence_penalty=0.25,
+        frequency_penalty=0.5,
         seed=7,
         media_resolution="MEDIA_RESOLUTION_LOW",
         thinking_config={"thinking_budget": 0},
+        enable_affective_dialog=True,
         system_instruction="Be brief.",
         tools=[{"google_search": {}}],
         realtime_input_config={"automatic_activity_detection": {"silence_duration_ms": 300}},
@@ -36,19 +40,38 @@ def test_every_setup_field_in_snake_case() -> None:
         output_audio_transcription={},
         proactivity={"proactive_audio": True},
         history_config={"initial_history_in_client_content": True},
+        explicit_vad_signal=True,  # Vertex-only (PROTOCOL.md 3.1): hence vertex=True below
     )
-    setup = setup_of(config)
-    assert setup["generationConfig"]["speechConfig"] == {
-        "voiceConfig": {"prebuiltVoiceConfig": {"voiceName": "Puck"}}
+    # The whole setup: a field left out or misnamed shows up here.
+    setup: dict[str, Any] = msgspec.to_builtins(config.to_setup("models/m", vertex=True))
+    assert setup == {
+        "model": "models/m",
+        "generationConfig": {
+            "responseModalities": ["AUDIO"],
+            "speechConfig": {"voiceConfig": {"prebuiltVoiceConfig": {"voiceName": "Puck"}}},
+            "temperature": 0.5,
+            "topP": 0.9,
+            "topK": 40,
+            "maxOutputTokens": 100,
+            "candidateCount": 1,
+            "presencePenalty": 0.25,
+            "frequencyPenalty": 0.5,
+            "seed": 7,
+            "mediaResolution": "MEDIA_RESOLUTION_LOW",
+            "thinkingConfig": {"thinkingBudget": 0},
+            "enableAffectiveDialog": True,
+        },
+        "systemInstruction": {"parts": [{"text": "Be brief."}]},
+        "tools": [{"googleSearch": {}}],
+        "realtimeInputConfig": {"automaticActivityDetection": {"silenceDurationMs": 300}},
+        "sessionResumption": {},
+        "contextWindowCompression": {"slidingWindow": {"targetTokens": 1000}},
+        "inputAudioTranscription": {},
+        "outputAudioTranscription": {},
+        "proactivity": {"proactiveAudio": True},
+        "historyConfig": {"initialHistoryInClientContent": True},
+        "explicitVadSignal": True,
     }
-    assert setup["generationConfig"]["thinkingConfig"] == {"thinkingBudget": 0}
-    assert setup["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
-    assert setup["realtimeInputConfig"] == {
-        "automaticActivityDetection": {"silenceDurationMs": 300}
-    }
-    assert setup["contextWindowCompression"] == {"slidingWindow": {"targetTokens": 1000}}
-    assert setup["sessionResumption"] == {}
-    assert setup["proactivity"] == {"proactiveAudio": True}
     assert config.response_modalities == ["AUDIO"]
 
 
