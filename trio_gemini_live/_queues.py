@@ -16,7 +16,6 @@ Both exist so that one slow side never stalls the other (STYLE.md, trio-websocke
 from __future__ import annotations
 
 from collections import deque
-from typing import Final
 
 import msgspec
 import trio
@@ -55,24 +54,18 @@ class EventQueue:
     def __len__(self) -> int:
         return len(self._items)
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def put(self, event: ev.Event) -> int:
-        """Queue ``event``; returns how many audio bytes were dropped to make room."""
+    def put(self, event: ev.Event) -> None:
+        """Queue ``event``; never blocks (the oldest audio goes when over budget)."""
         if self._closed:
-            return 0
+            return
         self._items.append(event)
-        dropped = 0
         if type(event) is ev.AudioChunk:
             self._audio_bytes += len(event.data)
             while self._audio_bytes > self._max_audio_bytes:
-                dropped += self._drop_oldest_audio()
+                self._drop_oldest_audio()
         self._lot.unpark()
-        return dropped
 
-    def _drop_oldest_audio(self) -> int:
+    def _drop_oldest_audio(self) -> None:
         for index, item in enumerate(self._items):
             if type(item) is ev.AudioChunk:
                 del self._items[index]
@@ -80,9 +73,8 @@ class EventQueue:
                 self._audio_bytes -= size
                 self.dropped_audio_chunks += 1
                 self.dropped_audio_bytes += size
-                return size
+                return
         self._audio_bytes = 0  # pragma: no cover - unreachable: the count tracks the items
-        return 0
 
     def close(self, error: BaseException | None = None) -> None:
         """No more events will come. Queued events are still delivered, then ``error``."""
@@ -235,20 +227,3 @@ class OutboundQueue:
         if self._closed is None:
             self._closed = error
             self._writers.unpark_all()
-
-    def clear(self) -> int:
-        """Forget every queued frame; returns how many there were."""
-        count = len(self._items)
-        self._items.clear()
-        self._other = 0
-        self._audio_seconds = 0.0
-        self._writers.unpark_all()
-        return count
-
-
-#: Bytes per second of 16-bit mono PCM at a rate.
-def pcm_seconds(n_bytes: int, sample_rate: int) -> float:
-    return n_bytes / (2 * sample_rate)
-
-
-DEFAULT_INPUT_RATE: Final = 16000

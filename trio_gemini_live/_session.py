@@ -30,7 +30,7 @@ import ssl
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Final, Protocol, TypeAlias
+from typing import Any, Final, NoReturn, Protocol, TypeAlias
 
 import msgspec
 import trio
@@ -114,14 +114,16 @@ def _default_connect(ssl_context: ssl.SSLContext | None) -> Connect:
     return _unwrapping(connect)
 
 
-def _lone_exception(group: BaseExceptionGroup[BaseException]) -> Exception | None:
-    """The single non-group exception inside ``group`` (nested), if there is exactly one."""
+def _raise_lone(group: BaseExceptionGroup[BaseException]) -> NoReturn:
+    """Raise the single non-group exception inside ``group`` (nested), else the group."""
     inner: BaseException = group
     while isinstance(inner, BaseExceptionGroup):
         if len(inner.exceptions) != 1:
-            return None
+            raise group
         inner = inner.exceptions[0]
-    return inner if isinstance(inner, Exception) else None
+    if not isinstance(inner, Exception):
+        raise group
+    raise inner from inner.__cause__
 
 
 def _unwrapping(connect: Connect) -> Connect:
@@ -138,10 +140,7 @@ def _unwrapping(connect: Connect) -> Connect:
             async with connect(url, headers) as ws:
                 yield ws
         except BaseExceptionGroup as group:
-            lone = _lone_exception(group)
-            if lone is None:
-                raise
-            raise lone from lone.__cause__
+            _raise_lone(group)
 
     return hook
 
@@ -160,6 +159,7 @@ class SessionStatistics(msgspec.Struct, frozen=True, kw_only=True):
     reconnects: int
     connections: int
     handler_errors: int
+    dropped_handler_messages: int
     protocol_errors: int
 
 
@@ -316,6 +316,7 @@ class LiveSession:
             reconnects=self._reconnects,
             connections=self._proto.connections if self._proto else 0,
             handler_errors=self._handler_errors,
+            dropped_handler_messages=self._dropped_handler_items,
             protocol_errors=self._protocol_errors,
         )
 
@@ -830,8 +831,8 @@ class LiveSession:
                 log.info("connecting to %s", url)
                 async with self._connect(target.url, target.headers) as ws:
                     # From here on, ending the connection cancels only this inner scope:
-                    # trio-websocket's own reader (in the outer scope) must live on to
-                    # complete the close handshake.
+                    # the transport (which may run a reader task of its own, as
+                    # trio-websocket does) must live on to complete the close handshake.
                     conn_scope.deadline = math.inf
                     serve_scope = trio.CancelScope()
                     self._conn_scope = serve_scope
@@ -1425,7 +1426,6 @@ _HANDLER_FOR: Final[dict[type, str]] = {
     ev.VoiceActivity: "on_voice_activity",
     ev.SessionResumptionUpdate: "on_session_resumption",
     ev.GoAway: "on_go_away",
-    ev.SessionClosed: "on_close",
 }
 
 
@@ -1661,7 +1661,8 @@ async def open_live_session(
         tools=registry,
     )
     # The model's wire name depends on the backend: ask the auth for it before building
-    # the setup (no I/O for API keys and tokens; Vertex credentials are refreshed later).
+    # the setup (Vertex credentials may be refreshed here, in a thread, and again before
+    # every connection if they expire).
     target = await resolved_auth.target(model=model, api_version=api_version, endpoint=endpoint)
     setup = config.to_setup(target.model, extra_tools, vertex=target.vertex)
     session._vertex = target.vertex
@@ -1671,10 +1672,7 @@ async def open_live_session(
     except BaseExceptionGroup as group:
         # A failed setup crosses _main's own nursery: raise the LiveError itself (the
         # exception-group policy of DESIGN.md), not a group around it.
-        lone = _lone_exception(group)
-        if lone is None:
-            raise
-        raise lone from lone.__cause__
+        _raise_lone(group)
     try:
         with session._body_scope:
             yield session
