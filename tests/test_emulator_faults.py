@@ -15,7 +15,7 @@ import trio
 import trio.testing
 import trio_websocket
 
-from trio_gemini_live.testing import LiveEmulator
+from trio_gemini_live.testing import Fault, LiveEmulator
 
 from .test_emulator import (
     KEY,
@@ -204,3 +204,107 @@ async def test_no_resumable_handle_while_a_call_is_pending(nursery: trio.Nursery
                 {"id": call["id"], "name": "ping", "response": {"ok": True}}]}})
             after = await until(ws, resumption_update)
         assert after[-1]["sessionResumptionUpdate"]["resumable"] is True
+
+
+# --- faults -----------------------------------------------------------------------------------
+
+
+async def test_go_away_deadline_counts_from_the_wire_behind_a_slow_sender(
+        nursery: trio.Nursery, autojump_clock: trio.testing.MockClock) -> None:
+    with trio.fail_after(100):
+        emulator = await serving(nursery)
+        async with client(emulator) as ws:
+            await setup(ws)
+            emulator.send_delay = 1.0
+            await emulator.send_raw(b'{"x": 1}')
+            await trio.testing.wait_all_tasks_blocked()  # that frame is in flight now
+            await emulator.send_go_away(0.5)
+            assert await recv(ws) == {"x": 1}
+            assert await recv(ws) == {"goAway": {"timeLeft": "0.5s"}}
+            sent_at = trio.current_time()
+            code, _ = await closed_with(ws)
+            assert trio.current_time() - sent_at == pytest.approx(0.5, abs=1e-6)
+        assert code == 1011
+
+
+async def test_go_away_deadline_waits_for_a_paused_sender(
+        nursery: trio.Nursery, autojump_clock: trio.testing.MockClock) -> None:
+    with trio.fail_after(100):
+        emulator = await serving(nursery)
+        async with client(emulator) as ws:
+            await setup(ws)
+            emulator.pause()
+            await emulator.send_go_away(1.0)
+            await trio.sleep(5)
+            emulator.resume()
+            assert await recv(ws) == {"goAway": {"timeLeft": "1s"}}
+            sent_at = trio.current_time()
+            await closed_with(ws)
+            assert trio.current_time() - sent_at == pytest.approx(1.0, abs=1e-6)
+
+
+@pytest.mark.parametrize("twice", ["fault", "method"])
+async def test_stop_reading_twice_then_resume_reads_again(nursery: trio.Nursery,
+                                                          twice: str) -> None:
+    with trio.fail_after(10):
+        emulator = await serving(nursery)
+        async with client(emulator) as ws:
+            await setup(ws, **TEXT)
+            await emulator.inject(Fault.stop_reading())
+            await send(ws, user_turn("held"))
+            await trio.testing.wait_all_tasks_blocked()  # the frame is held: reader waits
+            assert len(emulator.connections[0].received) == 1
+            if twice == "fault":
+                await emulator.inject(Fault.stop_reading())
+            else:
+                emulator.stop_reading()
+            emulator.resume_reading()
+            assert "held" in text_of(await until(ws, turn_complete))
+
+
+async def test_scheduled_pause_holds_every_message_until_resume(nursery: trio.Nursery) -> None:
+    with trio.fail_after(10):
+        emulator = await serving(nursery)
+        emulator.schedule_fault(Fault.pause(), after_server_messages=2)
+        async with client(emulator) as ws:
+            await setup(ws, **TEXT)
+            await send(ws, user_turn("paused"))
+            first = await recv(ws)  # the 2nd server message went out, then the pause
+            await trio.testing.wait_all_tasks_blocked()
+            assert len(emulator.connections[0].sent) == 2
+            emulator.resume()
+            rest = await until(ws, turn_complete)
+        assert "paused" in text_of([first, *rest])
+
+
+async def test_scheduled_stop_reading_holds_client_messages(nursery: trio.Nursery) -> None:
+    with trio.fail_after(10):
+        emulator = await serving(nursery)
+        emulator.schedule_fault(Fault.stop_reading(), after_client_messages=1)
+        async with client(emulator) as ws:
+            await setup(ws, **TEXT)
+            await send(ws, user_turn("later"))
+            await trio.testing.wait_all_tasks_blocked()
+            assert len(emulator.connections[0].received) == 1
+            emulator.resume_reading()
+            assert "later" in text_of(await until(ws, turn_complete))
+
+
+async def test_wait_connection(nursery: trio.Nursery) -> None:
+    with trio.fail_after(10):
+        emulator = await serving(nursery)
+        got: list[int] = []
+
+        async def waiter() -> None:
+            got.append((await emulator.wait_connection(2)).index)
+
+        nursery.start_soon(waiter)
+        async with client(emulator) as ws:
+            await setup(ws)
+            await trio.testing.wait_all_tasks_blocked()
+            assert got == []
+            async with client(emulator) as ws2:
+                await setup(ws2)
+                await trio.testing.wait_all_tasks_blocked()
+        assert got == [1]
+        assert (await emulator.wait_connection(1)).index == 1

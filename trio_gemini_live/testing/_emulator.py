@@ -217,6 +217,14 @@ class _CloseMarker:
     reason: str
 
 
+@dataclass(frozen=True)
+class _Tracked:
+    """A frame whose ``sent`` event :meth:`LiveEmulator._sender` sets once it is on the wire."""
+
+    frame: bytes
+    sent: trio.Event
+
+
 @dataclass
 class _Scheduled:
     fault: Fault
@@ -235,17 +243,24 @@ class _Link:
         self.ws = ws
         self.stream = stream
         self.scope = trio.CancelScope()
-        self.out_send, self.out_recv = trio.open_memory_channel[bytes | str | _CloseMarker](
-            math.inf)
+        self.out_send, self.out_recv = trio.open_memory_channel[
+            bytes | str | _CloseMarker | _Tracked](math.inf)
         self.reading = trio.Event()
         self.reading.set()
         self.client_count = 0
         self.server_count = 0
-        #: Woken whenever a frame went out (``server_count`` grew).
-        self.progress = trio.lowlevel.ParkingLot()
         self.closing = False
         self.conversation: Conversation | None = None
         self.nursery: trio.Nursery | None = None
+
+    def stop_reading(self) -> None:
+        """Stop reading client frames until ``reading`` is set again.
+
+        Only a set event is replaced: replacing an unset one would strand the reader that
+        waits on it, and a later resume (which sets the current one) would never wake it.
+        """
+        if self.reading.is_set():
+            self.reading = trio.Event()
 
 
 def _route(path: str) -> tuple[Literal["gemini", "vertex"], str, str] | None:
@@ -689,6 +704,10 @@ class LiveEmulator:
             if isinstance(frame, _CloseMarker):
                 await self._close(link, frame.code, frame.reason)
                 return
+            sent: trio.Event | None = None
+            if isinstance(frame, _Tracked):
+                sent = frame.sent
+                frame = frame.frame
             if self.send_delay:
                 await trio.sleep(self.send_delay)
             try:
@@ -698,7 +717,8 @@ class LiveEmulator:
                 return
             link.record.sent.append(frame)
             link.server_count += 1
-            link.progress.unpark_all()
+            if sent is not None:
+                sent.set()
             await self._after_server_message(link)
 
     async def _lifetime(self, link: _Link) -> None:
@@ -709,11 +729,15 @@ class LiveEmulator:
 
     async def _go_away(self, link: _Link, time_left: float) -> None:
         # The deadline counts from when the goAway is on the wire, not from when it was
-        # queued: behind a backlog (send_delay) or a pause, the close must not overtake it.
-        target = link.server_count + link.out_send.statistics().current_buffer_used + 1
-        await self._emit(link, {"goAway": {"timeLeft": f"{time_left:g}s"}})
-        while link.server_count < target and not link.closing:
-            await link.progress.park()
+        # queued: behind a backlog, a frame in flight (send_delay) or a pause, the close
+        # must not overtake it. (If the connection ends first, this task is cancelled.)
+        await trio.lowlevel.checkpoint()
+        if link.closing:
+            return
+        sent = trio.Event()
+        link.out_send.send_nowait(_Tracked(
+            msgspec.json.encode({"goAway": {"timeLeft": f"{time_left:g}s"}}), sent))
+        await sent.wait()
         await trio.sleep(time_left)
         if link.record.backend == "vertex":
             await self._close(link, 1000, _VERTEX_DEADLINE)
@@ -781,7 +805,7 @@ class LiveEmulator:
         elif fault.action == "pause":
             self.pause()
         elif fault.action == "stop_reading":
-            link.reading = trio.Event()
+            link.stop_reading()
 
     async def _emit_raw(self, link: _Link, data: bytes | str) -> None:
         await trio.lowlevel.checkpoint()
@@ -822,9 +846,7 @@ class LiveEmulator:
 
     def stop_reading(self, conn: int | ConnectionRecord | None = None) -> None:
         """Stop reading client frames on ``conn`` (the client's sends back up)."""
-        link = self._link(conn)
-        if link.reading.is_set():
-            link.reading = trio.Event()
+        self._link(conn).stop_reading()
 
     def resume_reading(self, conn: int | ConnectionRecord | None = None) -> None:
         """Read client frames again after :meth:`stop_reading`."""
