@@ -30,12 +30,18 @@ from trio_gemini_live import (
     LiveConfig,
     LiveError,
     LiveSession,
+    NotFoundError,
     VertexAI,
     create_ephemeral_token,
     open_live_session,
 )
 from trio_gemini_live import events as ev
-from trio_gemini_live._tokens import TokenAuthError, TokenRequestError, build_request_body
+from trio_gemini_live._tokens import (
+    TokenAuthError,
+    TokenRequestError,
+    _error_message,
+    build_request_body,
+)
 from trio_gemini_live.testing import DEFAULT_MODEL, LiveEmulator
 
 KEY = "test-api-key"
@@ -212,6 +218,20 @@ async def test_a_used_up_token_refuses_new_sessions_but_resumes(
         async with session(emulator, nursery, token, config=resumable,
                            resume_handle=handle) as live:
             assert "turn 2 of" in await turn_text(live, "again")
+    assert emulator.tokens.tokens[token._token].used == 1
+
+
+async def test_a_refused_session_does_not_use_up_the_token(
+        emulator: LiveEmulator, nursery: trio.Nursery) -> None:
+    with trio.fail_after(10):
+        token = await mint(emulator, uses=1, new_session_expire_time=timedelta(minutes=5))
+        error = await refusal(open_live_session(
+            nursery, model="gemini-no-such-model", auth=token, api_version="v1alpha",
+            endpoint=emulator.url, reconnect=False, config=TEXT))
+        assert isinstance(error, NotFoundError)
+        assert emulator.tokens.tokens[token._token].used == 0
+        async with session(emulator, nursery, token) as live:
+            assert "turn 1 of" in await turn_text(live, "hello")
     assert emulator.tokens.tokens[token._token].used == 1
 
 
@@ -440,3 +460,30 @@ async def test_a_browser_token_in_the_query_is_honoured(emulator: LiveEmulator) 
     assert reason is not None and reason.code == 1008 and reason.reason == (
         "The auth token has no uses left for new sessions.")
     assert emulator.connections[1].query["access_token"] == "<redacted>"
+
+
+# -- error answers --------------------------------------------------------------------------
+
+
+SECRET = "AIzaSECRET-0123456789abcdefghij"
+
+
+@pytest.mark.parametrize("details", [5, "API_KEY_INVALID", {"reason": "x"}, None, [5, "x"]])
+def test_malformed_error_details_are_ignored(details: Any) -> None:
+    answer = msgspec.json.encode({"error": {"message": "Bad things.", "details": details}})
+    message, about_key = _error_message(answer, SECRET)
+    assert message == "Bad things." and about_key is False
+
+
+@pytest.mark.parametrize("status", [None, "INVALID_ARGUMENT"])
+@pytest.mark.parametrize("json_answer", [True, False])
+def test_a_key_straddling_the_cut_is_redacted_whole(status: str | None,
+                                                      json_answer: bool) -> None:
+    prefix = len(f"{status}: ") if status else 0
+    text = "x" * (495 - prefix) + SECRET + " and more"  # the cut (500) falls in the key
+    error: dict[str, Any] = {"message": text}
+    if status:
+        error["status"] = status
+    answer = msgspec.json.encode({"error": error}) if json_answer else text.encode()
+    message, _ = _error_message(answer, SECRET)
+    assert SECRET[:5] not in message and len(message) <= 500

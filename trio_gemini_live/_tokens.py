@@ -235,23 +235,30 @@ def _post_blocking(secure: bool, host: str, port: int | None, body: bytes, key: 
         connection.close()
 
 
-def _error_message(answer: bytes) -> tuple[str, bool]:
-    """Google's error message and whether it is about the API key."""
+def _error_message(answer: bytes, key: str) -> tuple[str, bool]:
+    """Google's error message (``key`` redacted, then cut) and whether it is about the key.
+
+    Redacting before cutting matters: cutting first could leave a prefix of the key that
+    no longer matches it whole.
+    """
     try:
         value = msgspec.json.decode(answer)
-    except msgspec.DecodeError:
-        text = answer.decode("utf-8", "replace").strip()
+    except (msgspec.DecodeError, RecursionError):
+        text = answer.decode("utf-8", "replace").strip().replace(key, "<redacted>")
         return (text[:_MAX_MESSAGE] or "no error message"), False
     error = value.get("error") if isinstance(value, dict) else None
     if not isinstance(error, dict):
         return "unexpected error answer", False
     message = str(error.get("message") or error.get("status") or "no error message")
-    reasons = [d.get("reason") for d in error.get("details") or () if isinstance(d, dict)]
+    details = error.get("details")
+    # Anything may come back: only a list of objects is read for reasons.
+    reasons = [d.get("reason") for d in details if isinstance(d, dict)] if isinstance(
+        details, list) else []
     about_key = "API_KEY_INVALID" in reasons or "api key" in message.lower()
     status = error.get("status")
     if isinstance(status, str) and status not in message:
         message = f"{status}: {message}"
-    return message[:_MAX_MESSAGE], about_key
+    return message.replace(key, "<redacted>")[:_MAX_MESSAGE], about_key
 
 
 def _parse_time(value: object) -> datetime | None:
@@ -347,8 +354,7 @@ async def create_ephemeral_token(
             None, f"could not reach {host}: {type(exc).__name__}: {exc}"
         ) from exc
     if status != 200:
-        message, about_key = _error_message(answer)
-        message = message.replace(key, "<redacted>")
+        message, about_key = _error_message(answer, key)
         if status in (401, 403) or (status == 400 and about_key):
             raise TokenAuthError(status, message)
         raise TokenRequestError(status, message)

@@ -537,12 +537,15 @@ class LiveEmulator:
                 # PROTOCOL.md 2: the first message must be ``setup``.
                 raise ClientFrameError(INVALID_ARGUMENT)
             record.setup = normalised["setup"]
-            setup, raw_setup = self._admit_token(record, query, message.setup,
-                                                 normalised["setup"])
+            setup, raw_setup, charge = self._admit_token(record, query, message.setup,
+                                                         normalised["setup"])
             session = self._check_setup(record, setup, raw_setup)
         except ClientFrameError as exc:
             await self._close(link, exc.code, exc.reason)
             return
+        if charge is not None:
+            # Only an accepted new session uses up a token use (PROTOCOL.md 1).
+            self.tokens.use(charge)
         record.session_key = session.key
 
         def message_index() -> int:
@@ -622,8 +625,11 @@ class LiveEmulator:
         return None
 
     def _admit_token(self, record: ConnectionRecord, query: dict[str, str], setup: w.Setup,
-                     raw: dict[str, Any]) -> tuple[w.Setup, dict[str, Any]]:
+                     raw: dict[str, Any]) -> tuple[w.Setup, dict[str, Any], str | None]:
         """The setup to run with under a minted token's limits and locks (PROTOCOL.md 1).
+
+        The third item is the minted token to charge a use to once the session is accepted
+        (``None`` for a resumption, or without a minted token).
 
         Raises:
             ClientFrameError: the token refuses this session (see ``_rest.TokenStore.admit``).
@@ -632,13 +638,13 @@ class LiveEmulator:
         token = token if scheme.lower() == "token" else query.get("access_token", "")
         if (self.api_key is None or record.method != "BidiGenerateContentConstrained"
                 or token not in self.tokens.tokens):
-            return setup, raw
+            return setup, raw, None
         # A resumption does not count as a use (PROTOCOL.md 1).
         resuming = bool(setup.session_resumption and setup.session_resumption.handle)
         merged = self.tokens.admit(token, raw, resuming=resuming)
         _, message = parse_client_frame(msgspec.json.encode({"setup": merged}))
         assert message.setup is not None
-        return message.setup, merged
+        return message.setup, merged, (None if resuming else token)
 
     def _check_setup(self, record: ConnectionRecord, setup: w.Setup,
                      raw: dict[str, Any]) -> SessionState:

@@ -331,7 +331,10 @@ class TokenStore:
         return None
 
     def admit(self, name: str, setup: dict[str, Any], *, resuming: bool) -> dict[str, Any]:
-        """The setup the session runs with, after the token's checks; counts a use.
+        """The setup the session runs with, after the token's checks.
+
+        No use is counted here: the emulator calls :meth:`use` once the session is accepted
+        (a session refused later, e.g. for an unknown model, uses nothing).
 
         Args:
             name: the token.
@@ -370,8 +373,13 @@ class TokenStore:
                 raise ClientFrameError(TOKEN_NEW_SESSION_EXPIRED, code=1008)
             if token.uses and token.used >= token.uses:
                 raise ClientFrameError(TOKEN_USED_UP, code=1008)
-            token.used += 1
         return merged
+
+    def use(self, name: str) -> None:
+        """Count one new session against minted token ``name`` (others: nothing to count)."""
+        token = self.tokens.get(name)
+        if token is not None:
+            token.used += 1
 
 
 def _redact(items: dict[str, str], secret: frozenset[str]) -> dict[str, str]:
