@@ -308,3 +308,37 @@ async def test_wait_connection(nursery: trio.Nursery) -> None:
                 await trio.testing.wait_all_tasks_blocked()
         assert got == [1]
         assert (await emulator.wait_connection(1)).index == 1
+
+
+# --- client content rules ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fields", [
+    {},
+    {"text": "hi", "audioStreamEnd": True},
+    {"text": "hi", "audio": {"mimeType": "audio/pcm;rate=16000", "data": "AAAA"}},
+])
+async def test_realtime_input_needs_exactly_one_field(nursery: trio.Nursery,
+                                                      fields: dict[str, Any]) -> None:
+    with trio.fail_after(10):
+        emulator = await serving(nursery)
+        async with client(emulator) as ws:
+            await setup(ws, **TEXT)
+            await send(ws, {"realtimeInput": fields})
+            assert (await closed_with(ws))[0] == 1007
+
+
+async def test_every_turn_of_a_multi_turn_client_content_is_history(
+        nursery: trio.Nursery) -> None:
+    with trio.fail_after(10):
+        emulator = await serving(nursery)
+        async with client(emulator) as ws:
+            await setup(ws, **TEXT)
+            await send(ws, {"clientContent": {"turns": [
+                {"role": "user", "parts": [{"text": "my name is Ada"}]},
+                {"role": "model", "parts": [{"text": "hello Ada"}]},
+                {"role": "user", "parts": [{"text": "what is my name?"}]},
+            ], "turnComplete": True}})
+            await until(ws, turn_complete)
+        assert [(h["role"], h["text"]) for h in emulator.history()][:3] == [
+            ("user", "my name is Ada"), ("model", "hello Ada"), ("user", "what is my name?")]

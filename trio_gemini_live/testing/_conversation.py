@@ -216,9 +216,12 @@ class Conversation:
                 if part.function_call is not None or part.function_response is not None:
                     # PROTOCOL.md 3.2: only text or inline media in clientContent.
                     raise ClientFrameError(INVALID_ARGUMENT)
-                if part.text:
+                if part.text and turn.role != "model":
                     texts.append(part.text)
             if turn.role == "model":
+                # The user turns before this model turn are history too, in order.
+                if texts:
+                    self.session.history.append({"role": "user", "text": " ".join(texts)})
                 self.session.history.append({"role": "model", "text": "".join(
                     p.text or "" for p in turn.parts or [])})
                 texts.clear()
@@ -249,6 +252,9 @@ class Conversation:
         self._enqueue(job)
 
     async def _realtime_input(self, rti: w.RealtimeInput) -> None:
+        if sum(getattr(rti, name) is not None for name in rti.__struct_fields__) != 1:
+            # PROTOCOL.md 3.3: exactly one field per realtimeInput message.
+            raise ClientFrameError(INVALID_ARGUMENT)
         if rti.text is not None:
             self._interrupt()
             self._user_turn(rti.text, "TEXT")
