@@ -109,8 +109,9 @@ class EnergyVad:
 
     Audio is cut into 20 ms frames; a frame whose RMS exceeds ``threshold`` is speech.
     Activity starts after ``prefix_padding_ms`` of consecutive speech and ends after
-    ``silence_duration_ms`` of consecutive silence. :meth:`feed` returns ``"start"``,
-    ``"end"`` or ``None`` per call (at most one transition per frame is reported, in order).
+    ``silence_duration_ms`` of consecutive silence. :meth:`feed` returns the list of
+    transitions (``"start"`` / ``"end"``) the fed audio caused, in order (at most one per
+    frame; empty when nothing changed).
     """
 
     FRAME_MS: Final = 20
@@ -125,7 +126,6 @@ class EnergyVad:
         self._buffer = b""
         self._speech_ms = 0
         self._silence_ms = 0
-        self.speech_ms_total = 0
 
     def feed(self, pcm: bytes) -> list[str]:
         """Consume PCM; return the transitions it caused (``"start"`` / ``"end"``), in order."""
@@ -142,13 +142,11 @@ class EnergyVad:
                 self._silence_ms += self.FRAME_MS
                 self._speech_ms = 0
             if self.active:
-                self.speech_ms_total += self.FRAME_MS
                 if self._silence_ms >= self.silence_ms:
                     self.active = False
                     out.append("end")
             elif self._speech_ms >= self.prefix_ms:
                 self.active = True
-                self.speech_ms_total = self._speech_ms
                 out.append("start")
         return out
 
