@@ -170,7 +170,14 @@ async def test_answers_queued_during_a_reconnect_for_the_old_calls_are_dropped(
             await answering.wait()
             await trio.testing.wait_all_tasks_blocked()
             second.feed(SETUP_COMPLETE)
-            assert await next_event(s, ev.Reconnected) == ev.Reconnected(resumed=True)
+            seen: list[ev.Event] = []
+            async for event in s.events():
+                seen.append(event)
+                if isinstance(event, ev.Reconnected):
+                    break
+            assert seen[-1] == ev.Reconnected(resumed=True)
+            # The application answered a call that no longer exists: it is told so.
+            assert ev.ToolCallCancellation(ids=("fc_1",)) in seen
             await trio.testing.wait_all_tasks_blocked()
             assert second.decoded()[0]["setup"]["sessionResumption"] == {"handle": "h1"}
             assert answered(second) == []

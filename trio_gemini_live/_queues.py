@@ -210,15 +210,14 @@ class OutboundQueue:
             self._writers.unpark()
         return item
 
-    def discard_kind(self, kind: str) -> int:
-        """Forget the queued frames of ``kind`` (never audio); returns how many there were."""
+    def discard_kind(self, kind: str) -> list[OutboundItem]:
+        """Forget the queued frames of ``kind`` (never audio); returns them, oldest first."""
         if kind == "audio":
             raise ValueError("audio is bounded by its budget, not discarded by kind")
-        kept = deque(item for item in self._items if item.kind != kind)
-        dropped = len(self._items) - len(kept)
+        dropped = [item for item in self._items if item.kind == kind]
         if dropped:
-            self._items = kept
-            self._other -= dropped
+            self._items = deque(item for item in self._items if item.kind != kind)
+            self._other -= len(dropped)
             self._writers.unpark_all()
         return dropped
 

@@ -110,11 +110,11 @@ class ReplayBuffer:
             if item.kind == "audio":
                 self._audio_seconds -= item.audio_seconds
 
-    def discard_kind(self, kind: str) -> int:
-        """Forget the frames of ``kind``; returns how many there were."""
-        kept = deque(entry for entry in self._frames if entry[1].kind != kind)
-        dropped = len(self._frames) - len(kept)
-        self._frames = kept
+    def discard_kind(self, kind: str) -> list[OutboundItem]:
+        """Forget the frames of ``kind``; returns them, oldest first."""
+        dropped = [item for _, item in self._frames if item.kind == kind]
+        if dropped:
+            self._frames = deque(entry for entry in self._frames if entry[1].kind != kind)
         return dropped
 
     def take(self) -> list[OutboundItem]:

@@ -1299,11 +1299,21 @@ class LiveSession:
 
     def _drop_stale_tool_responses(self) -> None:
         """Answers queued for calls the new session never issued would be refused (PROTOCOL.md
-        3.4, 4): they go, from the queue and from the buffers of frames to re-send."""
+        3.4, 4): they go, from the queue and from the buffers of frames to re-send, and the
+        application is told with a ``ToolCallCancellation`` for those calls (it answered a
+        call that no longer exists; the model issues it again if it still needs it)."""
         dropped = self._outbound.discard_kind("tool_response")
         dropped += self._replay.discard_kind("tool_response")
-        if dropped:
-            log.info("dropped %d tool responses for calls of the previous session", dropped)
+        if not dropped:
+            return
+        ids: list[str] = []
+        for item in dropped:
+            message = msgspec.json.decode(item.frame, type=w.ClientMessage)
+            assert message.tool_response is not None
+            ids.extend(r.id for r in message.tool_response.function_responses or () if r.id)
+        log.info("dropped %d answers to calls of the previous session", len(ids))
+        if ids:
+            self._emit(ev.ToolCallCancellation(ids=tuple(ids)))
 
     async def _run_registered_tool(self, call: w.FunctionCall, task: _CallTask) -> None:
         """Run a call with its registered tool; answer it exactly once unless cancelled."""
