@@ -8,6 +8,7 @@ and no Trio mock clock while the minting request runs in a worker thread.
 
 from __future__ import annotations
 
+import functools
 import http.client
 import ssl
 from collections.abc import AsyncIterator
@@ -32,6 +33,7 @@ from trio_gemini_live import (
     LiveSession,
     NotFoundError,
     VertexAI,
+    _tokens,
     create_ephemeral_token,
     open_live_session,
 )
@@ -289,6 +291,32 @@ async def test_an_unreachable_server_is_a_live_error(emulator: LiveEmulator) -> 
         with trio.fail_after(10), pytest.raises(TokenRequestError) as info:
             await create_ephemeral_token(auth=ApiKey(KEY), endpoint=f"http://127.0.0.1:{port}")
     assert isinstance(info.value, LiveError) and info.value.status is None
+
+
+@pytest.mark.parametrize("answer", [
+    # The head never ends.
+    b"HTTP/1.1 200 OK\r\nx-drip: " + b"a" * 10_000,
+    # The head is whole; the body comes byte by byte.
+    b"HTTP/1.1 200 OK\r\ncontent-length: 10000\r\n\r\n" + b" " * 10_000,
+], ids=["head", "body"])
+async def test_a_dripping_server_is_cut_off_at_the_overall_deadline(
+        answer: bytes, nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each byte arrives well within the (shortened) timeout: only a deadline for the whole
+    # request ends it, not a timeout per socket operation.
+    monkeypatch.setattr(_tokens, "_TIMEOUT", 0.2)
+
+    async def drip(stream: trio.SocketStream) -> None:
+        await stream.receive_some(65536)
+        for byte in answer:
+            await stream.send_all(bytes([byte]))
+            await trio.sleep(0.01)  # the server's behaviour under test, not synchronisation
+
+    listeners = await nursery.start(functools.partial(trio.serve_tcp, drip, 0,
+                                                      host="127.0.0.1"))
+    port = listeners[0].socket.getsockname()[1]
+    with trio.fail_after(10), pytest.raises(TokenRequestError) as info:
+        await create_ephemeral_token(auth=ApiKey(KEY), endpoint=f"http://127.0.0.1:{port}")
+    assert info.value.status is None and "TimeoutError" in str(info.value)
 
 
 def _raw_request(port: int, method: str, path: str) -> tuple[int, bytes]:

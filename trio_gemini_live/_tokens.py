@@ -26,8 +26,11 @@ the ``x-goog-api-key`` header, never in the URL.
 from __future__ import annotations
 
 import http.client
+import io
 import re
+import socket
 import ssl
+import time
 import urllib.parse
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -44,8 +47,9 @@ from ._errors import AuthError, LiveError
 __all__ = ["TokenAuthError", "TokenRequestError", "create_ephemeral_token"]
 
 _PATH: Final = "/v1alpha/auth_tokens"
-# One request to one endpoint: generous for a slow network, bounded so a dead server cannot
-# hang the caller forever (callers can still cancel sooner: the thread is abandoned).
+# One request to one endpoint: generous for a slow network, bounded so a dead (or dripping)
+# server cannot hang the caller forever (callers can still cancel sooner: the thread is
+# abandoned). It bounds the whole request, not each socket operation (see _post_blocking).
 _TIMEOUT: Final = 30.0
 _MAX_ANSWER: Final = 1024 * 1024
 _MAX_MESSAGE: Final = 500
@@ -57,6 +61,9 @@ _SETUP_FIELDS: Final = dict(
     zip(w.Setup.__struct_fields__, w.Setup.__struct_encode_fields__, strict=True)
 )
 _FIELD_PATH: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_RFC3339: Final = re.compile(
+    r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})", re.IGNORECASE
+)
 
 
 class TokenRequestError(LiveError):
@@ -81,9 +88,37 @@ class TokenAuthError(TokenRequestError, AuthError):
     """The server refused the API key used to mint the token (HTTP 400 bad key, 401, 403)."""
 
 
-def _rfc3339(value: datetime) -> str:
+def format_time(value: datetime) -> str:
+    """RFC 3339 in UTC with a ``Z`` (proto3 JSON's ``Timestamp`` form, PROTOCOL.md 1).
+
+    Shared with the emulator's REST side (``testing._rest``).
+    """
     text = value.astimezone(UTC).isoformat(timespec="microseconds")
     return text.removesuffix("+00:00").removesuffix(".000000") + "Z"
+
+
+def parse_time(value: object) -> datetime | None:
+    """An RFC 3339 timestamp (proto3 JSON ``Timestamp``) as an aware datetime, else ``None``.
+
+    Nanosecond fractions are valid RFC 3339; datetime keeps microseconds. Shared with the
+    emulator's REST side (``testing._rest``), which turns ``None`` into Google's 400.
+    """
+    match = _RFC3339.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    whole, fraction, zone = match.groups()
+    micro = (fraction or ".0")[1:7].ljust(6, "0")
+    zone = "+00:00" if zone.upper() == "Z" else zone
+    try:
+        return datetime.fromisoformat(f"{whole}.{micro}{zone}")
+    except ValueError:  # well-formed but impossible, e.g. month 13
+        return None
+
+
+def camel(name: str) -> str:
+    """``snake_case`` as ``camelCase`` (proto3 JSON names; shared with ``testing._rest``)."""
+    first, *others = name.split("_")
+    return first + "".join(p[:1].upper() + p[1:] for p in others)
 
 
 def _when(value: datetime | timedelta | None, name: str, now: datetime) -> datetime | None:
@@ -125,14 +160,9 @@ def _mask_name(name: object) -> str:
             "'system_instruction' or a generation setting such as 'temperature'"
         )
     if rest:
-        rest = ".".join(_camel(part) for part in rest.split("."))
+        rest = ".".join(camel(part) for part in rest.split("."))
         return f"{head}.{rest}"
     return head
-
-
-def _camel(name: str) -> str:
-    first, *others = name.split("_")
-    return first + "".join(p[:1].upper() + p[1:] for p in others)
 
 
 def _setup_mask(setup: dict[str, Any]) -> list[str]:
@@ -180,9 +210,9 @@ def build_request_body(
         raise TypeError("lock_fields must be a sequence of field names, e.g. ['temperature']")
     body: dict[str, Any] = {"uses": uses}
     if expire is not None:
-        body["expireTime"] = _rfc3339(expire)
+        body["expireTime"] = format_time(expire)
     if new_session is not None:
-        body["newSessionExpireTime"] = _rfc3339(new_session)
+        body["newSessionExpireTime"] = format_time(new_session)
     setup: dict[str, Any] = {}
     if model is not None or config is not None:
         wire_model = _gemini_model(model) if model is not None else ""
@@ -193,8 +223,10 @@ def build_request_body(
     if setup:
         body["bidiGenerateContentSetup"] = setup
     if lock_fields is not None:
-        extra = [_mask_name(name) for name in lock_fields]
-        mask = _setup_mask(setup) + [p for p in extra if p not in _setup_mask(setup)]
+        # The setup's own paths first, then the extra ones, each once (a repeated entry in
+        # lock_fields, or one the setup already locks, adds nothing).
+        mask = list(dict.fromkeys(
+            _setup_mask(setup) + [_mask_name(name) for name in lock_fields]))
         if mask:
             body["fieldMask"] = ",".join(mask)
     return body
@@ -212,17 +244,96 @@ def _endpoint(endpoint: str | None, ssl_context: ssl.SSLContext | None) -> tuple
     return secure, parts.hostname, parts.port
 
 
+class _DeadlineReader(io.RawIOBase):
+    """The reading side of ``sock``, bounded by one deadline for the whole answer.
+
+    ``http.client``'s timeout applies to each socket operation: a server that drips a byte
+    now and then would keep the request (and its worker thread) alive forever. Each read
+    here may only wait for what is left of the request's time.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self._sock = sock
+        # The socket's own raw reader, as http.client would use: it keeps the descriptor
+        # open while the answer is read, even after http.client closed the connection's
+        # socket (it does so on ``connection: close``).
+        self._raw = sock.makefile("rb", buffering=0)
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("no complete answer in time")
+        self._sock.settimeout(remaining)
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _DeadlineSocket:
+    """What ``HTTPResponse`` needs of a socket (``makefile``), reading via _DeadlineReader."""
+
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        assert mode == "rb"
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+
+
 def _post_blocking(secure: bool, host: str, port: int | None, body: bytes, key: str,
-                   ssl_context: ssl.SSLContext | None) -> tuple[int, bytes]:
+                   ssl_context: ssl.SSLContext | None,
+                   timeout: float | None = None) -> tuple[int, bytes]:
+    """POST ``body``; the status and at most ``_MAX_ANSWER`` bytes of the answer.
+
+    ``timeout`` (default ``_TIMEOUT``), counted from the start, bounds the whole request
+    (sending, reading the answer), not each socket operation; connecting and the TLS
+    handshake are bounded by ``timeout`` each (see below).
+
+    Raises:
+        OSError (``TimeoutError`` when the time is up), http.client.HTTPException.
+    """
+    if timeout is None:
+        timeout = _TIMEOUT
+    deadline = time.monotonic() + timeout
+
+    def remaining() -> float:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"no complete answer within {timeout:g} s")
+        return left
+
+    class Response(http.client.HTTPResponse):
+        # http.client builds the response from the connection's socket: hand it the
+        # deadline-bounded reader instead (the socket itself stays the connection's).
+        def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+            super().__init__(_DeadlineSocket(sock, deadline), *args,  # type: ignore[arg-type]
+                             **kwargs)
+
     connection: http.client.HTTPConnection
     if secure:
         # create_default_context verifies certificates and host names against the system
         # store (and SSL_CERT_FILE / SSL_CERT_DIR).
         context = ssl_context if ssl_context is not None else ssl.create_default_context()
-        connection = http.client.HTTPSConnection(host, port, timeout=_TIMEOUT, context=context)
+        connection = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
     else:
-        connection = http.client.HTTPConnection(host, port, timeout=_TIMEOUT)
+        connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    connection.response_class = Response
     try:
+        # Connecting is bounded by ``timeout`` and so is the TLS handshake (ssl counts one
+        # deadline for the whole handshake, not one per read); what is left of the time
+        # bounds the rest, so the request ends within twice ``timeout`` at worst.
+        connection.connect()
+        assert connection.sock is not None
+        # sendall's timeout covers the whole send (Python >= 3.5).
+        connection.sock.settimeout(remaining())
         connection.request("POST", _PATH, body=body, headers={
             "content-type": "application/json",
             "x-goog-api-key": key,
@@ -259,21 +370,6 @@ def _error_message(answer: bytes, key: str) -> tuple[str, bool]:
     if isinstance(status, str) and status not in message:
         message = f"{status}: {message}"
     return message.replace(key, "<redacted>")[:_MAX_MESSAGE], about_key
-
-
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    match = re.fullmatch(r"(.+?T[0-9:]+)(\.\d+)?(Z|[+-]\d\d:\d\d)", value, re.IGNORECASE)
-    if match is None:
-        return None
-    whole, fraction, zone = match.groups()
-    micro = (fraction or ".0")[1:7].ljust(6, "0")
-    try:
-        return datetime.fromisoformat(
-            f"{whole}.{micro}{'+00:00' if zone.upper() == 'Z' else zone}")
-    except ValueError:
-        return None
 
 
 async def create_ephemeral_token(
@@ -326,8 +422,10 @@ async def create_ephemeral_token(
         LiveError: the request failed (:class:`TokenRequestError`, with ``status`` and
             Google's message, or without status when the server could not be reached).
 
-    Cancellation: the HTTP request runs in a worker thread; cancelling abandons it (it ends by
-    itself within its 30 s socket timeout).
+    Cancellation: the HTTP request runs in a worker thread; cancelling abandons it. It ends by
+    itself within 30 s counted from its start, however slowly the server answers (even byte by
+    byte); only connecting and the TLS handshake, 30 s each at most, can stretch that to a
+    minute.
     """
     if auth is not None and not isinstance(auth, ApiKey):
         raise TypeError(
@@ -351,7 +449,7 @@ async def create_ephemeral_token(
     except (OSError, http.client.HTTPException) as exc:
         # These never contain the key: it is only in a request header.
         raise TokenRequestError(
-            None, f"could not reach {host}: {type(exc).__name__}: {exc}"
+            None, f"no answer from {host}: {type(exc).__name__}: {exc}"
         ) from exc
     if status != 200:
         message, about_key = _error_message(answer, key)
@@ -368,14 +466,13 @@ async def create_ephemeral_token(
     assert isinstance(resource, dict)
     answered_uses = resource.get("uses")
     try:
-        token = EphemeralToken(name)
+        return EphemeralToken(
+            name,
+            expire_time=parse_time(resource.get("expireTime")) or parse_time(
+                body.get("expireTime")),
+            new_session_expire_time=parse_time(resource.get("newSessionExpireTime")) or (
+                parse_time(body.get("newSessionExpireTime"))),
+            uses=answered_uses if isinstance(answered_uses, int) else uses,
+        )
     except ValueError:
         raise TokenRequestError(status, "the answer's token name is malformed") from None
-    return EphemeralToken(
-        token._token,
-        expire_time=_parse_time(resource.get("expireTime")) or _parse_time(
-            body.get("expireTime")),
-        new_session_expire_time=_parse_time(resource.get("newSessionExpireTime")) or (
-            _parse_time(body.get("newSessionExpireTime"))),
-        uses=answered_uses if isinstance(answered_uses, int) else uses,
-    )
