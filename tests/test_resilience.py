@@ -399,3 +399,29 @@ async def test_transparent_replay_resends_unacknowledged_frames_once(
     # Exactly the unacknowledged frames, once, in order, before the new one.
     assert texts(emu.connections[1].received) == ["three", "four", "five", "six"]
     assert texts(emu.consumed()) == ["one", "two", "three", "four", "five", "six"]
+
+
+async def test_a_turn_queued_behind_a_handle_is_sent_again_after_a_resume(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    # Without transparent resumption the client cannot know what a handle includes; the
+    # server issues resumable handles only between model turns, so a turn it had not yet
+    # answered ("two", sent while "one" was being answered) is not in the handle's state,
+    # and a resume with that handle must send it again (once).
+    emu = LiveEmulator(api_key=API_KEY, text_chunk_delay=0.5)
+    await nursery.start(emu.serve_in_memory)
+    with trio.fail_after(120):
+        async with trio.open_nursery() as inner, live(inner, emu) as session:
+            await session.send_client_content("one")
+            await until(session, ev.TextChunk)  # the model is answering "one"
+            await session.send_client_content("two")  # barge-in: "one" is interrupted
+            await until(session, ev.TurnComplete)
+            seen = await until(session, ev.SessionResumptionUpdate)
+            update = seen[-1]
+            assert isinstance(update, ev.SessionResumptionUpdate) and update.resumable
+            await emu.drop()  # before "two" is answered
+            after = await until(session, ev.Reconnected)
+            assert after[-1] == ev.Reconnected(resumed=True)
+            answer = await until(session, ev.TurnComplete)
+            assert 'I heard: "two"' in text_of(answer)
+    assert texts(emu.consumed()) == ["one", "two"]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import random
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 from ._queues import OutboundItem
 
-__all__ = ["ReconnectPolicy", "ReplayBuffer"]
+__all__ = ["ReconnectPolicy", "ReplayBuffer", "TurnBuffer"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,3 +127,48 @@ class ReplayBuffer:
     def clear(self) -> None:
         self._frames.clear()
         self._audio_seconds = 0.0
+
+
+class TurnBuffer:
+    """The user's words a resumption handle may not include (no transparent resumption).
+
+    The server only issues a resumable handle between model turns (``resumable: false``
+    while it generates or waits on tools, PROTOCOL.md 4), so a handle covers every user turn
+    the model already finished answering, and nothing after the oldest turn it has not: a
+    turn sent while the model was still busy (queued, or in flight when the handle was
+    made) is not covered, and would be lost by a resume with that handle. So each sent text
+    turn is kept until its ``turnComplete`` (one per turn, in order) *and* a later handle;
+    content that starts no turn is covered by the next handle. :meth:`take` gives what a
+    resume must send again, in the order it was first sent.
+    """
+
+    def __init__(self) -> None:
+        # [frame, answered]: content that starts no turn counts as answered at once.
+        self._entries: deque[list[Any]] = deque()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def sent(self, item: OutboundItem, *, turn: bool) -> None:
+        self._entries.append([item, not turn])
+
+    def turn_completed(self) -> None:
+        """A ``turnComplete``: the oldest unanswered turn was answered (or interrupted)."""
+        for entry in self._entries:
+            if not entry[1]:
+                entry[1] = True
+                return
+
+    def covered(self) -> None:
+        """A resumable handle: it includes every answered entry before the first unanswered."""
+        while self._entries and self._entries[0][1]:
+            self._entries.popleft()
+
+    def take(self) -> list[OutboundItem]:
+        """What a resume must send again, oldest first; the buffer is emptied."""
+        items = [entry[0] for entry in self._entries]
+        self._entries.clear()
+        return items
+
+    def clear(self) -> None:
+        self._entries.clear()

@@ -51,7 +51,7 @@ from ._errors import (
 )
 from ._protocol import LiveProtocol, Status
 from ._queues import EventQueue, OutboundItem, OutboundQueue, QueueClosed
-from ._resume import ReconnectPolicy, ReplayBuffer
+from ._resume import ReconnectPolicy, ReplayBuffer, TurnBuffer
 
 __all__ = ["LiveSession", "SessionStatistics", "WebSocketLike", "open_live_session"]
 
@@ -229,9 +229,9 @@ class LiveSession:
             max_outbound_messages, max_outbound_audio_seconds
         )
         self._replay = ReplayBuffer(max_outbound_audio_seconds)
-        # Without transparent resumption: text and client content sent since the latest
-        # resumable handle, which a resume with that handle would otherwise lose.
-        self._since_handle = ReplayBuffer(max_outbound_audio_seconds)
+        # Without transparent resumption: the user's words that the latest resumable handle
+        # may not include, which a resume with that handle would otherwise lose.
+        self._since_handle = TurnBuffer()
         self._handler_queue: deque[tuple[Handler, Any]] = deque()
         self._handler_lot = trio.lowlevel.ParkingLot()
         self._changed = trio.Event()
@@ -385,7 +385,8 @@ class LiveSession:
         message = w.ClientMessage(
             client_content=w.ClientContent(turns=turns, turn_complete=turn_complete)
         )
-        await self._send(message, "client_content")
+        # A turn the model answers (turn_complete) is tracked until its turnComplete arrives.
+        await self._send(message, "client_turn" if turn_complete else "client_content")
 
     async def send_realtime_input(
         self,
@@ -1102,7 +1103,7 @@ class LiveSession:
                 if transparent:
                     self._replay.sent(index, item)
                 elif item.kind in _RESENT_AFTER_RESUME:
-                    self._since_handle.sent(index, item)
+                    self._since_handle.sent(item, turn=item.kind in _TURNS)
                 if log.isEnabledFor(logging.DEBUG):
                     log.debug("sent %s frame #%d", item.kind, index)
 
@@ -1165,9 +1166,11 @@ class LiveSession:
                 if update.last_consumed_index is not None:
                     self._replay.acknowledge(update.last_consumed_index)
                 if update.resumable and update.handle:
-                    self._since_handle.clear()
+                    self._since_handle.covered()
             elif kind is ev.GoAway:
                 self._on_go_away()
+            elif kind is ev.TurnComplete:
+                self._since_handle.turn_completed()
             self._emit(event)
         self._update_idle()
 
@@ -1427,7 +1430,9 @@ _MAX_BATCH_FRAMES: Final = 64
 _MAX_BATCH_CHARS: Final = 512 * 1024
 #: What is re-sent after a non-transparent resume: the user's words. Audio and video are
 #: real time (stale by then); tool responses answer calls the resumed state never issued.
-_RESENT_AFTER_RESUME: Final = frozenset({"client_content", "text"})
+_RESENT_AFTER_RESUME: Final = frozenset({"client_content", "client_turn", "text"})
+#: Of those, the messages the model answers with a turn of its own (realtime text too).
+_TURNS: Final = frozenset({"client_turn", "text"})
 
 _HANDLER_FOR: Final[dict[type, str]] = {
     ev.ToolCallCancellation: "on_tool_call_cancellation",
