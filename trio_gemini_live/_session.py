@@ -1151,6 +1151,17 @@ class LiveSession:
         on_message = self._handlers.get("on_message")
         if on_message is not None:
             self._queue_handler(on_message, message)
+        if (
+            len(events) == 1
+            and type(events[0]) is ev.AudioChunk
+            and not log.isEnabledFor(logging.DEBUG)
+        ):
+            # The hot path (PROTOCOL.md 4: output audio is most of the traffic): no handler
+            # takes audio chunks, and the model is in a turn.
+            self._events.put(events[0])
+            if self._idle.is_set():
+                self._idle = trio.Event()
+            return
         proto = self._proto
         assert proto is not None
         if log.isEnabledFor(logging.DEBUG):
