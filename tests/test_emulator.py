@@ -696,6 +696,8 @@ async def test_in_memory_connections(nursery: trio.Nursery) -> None:
 def test_bad_arguments() -> None:
     with pytest.raises(ValueError, match="connection_lifetime"):
         LiveEmulator(connection_lifetime=0)
+    with pytest.raises(ValueError, match="handle_lifetime"):
+        LiveEmulator(handle_lifetime=0)
     with pytest.raises(ValueError, match="exactly one"):
         LiveEmulator().schedule_fault(Fault.drop())
     with pytest.raises(LookupError):

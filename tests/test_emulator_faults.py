@@ -342,3 +342,132 @@ async def test_every_turn_of_a_multi_turn_client_content_is_history(
             await until(ws, turn_complete)
         assert [(h["role"], h["text"]) for h in emulator.history()][:3] == [
             ("user", "my name is Ada"), ("model", "hello Ada"), ("user", "what is my name?")]
+
+
+# --- resumption rules (PROTOCOL.md 6) ---------------------------------------------------------
+
+
+async def first_handle(ws: trio_websocket.WebSocketConnection, **fields: Any) -> str:
+    """Set up a resumable session on ``ws``; the handle of its (empty) state."""
+    await setup(ws, sessionResumption={}, **fields, **TEXT)
+    handle: str = (await recv(ws))["sessionResumptionUpdate"]["newHandle"]
+    return handle
+
+
+async def test_resuming_while_the_old_connection_is_open_closes_the_new_one_1011(
+        nursery: trio.Nursery) -> None:
+    with trio.fail_after(10):
+        emulator = await serving(nursery)
+        async with client(emulator) as old:
+            handle = await first_handle(old)
+            async with client(emulator) as new:
+                await send(new, {"setup": {"model": MODEL, "sessionResumption": {
+                    "handle": handle}, **TEXT}})
+                assert await closed_with(new) == (1011, "Internal error occurred.")
+            # The old connection is not disturbed.
+            await send(old, user_turn("still here"))
+            assert "still here" in text_of(await until(old, turn_complete))
+        # Break-before-make: once the old connection is closed, the handle resumes.
+        async with client(emulator) as ws:
+            await setup(ws, sessionResumption={"handle": handle}, **TEXT)
+        assert emulator.connections[2].session_key == emulator.connections[0].session_key
+
+
+async def test_a_handle_expires_after_the_sessions_last_connection(
+        nursery: trio.Nursery, autojump_clock: trio.testing.MockClock) -> None:
+    with trio.fail_after(1000):
+        emulator = await serving(nursery, handle_lifetime=100)
+        async with client(emulator) as ws:
+            handle = await first_handle(ws)
+            # The lifetime counts from the end of the session's last connection: time
+            # spent connected does not use it up.
+            await trio.sleep(150)
+        await trio.sleep(90)
+        async with client(emulator) as ws:
+            await setup(ws, sessionResumption={"handle": handle}, **TEXT)
+            await recv(ws)
+        # That connection ended now: the lifetime starts again from here.
+        await trio.sleep(90)
+        async with client(emulator) as ws:
+            await setup(ws, sessionResumption={"handle": handle}, **TEXT)
+            await recv(ws)
+        await trio.sleep(101)
+        async with client(emulator) as ws:
+            await send(ws, {"setup": {"model": MODEL, "sessionResumption": {
+                "handle": handle}, **TEXT}})
+            # Refused like an unknown handle.
+            assert await closed_with(ws) == (1007, "Request contains an invalid argument.")
+
+
+async def test_ids_are_numbered_per_emulator(nursery: trio.Nursery) -> None:
+    tools = [{"functionDeclarations": [{"name": "ping"}]}]
+    seen: list[tuple[str, str]] = []
+    with trio.fail_after(10):
+        for _ in range(2):
+            emulator = await serving(nursery)
+            async with client(emulator) as ws:
+                handle = await first_handle(ws, tools=tools)
+                await send(ws, {"clientContent": {"turns": [{"role": "user", "parts": [
+                    {"text": "ping"}]}], "turnComplete": True}})
+                call = (await recv(ws))["toolCall"]["functionCalls"][0]
+            seen.append((handle, call["id"]))
+    # A second emulator (another test) starts from the same numbers as the first.
+    assert seen[0] == seen[1] == ("emu-s1-1", "fc_1")
+
+
+async def test_a_barge_in_drops_the_interrupted_turns_tool_results(
+        nursery: trio.Nursery, autojump_clock: trio.testing.MockClock) -> None:
+    tools = [{"functionDeclarations": [{"name": "ping", "behavior": "NON_BLOCKING"}]}]
+    with trio.fail_after(1000):
+        emulator = await serving(nursery, text_chunk_delay=10.0)
+        async with client(emulator) as ws:
+            await setup(ws, sessionResumption={}, tools=tools, **TEXT)
+            await recv(ws)
+            await send(ws, user_turn("ping it"))
+            messages = await until(ws, lambda m: "modelTurn" in m.get("serverContent", {}))
+            call = next(m for m in messages if "toolCall" in m)["toolCall"]["functionCalls"][0]
+            # The model is still talking: the WHEN_IDLE result waits for it to be idle...
+            await send(ws, {"toolResponse": {"functionResponses": [
+                {"id": call["id"], "name": "ping", "response": {"ok": True}}]}})
+            # ... and then the user barges in.
+            await send(ws, user_turn("stop"))
+            interrupted = await until(ws, resumption_update)
+            assert {"serverContent": {"interrupted": True}} in interrupted
+            # Nothing of the interrupted generation is pending: resumable at once.
+            assert interrupted[-1]["sessionResumptionUpdate"]["resumable"] is True
+            assert 'I heard: "stop"' in text_of(await until(ws, turn_complete))
+            await until(ws, resumption_update)
+            await send(ws, user_turn("next"))
+            # The dropped result is not spoken after the next idle moment.
+            assert 'I heard: "next"' in text_of(await until(ws, turn_complete))
+
+
+# --- bounded waits ----------------------------------------------------------------------------
+
+
+async def test_a_silent_peer_is_closed_after_request_timeout(
+        nursery: trio.Nursery, autojump_clock: trio.testing.MockClock) -> None:
+    with trio.fail_after(100):
+        emulator = await serving(nursery)
+        emulator.request_timeout = 5.0
+        # Nothing at all: not even a request head.
+        peer, server = trio.testing.memory_stream_pair()
+        nursery.start_soon(emulator._handle_stream, server)
+        assert await peer.receive_some() == b""
+        # A REST request whose body never comes: 408.
+        peer, server = trio.testing.memory_stream_pair()
+        nursery.start_soon(emulator._handle_stream, server)
+        await peer.send_all(b"POST /v1alpha/auth_tokens HTTP/1.1\r\nhost: x\r\n"
+                            b"content-length: 100\r\n\r\n{")
+        answer = b""
+        while chunk := await peer.receive_some():
+            answer += chunk
+        assert answer.startswith(b"HTTP/1.1 408 ")
+        assert emulator.tokens.requests[-1].status == 408
+        # A WebSocket that never sends its setup: Google's deadline close.
+        async with client(emulator) as ws:
+            assert await closed_with(ws) == (
+                1011, "Deadline expired before operation could complete.")
+        # Still serving.
+        async with client(emulator) as ws:
+            await setup(ws)

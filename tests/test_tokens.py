@@ -44,7 +44,7 @@ from trio_gemini_live._tokens import (
     _error_message,
     build_request_body,
 )
-from trio_gemini_live.testing import DEFAULT_MODEL, LiveEmulator
+from trio_gemini_live.testing import DEFAULT_MODEL, ClientFrameError, LiveEmulator
 
 KEY = "test-api-key"
 TEXT = LiveConfig(response_modalities=["TEXT"])
@@ -169,6 +169,38 @@ async def test_locked_setup_fills_in_what_the_client_leaves_out(
         async with session(emulator, nursery, token, config=None) as live:
             assert "turn 1 of" in await turn_text(live, "Hello")
     assert "generationConfig" not in (emulator.connections[0].setup or {})
+
+
+def test_token_defaults_outside_the_mask_merge_at_any_depth() -> None:
+    from trio_gemini_live.testing._rest import TokenStore
+
+    store = TokenStore()
+    token = store.mint({
+        "bidiGenerateContentSetup": {"model": f"models/{DEFAULT_MODEL}", "generationConfig": {
+            "temperature": 0.2, "responseModalities": ["TEXT"]}},
+        "fieldMask": "model,generationConfig.temperature",
+    })
+    model = f"models/{DEFAULT_MODEL}"
+    # The client sets another generation setting: the token's unlocked ones stay defaults.
+    merged = store.admit(token.name, {"model": model, "generationConfig": {
+        "maxOutputTokens": 5}}, resuming=False)
+    assert merged["generationConfig"] == {
+        "maxOutputTokens": 5, "temperature": 0.2, "responseModalities": ["TEXT"]}
+    # ... which the client may override (a list is replaced, not merged).
+    merged = store.admit(token.name, {"model": model, "generationConfig": {
+        "responseModalities": ["AUDIO"]}}, resuming=False)
+    assert merged["generationConfig"] == {"responseModalities": ["AUDIO"], "temperature": 0.2}
+    # The locked one may not change.
+    with pytest.raises(ClientFrameError, match=r"generationConfig\.temperature"):
+        store.admit(token.name, {"model": model, "generationConfig": {"temperature": 1.0}},
+                    resuming=False)
+
+
+def test_repeated_lock_fields_are_sent_once() -> None:
+    body = build_request_body(model=DEFAULT_MODEL, config=LiveConfig(temperature=0.5),
+                              lock_fields=["temperature", "top_k", "topK", "top_k"])
+    assert body["fieldMask"].split(",") == [
+        "model", "generationConfig.temperature", "generationConfig.topK"]
 
 
 async def test_a_changed_locked_field_is_invalid_argument(
@@ -452,6 +484,9 @@ def _post(port: int, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
     (b'{"usez": 1}', {"x-goog-api-key": KEY}, 400, 'Unknown name "usez"'),
     (b'{"uses": -2}', {"x-goog-api-key": KEY}, 400, "non-negative"),
     (b'{"expireTime": "tomorrow"}', {"x-goog-api-key": KEY}, 400, "Invalid time format"),
+    # Well-formed but impossible: Google's 400 too, not a crash of the emulator.
+    (b'{"expireTime": "2999-13-01T00:00:00Z"}', {"x-goog-api-key": KEY}, 400,
+     "Invalid time format"),
     (b'{"bidiGenerateContentSetup": {"warp": 1}}', {"x-goog-api-key": KEY}, 400,
      'Unknown name "warp"'),
     # Deeply nested JSON: msgspec's decoder, then the setup walk, hit RecursionError.

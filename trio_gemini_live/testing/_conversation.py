@@ -19,7 +19,7 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -30,7 +30,7 @@ from .. import _wire as w
 from . import _model as m
 from ._strict import INVALID_ARGUMENT, ClientFrameError
 
-__all__ = ["Conversation", "ModelSettings", "SessionSnapshot", "SessionState"]
+__all__ = ["Conversation", "Counters", "ModelSettings", "SessionSnapshot", "SessionState"]
 
 _PCM_RE: Final = re.compile(r"^audio/pcm(?:;\s*rate=(\d+))?$")
 
@@ -61,6 +61,9 @@ class SessionState:
     #: Part of the session (not the connection): the server's state includes it, so a
     #: resumption handle covers it (PROTOCOL.md 3.2, 4).
     pending_text: list[str] = field(default_factory=list)
+    #: ``trio.current_time()`` when the session's last connection ended (``None`` while one
+    #: runs): its handles expire counting from there (PROTOCOL.md 6).
+    ended_at: float | None = None
 
     def snapshot(self) -> SessionSnapshot:
         """The state a resumption handle issued now refers to."""
@@ -96,9 +99,15 @@ class _Call:
     behavior: str
 
 
+@dataclass
+class Counters:
+    """The numbers in resumption handles and function call ids: one set per emulator."""
+
+    handles: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    calls: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
-_handle_counter = itertools.count(1)
-_call_counter = itertools.count(1)
 
 
 def wire(message: w.ServerMessage) -> dict[str, Any]:
@@ -116,7 +125,8 @@ class Conversation:
 
     def __init__(self, *, setup: w.Setup, backend: str, session: SessionState,
                  settings: ModelSettings, emit: Emit, message_index: Callable[[], int],
-                 register_handle: Callable[[str, int, SessionSnapshot], None]) -> None:
+                 register_handle: Callable[[str, int, SessionSnapshot], None],
+                 counters: Counters) -> None:
         self.setup = setup
         self.backend = backend
         self.session = session
@@ -124,6 +134,7 @@ class Conversation:
         self._emit = emit
         self._message_index = message_index
         self._register_handle = register_handle
+        self._counters = counters
         gen = setup.generation_config
         modalities = (gen.response_modalities if gen else None) or ["AUDIO"]
         self.audio_out = "AUDIO" in modalities
@@ -380,7 +391,7 @@ class Conversation:
             decl = self._functions[name]
             args = (m.sample_args(decl.parameters) if decl.parameters is not None
                     else m.sample_args_json_schema(decl.parameters_json_schema))
-            call = w.FunctionCall(id=f"fc_{next(_call_counter)}", name=name, args=args)
+            call = w.FunctionCall(id=f"fc_{next(self._counters.calls)}", name=name, args=args)
             calls.append(call)
             behavior = decl.behavior or "BLOCKING"
             self._calls[call.id or ""] = _Call(call, behavior)
@@ -460,7 +471,12 @@ class Conversation:
 
     async def _send_interrupted(self) -> None:
         await self._emit(wire(w.ServerMessage(server_content=w.ServerContent(interrupted=True))))
-        unanswered = [cid for cid in self._calls]
+        unanswered = list(self._calls)
+        # The interrupted generation's tool results go with it: answers to its blocking
+        # calls and non-blocking results waiting for the model to be idle. Left behind,
+        # they would be spoken after a later turn and keep the session not resumable.
+        self._results.clear()
+        self._idle_waiting.clear()
         if unanswered:
             self._calls.clear()
             await self._emit(wire(w.ServerMessage(
@@ -488,7 +504,7 @@ class Conversation:
             # get a handle, and transparent resumption would never make progress.)
             index, before = self._waiting_turns[0]
             snap = dataclasses.replace(snap, pending_text=before.pending_text)
-        handle = f"emu-{self.session.key}-{next(_handle_counter)}"
+        handle = f"emu-{self.session.key}-{next(self._counters.handles)}"
         self._register_handle(handle, index, snap)
         update: dict[str, Any] = {"newHandle": handle, "resumable": True}
         resumption = self.setup.session_resumption

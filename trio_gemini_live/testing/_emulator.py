@@ -23,7 +23,7 @@ import itertools
 import math
 import re
 import ssl
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -35,15 +35,29 @@ import trio.testing
 import trio_websocket
 
 from .. import _wire as w
-from ._conversation import Conversation, ModelSettings, SessionSnapshot, SessionState, wire
+from ._conversation import (
+    Conversation,
+    Counters,
+    ModelSettings,
+    SessionSnapshot,
+    SessionState,
+    wire,
+)
 from ._rest import (
     ReplayStream,
     TokenStore,
     is_websocket_upgrade,
     read_request_head,
+    redact,
     serve_http,
 )
-from ._strict import INVALID_ARGUMENT, ClientFrameError, parse_client_frame
+from ._strict import (
+    BAD_KEY,
+    INVALID_ARGUMENT,
+    NO_CREDENTIALS,
+    ClientFrameError,
+    parse_client_frame,
+)
 
 if TYPE_CHECKING:
     from .._session import LiveSession
@@ -78,22 +92,15 @@ _VERTEX_MODEL: Final = re.compile(
 _SECRET_HEADERS: Final = frozenset({"x-goog-api-key", "authorization"})
 _SECRET_QUERY: Final = frozenset({"key", "access_token"})
 
-# Google's own reason texts (PROTOCOL.md 7).
-_NO_CREDENTIALS: Final = (
-    "Method doesn't allow unregistered callers (callers without established identity). "
-    "Please use API Key or other form of API consumer identity to call this API."
-)
-_BAD_KEY: Final = "API key not valid. Please pass a valid API key."
+# Google's own reason texts (PROTOCOL.md 7; more in ``_strict``).
 _UNAUTHENTICATED: Final = (
     "Request had invalid authentication credentials. Expected OAuth 2 access token, "
     "login cookie or other valid authentication credential."
 )
 _DEADLINE: Final = "Deadline expired before operation could complete."
 _VERTEX_DEADLINE: Final = "The operation was cancelled."
-
-
-def _redact(items: Mapping[str, str], secret: Collection[str]) -> dict[str, str]:
-    return {k: ("<redacted>" if k.lower() in secret else v) for k, v in items.items()}
+# PROTOCOL.md 6: resuming a session while its previous connection is still open.
+_INTERNAL: Final = "Internal error occurred."
 
 
 @dataclass(eq=False)
@@ -140,7 +147,7 @@ class ConnectionRecord:
     def __repr__(self) -> str:
         return (
             f"ConnectionRecord(index={self.index}, path={self.path!r}, "
-            f"headers={_redact(self.headers, _SECRET_HEADERS)!r}, query={self.query!r}, "
+            f"headers={redact(self.headers, _SECRET_HEADERS)!r}, query={self.query!r}, "
             f"backend={self.backend!r}, api_version={self.api_version!r}, "
             f"session_key={self.session_key!r}, received={len(self.received)} messages, "
             f"close_code={self.close_code!r}, close_reason={self.close_reason!r})"
@@ -263,6 +270,14 @@ class _Link:
             self.reading = trio.Event()
 
 
+def _ephemeral_token(record: ConnectionRecord, query: dict[str, str]) -> str:
+    """The ephemeral token of a connection: ``Authorization: Token ...``, else the
+    ``access_token`` query parameter (browsers cannot set headers, PROTOCOL.md 1); or ``""``.
+    """
+    scheme, _, token = record.headers.get("authorization", "").partition(" ")
+    return token if scheme.lower() == "token" else query.get("access_token", "")
+
+
 def _route(path: str) -> tuple[Literal["gemini", "vertex"], str, str] | None:
     match = _GEMINI_PATH.match(path)
     if match:
@@ -300,7 +315,17 @@ class LiveEmulator:
         audio_transcript: the input transcription of any audio turn (default
             ``"[audio N.Ns]"``, the utterance's duration).
         vad_threshold: RMS (of 16-bit samples) above which a 20 ms input frame is speech.
+        handle_lifetime: seconds a resumption handle stays valid after its session's last
+            connection ended (PROTOCOL.md 6: 2 hours), measured with ``trio.current_time()``
+            (so ``autojump_clock`` tests can pass it); an expired handle is refused like an
+            unknown one.
     """
+
+    #: Seconds the emulator waits for what a client must send before it can be served: a
+    #: request head, a REST request's body, the ``setup`` message. A client that sends
+    #: nothing does not hold a task forever: its connection is closed (the REST body gets
+    #: a 408; a missing ``setup`` Google's deadline close, 1011). Tests may shorten it.
+    request_timeout: float = 10.0
 
     def __init__(
         self,
@@ -317,9 +342,12 @@ class LiveEmulator:
         audio_chunk_delay: float = 0.0,
         audio_transcript: str | None = None,
         vad_threshold: float = 500.0,
+        handle_lifetime: float = 7200.0,
     ) -> None:
         if connection_lifetime <= 0 or go_away_notice < 0:
             raise ValueError("connection_lifetime must be > 0 and go_away_notice >= 0")
+        if handle_lifetime <= 0:
+            raise ValueError("handle_lifetime must be > 0")
         if audio_chunk_ms <= 0:
             raise ValueError("audio_chunk_ms must be > 0")
         self.api_key = api_key
@@ -328,6 +356,7 @@ class LiveEmulator:
         self.models = frozenset(models)
         self.connection_lifetime = connection_lifetime
         self.go_away_notice = go_away_notice
+        self.handle_lifetime = handle_lifetime
         self.ssl_context = ssl_context
         self.settings = ModelSettings(
             text_chunk_delay=text_chunk_delay, audio_chunk_ms=audio_chunk_ms,
@@ -346,6 +375,9 @@ class LiveEmulator:
         self._handles: dict[str, SessionState] = {}
         self._snapshots: dict[str, tuple[tuple[int, int], SessionSnapshot]] = {}
         self._session_ids = itertools.count(1)
+        # Handle and function call numbers, per emulator: ids do not depend on what other
+        # emulators (other tests) did before.
+        self._counters = Counters()
         self._scheduled: list[_Scheduled] = []
         self._sending = trio.Event()
         self._sending.set()
@@ -459,11 +491,14 @@ class LiveEmulator:
             # The same port serves the REST endpoint for ephemeral tokens (PROTOCOL.md 1):
             # read the request head, answer plain HTTP here, and hand a WebSocket upgrade to
             # trio-websocket with the bytes read so far replayed.
-            conn, head, seen = await read_request_head(stream)
+            head = None
+            with trio.move_on_after(self.request_timeout):
+                conn, head, seen = await read_request_head(stream)
             if head is None:
-                return
+                return  # garbage, the peer went away, or nothing in time
             if not is_websocket_upgrade(head):
-                await serve_http(conn, head, stream, self.tokens, self.api_key)
+                await serve_http(conn, head, stream, self.tokens, self.api_key,
+                                 body_timeout=self.request_timeout)
                 return
             async with trio.open_nursery() as nursery:
                 request = await trio_websocket.wrap_server_stream(
@@ -497,7 +532,7 @@ class LiveEmulator:
         # accepted concurrently each get their own number (and their own ``_links`` slot).
         record = ConnectionRecord(
             index=len(self.connections), path=parts.path,
-            query=_redact(query, _SECRET_QUERY), headers=headers, api_version=version,
+            query=redact(query, _SECRET_QUERY), headers=headers, api_version=version,
             backend=backend, method=method,
         )
         self.connections.append(record)
@@ -514,6 +549,10 @@ class LiveEmulator:
                 record.close_code = int(closed.code) if closed is not None else 1006
                 record.close_reason = (closed.reason or "") if closed is not None else ""
             del self._links[record.index]
+            if record.session_key is not None:
+                # Handles expire counting from here (PROTOCOL.md 6); a later connection of
+                # the session moves it on.
+                self._sessions[record.session_key].ended_at = trio.current_time()
             record.closed.set()
 
     # -- one connection --------------------------------------------------------------------
@@ -523,11 +562,17 @@ class LiveEmulator:
         refusal = self._check_auth(record, query)
         if refusal is not None:
             # Google reads the setup, then closes with the reason (PROTOCOL.md 7).
-            with trio.move_on_after(10):
+            with trio.move_on_after(self.request_timeout):
                 await self._receive(link)
             await self._close(link, *refusal)
             return
-        first = await self._receive(link)
+        first = None
+        with trio.move_on_after(self.request_timeout) as waiting:
+            first = await self._receive(link)
+        if waiting.cancelled_caught:
+            # No setup in time: the emulator's choice is Google's deadline close.
+            await self._close(link, 1011, _DEADLINE)
+            return
         if first is None:
             return
         try:
@@ -547,6 +592,7 @@ class LiveEmulator:
             # Only an accepted new session uses up a token use (PROTOCOL.md 1).
             self.tokens.use(charge)
         record.session_key = session.key
+        session.ended_at = None  # live again: its handles do not expire meanwhile
 
         def message_index() -> int:
             return len(record.received) - 1
@@ -554,7 +600,7 @@ class LiveEmulator:
         conversation = Conversation(
             setup=setup, backend=record.backend, session=session,
             settings=self.settings, emit=lambda msg: self._emit(link, msg),
-            message_index=message_index,
+            message_index=message_index, counters=self._counters,
             register_handle=lambda handle, index, snap: self._register_handle(
                 handle, session, (record.index, index), snap),
         )
@@ -610,8 +656,7 @@ class LiveEmulator:
                 return 1008, _UNAUTHENTICATED
             return None
         key = record.headers.get("x-goog-api-key") or query.get("key")
-        scheme, _, token = authorization.partition(" ")
-        token = token if scheme.lower() == "token" else query.get("access_token", "")
+        token = _ephemeral_token(record, query)
         if record.method == "BidiGenerateContentConstrained" and token:
             if token in self.tokens.tokens:
                 return self.tokens.check_connection(token)
@@ -619,9 +664,9 @@ class LiveEmulator:
                   else token.startswith("auth_tokens/"))
             return None if ok else (1008, _UNAUTHENTICATED)
         if not key:
-            return 1008, _NO_CREDENTIALS
+            return 1008, NO_CREDENTIALS
         if key != self.api_key:
-            return 1007, _BAD_KEY
+            return 1007, BAD_KEY
         return None
 
     def _admit_token(self, record: ConnectionRecord, query: dict[str, str], setup: w.Setup,
@@ -634,8 +679,7 @@ class LiveEmulator:
         Raises:
             ClientFrameError: the token refuses this session (see ``_rest.TokenStore.admit``).
         """
-        scheme, _, token = record.headers.get("authorization", "").partition(" ")
-        token = token if scheme.lower() == "token" else query.get("access_token", "")
+        token = _ephemeral_token(record, query)
         if (self.api_key is None or record.method != "BidiGenerateContentConstrained"
                 or token not in self.tokens.tokens):
             return setup, raw, None
@@ -678,8 +722,17 @@ class LiveEmulator:
         handle = setup.session_resumption.handle if setup.session_resumption else None
         if handle:
             session = self._handles.get(handle)
-            if session is None or session.model != setup.model:
+            if session is None or session.model != setup.model or (
+                    session.ended_at is not None
+                    and trio.current_time() - session.ended_at > self.handle_lifetime):
+                # Unknown, for another model, or expired (PROTOCOL.md 6: 2 hours after the
+                # session's last connection ended).
                 raise ClientFrameError(INVALID_ARGUMENT)
+            if any(other.record.session_key == session.key and not other.closing
+                   and other.ws.closed is None for other in self._links.values()):
+                # PROTOCOL.md 6: resuming while the previous connection is still open is
+                # answered with 1011 (clients must resume break-before-make).
+                raise ClientFrameError(_INTERNAL, code=1011)
             # A handle names the session's state when it was issued (PROTOCOL.md 4, 6):
             # what the session consumed after that is not part of the resumed session.
             position, snap = self._snapshots[handle]
@@ -902,17 +955,22 @@ class LiveEmulator:
             await self._new_connection.wait()
         return self.connections[-1]
 
+    def _session_key(self, session: str | None) -> str | None:
+        """``session``, or by default the latest connection's session (``None``: none yet)."""
+        if session is not None:
+            return session
+        keyed = [c.session_key for c in self.connections if c.session_key is not None]
+        return keyed[-1] if keyed else None
+
     def received(self, session: str | None = None) -> list[dict[str, Any]]:
         """Every client message of a logical session, across its connections, in order.
 
         ``session`` is a session key (:attr:`ConnectionRecord.session_key`); default: the
         latest connection's session.
         """
+        session = self._session_key(session)
         if session is None:
-            keyed = [c for c in self.connections if c.session_key is not None]
-            if not keyed:
-                return []
-            session = keyed[-1].session_key
+            return []
         return [msg for c in self.connections if c.session_key == session for msg in c.received]
 
     def consumed(self, session: str | None = None) -> list[dict[str, Any]]:
@@ -928,11 +986,9 @@ class LiveEmulator:
 
         ``session`` is a session key; default: the latest connection's session.
         """
+        session = self._session_key(session)
         if session is None:
-            keyed = [c for c in self.connections if c.session_key is not None]
-            if not keyed:
-                return []
-            session = keyed[-1].session_key
+            return []
         kept: list[tuple[int, int, dict[str, Any]]] = []
         for conn in self.connections:
             if conn.session_key != session:
@@ -944,10 +1000,5 @@ class LiveEmulator:
 
     def history(self, session: str | None = None) -> list[dict[str, Any]]:
         """The conversation the emulator remembers for a session (default: the latest)."""
-        if session is None:
-            keyed = [c for c in self.connections if c.session_key is not None]
-            if not keyed:
-                return []
-            session = keyed[-1].session_key
-        state = self._sessions.get(session or "")
+        state = self._sessions.get(self._session_key(session) or "")
         return list(state.history) if state is not None else []

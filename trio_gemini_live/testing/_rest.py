@@ -22,10 +22,14 @@ read with h11; a WebSocket upgrade goes on to trio-websocket) and then honours t
   leave a locked field out (the token's value is used) or repeat the token's value; sending a
   *different* value, or any value for a locked field the token leaves unset, closes the
   connection with 1007 ``Request contains an invalid argument.``-style text naming the field.
-  Token setup fields outside the mask are defaults the client may override. A locked path is
-  compared as a whole: without a mask, a client ``generationConfig`` must equal the token's
-  entire ``generationConfig`` (or be left out); a mask such as
-  ``generationConfig.temperature`` locks just that setting.
+  Token setup fields outside the mask are defaults the client may override, at any depth:
+  the client's setup is deep-merged over them (objects field by field, anything else, lists
+  included, replaced as a whole), so a token ``generationConfig`` of ``{"temperature": 0.2,
+  "responseModalities": ["TEXT"]}`` with only ``generationConfig.temperature`` masked keeps
+  ``responseModalities`` unless the client sends its own. A locked path is compared as a
+  whole: without a mask, a client ``generationConfig`` must equal the token's entire
+  ``generationConfig`` (or be left out); a mask such as ``generationConfig.temperature``
+  locks just that setting.
 
 Google does not document the close reasons of refused ephemeral tokens. The emulator closes
 with 1008 and texts that name the auth token (so the client's ``classify_close`` reports an
@@ -39,8 +43,8 @@ sleeping, no dependence on Trio's clock while HTTP requests run in worker thread
 from __future__ import annotations
 
 import copy
-import re
 import secrets
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -50,11 +54,13 @@ import h11
 import msgspec
 import trio
 
-from ._strict import TOO_DEEP, ClientFrameError, parse_client_frame
+from .._tokens import camel, format_time
+from .._tokens import parse_time as _parse_time
+from ._strict import BAD_KEY, NO_CREDENTIALS, TOO_DEEP, ClientFrameError, parse_client_frame
 
 __all__ = [
     "MintedToken", "ReplayStream", "RestError", "RestRecord", "TokenStore",
-    "is_websocket_upgrade", "read_request_head", "serve_http",
+    "is_websocket_upgrade", "read_request_head", "redact", "serve_http",
 ]
 
 _TOKENS_PATH: Final = "/v1alpha/auth_tokens"
@@ -72,28 +78,13 @@ _SNAKE_BODY_FIELDS: Final = {
     "bidi_generate_content_setup": "bidiGenerateContentSetup",
     "field_mask": "fieldMask",
 }
-_RFC3339: Final = re.compile(
-    r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})", re.IGNORECASE
-)
 
 # Reason texts of refused tokens (the emulator's: Google does not document them, see above).
-UNAUTHENTICATED: Final = (
-    "Request had invalid authentication credentials. Expected OAuth 2 access token, "
-    "login cookie or other valid authentication credential."
-)
 TOKEN_EXPIRED: Final = "The auth token has expired."
 TOKEN_USED_UP: Final = "The auth token has no uses left for new sessions."
 TOKEN_NEW_SESSION_EXPIRED: Final = (
     "The auth token can no longer start new sessions (newSessionExpireTime has passed)."
 )
-# Google's texts for REST calls without a usable key (PROTOCOL.md 7 gives the same texts for
-# the WebSocket API).
-_NO_CREDENTIALS: Final = (
-    "Method doesn't allow unregistered callers (callers without established identity). "
-    "Please use API Key or other form of API consumer identity to call this API."
-)
-_BAD_KEY: Final = "API key not valid. Please pass a valid API key."
-
 _MISSING: Final = object()
 
 
@@ -186,28 +177,17 @@ class MintedToken:
         return out
 
 
-def format_time(value: datetime) -> str:
-    """RFC 3339 in UTC with a ``Z`` (proto3 JSON's Timestamp form)."""
-    text = value.astimezone(UTC).isoformat(timespec="microseconds")
-    return text.removesuffix("+00:00").removesuffix(".000000") + "Z"
-
-
 def parse_time(value: object, name: str) -> datetime:
-    """An RFC 3339 timestamp (proto3 JSON ``Timestamp``), as an aware datetime."""
-    match = _RFC3339.fullmatch(value) if isinstance(value, str) else None
-    if match is None:
+    """An RFC 3339 timestamp (proto3 JSON ``Timestamp``), as an aware datetime.
+
+    Raises:
+        RestError: 400, Google's text, for anything else (an impossible date too).
+    """
+    parsed = _parse_time(value)
+    if parsed is None:
         raise RestError(400, f"Invalid value at '{name}' (type.googleapis.com/"
                         f"google.protobuf.Timestamp), Field '{name}', Invalid time format")
-    whole, fraction, zone = match.groups()
-    # Nanosecond fractions are valid RFC 3339; datetime keeps microseconds.
-    micro = (fraction or ".0")[1:7].ljust(6, "0")
-    zone = "+00:00" if zone.upper() == "Z" else zone
-    return datetime.fromisoformat(f"{whole}.{micro}{zone}")
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+    return parsed
 
 
 def _get(tree: Any, path: list[str]) -> Any:
@@ -216,6 +196,15 @@ def _get(tree: Any, path: list[str]) -> Any:
             return _MISSING
         tree = tree[key]
     return tree
+
+
+def _fill_defaults(target: dict[str, Any], defaults: dict[str, Any]) -> None:
+    """Deep-merge ``defaults`` under ``target``: only what ``target`` lacks is added."""
+    for key, value in defaults.items():
+        if key not in target:
+            target[key] = copy.deepcopy(value)
+        elif isinstance(target[key], dict) and isinstance(value, dict):
+            _fill_defaults(target[key], value)
 
 
 def _set(tree: dict[str, Any], path: list[str], value: Any) -> None:
@@ -291,7 +280,7 @@ class TokenStore:
         if mask_text is not None:
             if not isinstance(mask_text, str):
                 raise RestError(400, "Invalid value at 'field_mask': expected a string.")
-            mask = [".".join(_camel(part) for part in path.strip().split("."))
+            mask = [".".join(camel(part) for part in path.strip().split("."))
                     for path in mask_text.split(",") if path.strip()]
         token = MintedToken(
             name=f"auth_tokens/{secrets.token_hex(16)}", uses=uses, expire_time=expire,
@@ -364,10 +353,9 @@ class TokenStore:
                     f"Request contains an invalid argument: setup field '{path_text}' is "
                     "constrained by the ephemeral token and cannot be changed.")
             _set(merged, path, wanted)
-        # Token fields outside the mask are defaults (see the module docstring).
-        for key, value in base.items():
-            if key not in merged:
-                merged[key] = copy.deepcopy(value)
+        # Token fields outside the mask are defaults, at any depth (see the module
+        # docstring). The locked paths are already set: their values equal the token's.
+        _fill_defaults(merged, base)
         if not resuming:
             if self.now() >= token.new_session_expire_time:
                 raise ClientFrameError(TOKEN_NEW_SESSION_EXPIRED, code=1008)
@@ -382,8 +370,9 @@ class TokenStore:
             token.used += 1
 
 
-def _redact(items: dict[str, str], secret: frozenset[str]) -> dict[str, str]:
-    return {k: ("<redacted>" if k in secret else v) for k, v in items.items()}
+def redact(items: Mapping[str, str], secret: Collection[str]) -> dict[str, str]:
+    """``items`` with the values of the ``secret`` names (matched lower-cased) redacted."""
+    return {k: ("<redacted>" if k.lower() in secret else v) for k, v in items.items()}
 
 
 async def _next_event(conn: h11.Connection, stream: trio.abc.Stream) -> Any:
@@ -428,7 +417,8 @@ def is_websocket_upgrade(request: h11.Request) -> bool:
 
 
 async def serve_http(conn: h11.Connection, request: h11.Request, stream: trio.abc.Stream,
-                     store: TokenStore, api_key: str | None) -> None:
+                     store: TokenStore, api_key: str | None, *,
+                     body_timeout: float = 10.0) -> None:
     """Answer one plain-HTTP request (``POST /v1alpha/auth_tokens``; 404 otherwise).
 
     Args:
@@ -437,17 +427,23 @@ async def serve_http(conn: h11.Connection, request: h11.Request, stream: trio.ab
         stream: the transport, for the body and the answer.
         store: where tokens and records go.
         api_key: the key Google would accept (``None``: no check).
+        body_timeout: seconds the whole body may take to arrive; after that the answer is
+            408 (a client that never finishes its body does not hold the task forever).
     """
     target = request.target.decode("latin-1")
     parts = urlsplit(target)
     headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers}
     query = dict(parse_qsl(parts.query))
     record = RestRecord(method=request.method.decode("latin-1"), path=parts.path,
-                        query=_redact(query, frozenset({"key"})), headers=headers)
+                        query=redact(query, frozenset({"key"})), headers=headers)
     store.requests.append(record)
     status, answer = 500, RestError(500, "Internal error encountered.", "INTERNAL").body()
     try:
-        body = await _read_body(conn, stream)
+        body = b""
+        with trio.move_on_after(body_timeout) as waiting:
+            body = await _read_body(conn, stream)
+        if waiting.cancelled_caught:
+            raise RestError(408, "The request body did not arrive in time.", "DEADLINE_EXCEEDED")
         status, answer = _route(record, body, headers, query, store, api_key)
     except RestError as exc:
         status, answer = exc.status, exc.body()
@@ -495,9 +491,9 @@ def _route(record: RestRecord, raw: bytes, headers: dict[str, str], query: dict[
     if api_key is not None:
         key = headers.get("x-goog-api-key") or query.get("key")
         if not key:
-            raise RestError(403, _NO_CREDENTIALS, "PERMISSION_DENIED")
+            raise RestError(403, NO_CREDENTIALS, "PERMISSION_DENIED")
         if key != api_key:
-            raise RestError(400, _BAD_KEY, "INVALID_ARGUMENT", reason="API_KEY_INVALID")
+            raise RestError(400, BAD_KEY, "INVALID_ARGUMENT", reason="API_KEY_INVALID")
     try:
         body = msgspec.json.decode(raw) if raw else {}
     except msgspec.DecodeError as exc:

@@ -38,6 +38,14 @@ __all__ = ["ClientFrameError", "parse_client_frame"]
 
 #: The reason Google gives for a generic bad request (PROTOCOL.md 7).
 INVALID_ARGUMENT: Final = "Request contains an invalid argument."
+#: Google's reason for a request without any credential (PROTOCOL.md 7; its REST answer
+#: has the same text).
+NO_CREDENTIALS: Final = (
+    "Method doesn't allow unregistered callers (callers without established identity). "
+    "Please use API Key or other form of API consumer identity to call this API."
+)
+#: Google's reason for a wrong API key (PROTOCOL.md 7, and its REST answer).
+BAD_KEY: Final = "API key not valid. Please pass a valid API key."
 #: The reason for a frame nested too deeply to parse (the emulator's text).
 TOO_DEEP: Final = "Invalid JSON payload received. The JSON is nested too deeply."
 
