@@ -144,3 +144,36 @@ def no_key(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI",
                  "GOOGLE_GENAI_USE_ENTERPRISE"):
         monkeypatch.delenv(name, raising=False)
+
+
+# --- sessions that fail to open, TLS with a test CA (test_emulator*.py, test_tokens.py, ...) ---
+
+
+async def opening_error(opening: Any) -> BaseException:
+    """The error entering ``opening`` (an async context manager, e.g. a session) raised.
+
+    Single-exception groups are unwrapped; the test fails if it opened.
+    """
+    try:
+        async with opening:
+            pass
+    except BaseException as exc:
+        while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+            exc = exc.exceptions[0]
+        return exc
+    raise AssertionError("the session opened")
+
+
+def tls_contexts(host: str = "127.0.0.1") -> tuple[Any, Any]:
+    """``(server, client)`` SSL contexts: a trustme certificate for ``host``, and a verifying
+    client context that trusts the test CA too (``ssl.SSLContext`` both)."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert(host).configure_cert(server)
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    return server, client

@@ -14,9 +14,10 @@ import pytest
 import trio
 import trio.testing
 import trio_websocket
-import trustme
 
 from trio_gemini_live.testing import Fault, LiveEmulator, speech_like_pcm
+
+from .conftest import tls_contexts
 
 KEY = "test-api-key"
 V1BETA = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
@@ -664,11 +665,7 @@ async def test_send_go_away_fault(nursery: trio.Nursery,
 
 
 async def test_wss_with_a_trustme_certificate(nursery: trio.Nursery) -> None:
-    ca = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server_context)
-    client_context = ssl.create_default_context()
-    ca.configure_trust(client_context)
+    server_context, client_context = tls_contexts()
     with trio.fail_after(10):
         emulator = await start(nursery, ssl_context=server_context)
         assert emulator.url.startswith("wss://127.0.0.1:")

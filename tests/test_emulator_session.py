@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
-
 import pytest
 import trio
 import trio.testing
@@ -19,6 +17,8 @@ from trio_gemini_live import (
     events as ev,
 )
 from trio_gemini_live.testing import Fault, LiveEmulator, speech_like_pcm
+
+from .conftest import opening_error
 
 TEXT = LiveConfig(response_modalities=["TEXT"])
 
@@ -141,22 +141,10 @@ async def test_drop_is_survived_by_resumption(live_emulator: LiveEmulator,
     assert live_emulator.connections[0].close_code == 1006
 
 
-async def setup_error(session: AbstractAsyncContextManager[LiveSession]) -> BaseException:
-    """The error opening ``session`` raised (single-exception groups unwrapped)."""
-    try:
-        async with session:
-            pass
-    except BaseException as exc:
-        while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-            exc = exc.exceptions[0]
-        return exc
-    raise AssertionError("the session opened")
-
-
 async def test_errors_come_out_typed(live_emulator: LiveEmulator, nursery: trio.Nursery) -> None:
     with trio.fail_after(10):
-        error = await setup_error(live_emulator.open_session(nursery, auth=ApiKey("wrong")))
+        error = await opening_error(live_emulator.open_session(nursery, auth=ApiKey("wrong")))
         assert isinstance(error, AuthRejectedError) and "API key not valid" in str(error)
-        error = await setup_error(live_emulator.open_session(nursery, model="gemini-0"))
+        error = await opening_error(live_emulator.open_session(nursery, model="gemini-0"))
         assert isinstance(error, NotFoundError)
         assert "models/gemini-0 is not found" in str(error)

@@ -18,19 +18,19 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import ssl
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import trio
-import trustme
 
 genai = pytest.importorskip("google.genai")
 from google.genai import _live_converters, types  # noqa: E402
 
 from trio_gemini_live.testing import LiveEmulator, speech_like_pcm  # noqa: E402
+
+from .conftest import tls_contexts  # noqa: E402
 
 KEY = "test-api-key"
 MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
@@ -46,11 +46,7 @@ class EmulatorThread:
     """A :class:`LiveEmulator` served over wss:// by ``trio.run`` in a background thread."""
 
     def __init__(self, **kwargs: Any) -> None:
-        ca = trustme.CA()
-        server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ca.issue_cert("127.0.0.1").configure_cert(server)
-        self.client_ssl = ssl.create_default_context()
-        ca.configure_trust(self.client_ssl)
+        server, self.client_ssl = tls_contexts()
         self.emulator = LiveEmulator(ssl_context=server, **kwargs)
         self._ready = threading.Event()
         self._token: trio.lowlevel.TrioToken | None = None
@@ -229,12 +225,12 @@ def test_every_other_server_message_is_known_to_the_sdk() -> None:
     async def scenario(emulator: LiveEmulator) -> None:
         import trio_websocket
 
-        async def open_ws(path: str, headers: list[tuple[bytes, bytes]]) -> Any:
-            return trio_websocket.open_websocket_url(
-                emulator.url.replace("wss", "ws") + path, extra_headers=headers)
+        def open_ws(path: str, headers: list[tuple[bytes, bytes]]) -> Any:
+            # This emulator has no TLS: its url is ws://.
+            return trio_websocket.open_websocket_url(emulator.url + path, extra_headers=headers)
 
         gemini = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
-        async with await open_ws(gemini, [(b"x-goog-api-key", KEY.encode())]) as ws:
+        async with open_ws(gemini, [(b"x-goog-api-key", KEY.encode())]) as ws:
             await ws.send_message(json.dumps({"setup": {
                 "model": f"models/{MODEL}", "tools": [{"functionDeclarations": [
                     {"name": "get_weather"}]}], "sessionResumption": {},
@@ -252,7 +248,7 @@ def test_every_other_server_message_is_known_to_the_sdk() -> None:
                 while True:
                     await ws.get_message()
         vertex = "/ws/google.cloud.aiplatform.v1.LlmBidiService/BidiGenerateContent"
-        async with await open_ws(vertex, [(b"authorization", b"Bearer t")]) as ws:
+        async with open_ws(vertex, [(b"authorization", b"Bearer t")]) as ws:
             await ws.send_message(json.dumps({"setup": {
                 "model": "projects/p/locations/l/publishers/google/models/"
                          "gemini-live-2.5-flash-native-audio",

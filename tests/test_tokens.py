@@ -20,7 +20,6 @@ import msgspec
 import pytest
 import trio
 import trio_websocket
-import trustme
 
 from trio_gemini_live import (
     ApiKey,
@@ -45,6 +44,8 @@ from trio_gemini_live._tokens import (
     build_request_body,
 )
 from trio_gemini_live.testing import DEFAULT_MODEL, ClientFrameError, LiveEmulator
+
+from .conftest import opening_error, tls_contexts
 
 KEY = "test-api-key"
 TEXT = LiveConfig(response_modalities=["TEXT"])
@@ -83,18 +84,6 @@ async def handle_after_turn(live: LiveSession) -> str:
         if isinstance(event, ev.SessionResumptionUpdate) and event.resumable and event.handle:
             return event.handle
     raise AssertionError("no handle after the turn")  # pragma: no cover
-
-
-async def refusal(opening: AbstractAsyncContextManager[LiveSession]) -> BaseException:
-    """The error opening a session raised (single-exception groups unwrapped)."""
-    try:
-        async with opening:
-            pass
-    except BaseException as exc:
-        while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-            exc = exc.exceptions[0]
-        return exc
-    raise AssertionError("the session opened")
 
 
 async def mint(emu: LiveEmulator, **kwargs: Any) -> EphemeralToken:
@@ -209,13 +198,13 @@ async def test_a_changed_locked_field_is_invalid_argument(
         token = await mint(emulator, uses=0, model=DEFAULT_MODEL,
                            config=LiveConfig(response_modalities=["TEXT"], temperature=0.5),
                            lock_fields=["top_k"])
-        error = await refusal(session(emulator, nursery, token, config=LiveConfig(
+        error = await opening_error(session(emulator, nursery, token, config=LiveConfig(
             response_modalities=["TEXT"], temperature=0.9)))
         assert isinstance(error, InvalidArgumentError)
         assert not isinstance(error, AuthRejectedError)
         assert error.code == 1007 and "generationConfig.temperature" in error.reason
         # A locked field the token leaves unset must stay unset.
-        error = await refusal(session(emulator, nursery, token, config=LiveConfig(
+        error = await opening_error(session(emulator, nursery, token, config=LiveConfig(
             response_modalities=["TEXT"], temperature=0.5, top_k=3)))
         assert isinstance(error, InvalidArgumentError) and "generationConfig.topK" in str(error)
         # Repeating the locked values is fine, and an unlocked field may be set.
@@ -233,7 +222,7 @@ async def test_an_expired_token_is_refused(emulator: LiveEmulator,
         token = await mint(emulator, uses=0, expire_time=timedelta(minutes=5),
                            new_session_expire_time=timedelta(minutes=5))
         emulator.tokens.advance(timedelta(minutes=5, seconds=1))
-        error = await refusal(session(emulator, nursery, token))
+        error = await opening_error(session(emulator, nursery, token))
     assert isinstance(error, AuthRejectedError)
     assert (error.code, error.reason) == (1008, "The auth token has expired.")
 
@@ -245,7 +234,7 @@ async def test_a_used_up_token_refuses_new_sessions_but_resumes(
         token = await mint(emulator, uses=1, new_session_expire_time=timedelta(minutes=5))
         async with session(emulator, nursery, token, config=resumable) as live:
             handle = await handle_after_turn(live)
-        error = await refusal(session(emulator, nursery, token, config=resumable))
+        error = await opening_error(session(emulator, nursery, token, config=resumable))
         assert isinstance(error, AuthRejectedError)
         assert error.reason == "The auth token has no uses left for new sessions."
         # PROTOCOL.md 1: resuming does not count as a use.
@@ -259,7 +248,7 @@ async def test_a_refused_session_does_not_use_up_the_token(
         emulator: LiveEmulator, nursery: trio.Nursery) -> None:
     with trio.fail_after(10):
         token = await mint(emulator, uses=1, new_session_expire_time=timedelta(minutes=5))
-        error = await refusal(open_live_session(
+        error = await opening_error(open_live_session(
             nursery, model="gemini-no-such-model", auth=token, api_version="v1alpha",
             endpoint=emulator.url, reconnect=False, config=TEXT))
         assert isinstance(error, NotFoundError)
@@ -278,7 +267,7 @@ async def test_new_sessions_stop_at_new_session_expire_time(
         async with session(emulator, nursery, token, config=resumable) as live:
             handle = await handle_after_turn(live)
         emulator.tokens.advance(timedelta(minutes=2))
-        error = await refusal(session(emulator, nursery, token, config=resumable))
+        error = await opening_error(session(emulator, nursery, token, config=resumable))
         assert isinstance(error, AuthRejectedError) and "newSessionExpireTime" in error.reason
         async with session(emulator, nursery, token, config=resumable,
                            resume_handle=handle) as live:
@@ -291,7 +280,7 @@ async def test_static_tokens_still_work(nursery: trio.Nursery) -> None:
     with trio.fail_after(10):
         async with session(emu, nursery, EphemeralToken("auth_tokens/static")) as live:
             assert "turn 1 of" in await turn_text(live, "Hello")
-        error = await refusal(session(emu, nursery, EphemeralToken("auth_tokens/other")))
+        error = await opening_error(session(emu, nursery, EphemeralToken("auth_tokens/other")))
     assert isinstance(error, AuthRejectedError) and error.code == 1008
 
 
@@ -373,11 +362,7 @@ async def test_other_http_requests_are_refused(emulator: LiveEmulator) -> None:
 
 
 async def test_minting_over_verified_tls(nursery: trio.Nursery) -> None:
-    ca = trustme.CA()
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server)
-    client = ssl.create_default_context()
-    ca.configure_trust(client)
+    server, client = tls_contexts()
     emu = LiveEmulator(api_key=KEY, ssl_context=server)
     await nursery.start(emu.serve)
     assert emu.url.startswith("wss://")
