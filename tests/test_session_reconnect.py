@@ -233,3 +233,26 @@ async def test_invalid_keepalive_and_tool_timeouts_are_refused_before_connecting
                 ):
                     raise AssertionError("the session opened")
     assert calls == 0
+
+
+async def test_a_reconnection_whose_setup_times_out_is_retried(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    # A setup that is never answered on a *re*connection is the server's trouble, like a
+    # drop: retried within the budget (on the first connection it is a SetupError at once).
+    first = FakeConnection(
+        SETUP_COMPLETE, b'{"sessionResumptionUpdate":{"newHandle":"h1","resumable":true}}'
+    )
+    silent = FakeConnection()  # accepts the socket, never answers the setup
+    third = FakeConnection(SETUP_COMPLETE)
+    with trio.fail_after(120):
+        async with trio.open_nursery() as nursery, opener(
+            nursery, connections(first, silent, third), config=RESUMABLE, setup_timeout=5,
+        ) as session:
+            await next_event(session, ev.SessionResumptionUpdate)
+            first.feed(trio_websocket.ConnectionClosed(INTERNAL))
+            reconnected = await next_event(session, ev.Reconnected)
+            assert reconnected == ev.Reconnected(resumed=True)
+            assert session.statistics().reconnects == 2
+            assert session.status is Status.READY
+    assert [f["setup"]["sessionResumption"] for f in third.decoded()[:1]] == [{"handle": "h1"}]

@@ -736,11 +736,16 @@ class LiveSession:
                     )
                     raise failed.error from failed.error.__cause__
                 end = failed.end
-                if not isinstance(failed.error, SessionClosedError):
-                    self._fail(failed.error)
+                if isinstance(failed.error, SetupError):
+                    # A reconnection's setup that timed out or got a garbled answer: the
+                    # server's trouble, retried within the budget like a drop.
+                    error = TransientError(None, str(failed.error))
+                elif isinstance(failed.error, SessionClosedError):
+                    # Keep the precise error (an HTTP 403 at the handshake is not a 1006).
+                    error = failed.error
+                else:
+                    self._fail(failed.error)  # credentials that cannot be had: fatal
                     return
-                # Keep the precise error (an HTTP 403 at the handshake is not a 1006).
-                error = failed.error
             if self._user_close or end.kind == "user":
                 self._closed_event = ev.SessionClosed(code=1000, reason="closed by the client")
                 return
