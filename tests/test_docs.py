@@ -40,7 +40,8 @@ def _load(path: Path) -> ModuleType:
 EXPECTED = {
     "first_voice_turn": [
         'model said: I heard: "Hello!". This is turn 1 of our conversation.',
-        "you said: [audio ",
+        # The fragments of the transcript, joined into one line.
+        "you said: [audio 1.",
         "model answered with",
     ],
     "voice_agent_tools": [

@@ -1030,8 +1030,10 @@ class LiveSession:
     async def _close_socket(self, ws: WebSocketLike, code: int) -> None:
         """Close with ``code``, still draining (and handling) what the server sends.
 
-        trio-websocket completes the close handshake in its reader, which stalls while its
-        message queue is full: without a reader here, a close could wait for its timeout.
+        The server's close reply comes after whatever it was sending: someone must read
+        those frames for the handshake to complete (in the default transport the reader is
+        this drain; trio-websocket's own reader stalls while its one-message queue is full).
+        Frames read here are handled as usual, e.g. a last resumption handle.
         """
         async def drain() -> None:
             try:

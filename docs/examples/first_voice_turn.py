@@ -49,14 +49,17 @@ async def main() -> None:
             for chunk in chunk_pcm(pcm, sample_rate=16000, ms=40):
                 await session.send_realtime_input(audio=chunk)
             audio_bytes = 0
+            rate = 24000  # the model's output rate (each AudioChunk says it too)
+            heard: list[str] = []
             async for event in session.events():
                 match event:
                     case ev.InputTranscription(text=text):
-                        print("you said:", text)
+                        heard.append(text)  # fragments: concatenate them
                     case ev.AudioChunk(data=data, sample_rate=rate):
                         audio_bytes += len(data)  # 24 kHz PCM: hand it to your speaker
                     case ev.TurnComplete():
                         break
+            print("you said:", "".join(heard))
             print(f"model answered with {audio_bytes / 2 / rate:.2f} s of audio")
         nursery.cancel_scope.cancel()  # stop the emulator
 
