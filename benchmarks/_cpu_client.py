@@ -17,6 +17,7 @@ import json
 import ssl
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 IN_CHUNK = 3200
@@ -25,7 +26,44 @@ PCM = bytes(range(256)) * (IN_CHUNK // 256) + bytes(IN_CHUNK % 256)
 WARMUP = 50
 
 
-def result(send: tuple[float, int], receive: tuple[float, int]) -> None:
+Sample = tuple[float, int]
+
+
+async def measure(
+    send_audio: Callable[[], Awaitable[None]],
+    send_text: Callable[[str], Awaitable[None]],
+    until_turn_complete: Callable[[], Awaitable[int]],
+    chunks: int,
+    messages: int,
+) -> tuple[Sample, Sample]:
+    """The measurement, the same for every client (trio or asyncio: it only awaits them).
+
+    Sends CHUNKS audio chunks then a ``sync`` command whose answer proves they arrived;
+    then asks for MESSAGES audio messages and receives them. Each phase after a warm-up.
+    """
+
+    async def send(n: int) -> None:
+        for _ in range(n):
+            await send_audio()
+        await send_text("sync")
+        await until_turn_complete()
+
+    await send(WARMUP)
+    start = time.process_time()
+    await send(chunks)
+    sent = (time.process_time() - start, chunks)
+    await send_text(f"send {WARMUP}")
+    await until_turn_complete()
+    start = time.process_time()
+    await send_text(f"send {messages}")
+    got = await until_turn_complete()
+    received = (time.process_time() - start, messages)
+    if got != messages:
+        raise RuntimeError(f"lost messages: {got} of {messages}")
+    return sent, received
+
+
+def result(send: Sample, receive: Sample) -> None:
     print(json.dumps({
         "send_us": send[0] * 1e6 / send[1],
         "receive_us": receive[0] * 1e6 / receive[1],
@@ -58,25 +96,17 @@ def ours(port: int, cafile: str, chunks: int, messages: int) -> None:
                         return audio
                 raise RuntimeError("the session ended")
 
-            async def send(n: int) -> None:
-                for _ in range(n):
-                    await session.send_realtime_input(audio=PCM)
-                await session.send_realtime_input(text="sync")
-                await until_turn_complete()
+            async def send_audio() -> None:
+                await session.send_realtime_input(audio=PCM)
 
-            await send(WARMUP)
-            start = time.process_time()
-            await send(chunks)
-            sent = (time.process_time() - start, chunks)
-            await session.send_realtime_input(text=f"send {WARMUP}")
-            await until_turn_complete()
-            start = time.process_time()
-            await session.send_realtime_input(text=f"send {messages}")
-            got = await until_turn_complete()
-            received = (time.process_time() - start, messages)
+            async def send_text(text: str) -> None:
+                await session.send_realtime_input(text=text)
+
+            sent, received = await measure(
+                send_audio, send_text, until_turn_complete, chunks, messages)
             stats = session.statistics()
-            if got != messages or stats.dropped_input_audio_chunks:
-                raise RuntimeError(f"lost messages: {got} {stats}")
+            if stats.dropped_input_audio_chunks:
+                raise RuntimeError(f"dropped input audio: {stats}")
         result(sent, received)
 
     trio.run(main)
@@ -102,25 +132,16 @@ def sdk(port: int, cafile: str, chunks: int, messages: int) -> None:
                         audio += 1
                 return audio
 
-            async def send(n: int) -> None:
-                for _ in range(n):
-                    await session.send_realtime_input(
-                        audio=types.Blob(data=PCM, mime_type="audio/pcm;rate=16000"))
-                await session.send_realtime_input(text="sync")
-                await until_turn_complete()
+            async def send_audio() -> None:
+                # A Blob per chunk, as the SDK's users write it.
+                await session.send_realtime_input(
+                    audio=types.Blob(data=PCM, mime_type="audio/pcm;rate=16000"))
 
-            await send(WARMUP)
-            start = time.process_time()
-            await send(chunks)
-            sent = (time.process_time() - start, chunks)
-            await session.send_realtime_input(text=f"send {WARMUP}")
-            await until_turn_complete()
-            start = time.process_time()
-            await session.send_realtime_input(text=f"send {messages}")
-            got = await until_turn_complete()
-            received = (time.process_time() - start, messages)
-            if got != messages:
-                raise RuntimeError(f"lost messages: {got}")
+            async def send_text(text: str) -> None:
+                await session.send_realtime_input(text=text)
+
+            sent, received = await measure(
+                send_audio, send_text, until_turn_complete, chunks, messages)
         result(sent, received)
 
     asyncio.run(main())
@@ -154,24 +175,14 @@ def floor(port: int, cafile: str, chunks: int, messages: int) -> None:
                         return audio
                     audio += 1
 
-            async def send(n: int) -> None:
-                for _ in range(n):
-                    await ws.send_message(frame)
-                await ws.send_message(command("sync"))
-                await until_turn_complete()
+            async def send_audio() -> None:
+                await ws.send_message(frame)  # prebuilt: the floor encodes nothing
 
-            await send(WARMUP)
-            start = time.process_time()
-            await send(chunks)
-            sent = (time.process_time() - start, chunks)
-            await ws.send_message(command(f"send {WARMUP}"))
-            await until_turn_complete()
-            start = time.process_time()
-            await ws.send_message(command(f"send {messages}"))
-            got = await until_turn_complete()
-            received = (time.process_time() - start, messages)
-            if got != messages:
-                raise RuntimeError(f"lost messages: {got}")
+            async def send_text(text: str) -> None:
+                await ws.send_message(command(text))
+
+            sent, received = await measure(
+                send_audio, send_text, until_turn_complete, chunks, messages)
         result(sent, received)
 
     trio.run(main)
