@@ -58,15 +58,60 @@ async def ws_server(
         nursery.cancel_scope.cancel()
 
 
-async def raw_accept(stream: trio.abc.Stream) -> WSConnection:
-    """A wsproto server's side of the opening handshake."""
+async def raw_accept(stream: trio.abc.Stream, interim: bytes = b"") -> WSConnection:
+    """A wsproto server's side of the opening handshake (``interim``: bytes sent before
+    the 101 answer, in the same write)."""
     server = WSConnection(ConnectionType.SERVER)
     while True:
         server.receive_data(bytes(await stream.receive_some(65536)))
         for event in server.events():
             if isinstance(event, Request):
-                await stream.send_all(server.send(AcceptConnection()))
+                await stream.send_all(interim + server.send(AcceptConnection()))
                 return server
+
+
+async def accepted_pair(
+    client_stream: trio.abc.Stream,
+    server_stream: trio.abc.Stream,
+    *,
+    interim: bytes = b"",
+    **options: Any,
+) -> tuple[WebSocketConnection, WSConnection]:
+    """The client's handshake on ``client_stream`` against :func:`raw_accept` on
+    ``server_stream``; ``options`` go to :meth:`WebSocketConnection.handshake`."""
+    async with trio.open_nursery() as nursery:
+        accepted: list[WSConnection] = []
+
+        async def accept() -> None:
+            accepted.append(await raw_accept(server_stream, interim))
+
+        nursery.start_soon(accept)
+        ws = await WebSocketConnection.handshake(client_stream, "example.com", "/", **options)
+    return ws, accepted[0]
+
+
+async def memory_pair(
+    **options: Any,
+) -> tuple[WebSocketConnection, trio.abc.Stream, WSConnection]:
+    """A connection over an in-memory stream whose writes never block."""
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    ws, server = await accepted_pair(client_stream, server_stream, **options)
+    return ws, server_stream, server
+
+
+async def lockstep_pair(
+    **options: Any,
+) -> tuple[WebSocketConnection, trio.abc.Stream, WSConnection]:
+    """A connection over a lockstep stream: a write blocks until the server reads it."""
+    client_stream, server_stream = trio.testing.lockstep_stream_pair()
+    ws, server = await accepted_pair(client_stream, server_stream, **options)
+    return ws, server_stream, server
+
+
+async def server_events(stream: trio.abc.Stream, server: WSConnection) -> list[Any]:
+    """What the client wrote since the last call, as the server parses it."""
+    server.receive_data(bytes(await stream.receive_some(65536)))
+    return list(server.events())
 
 
 async def answer_close(stream: trio.abc.Stream, server: WSConnection) -> None:
@@ -193,10 +238,12 @@ async def test_batch_is_one_write_and_keeps_order() -> None:
                 await original(data)
 
             stream.send_all = counting_send_all  # type: ignore[method-assign]
-            await ws.send_messages([f"m{i}" for i in range(50)])
+            batch = [f"m{i}" for i in range(50)]
+            await ws.send_messages(batch)
+            # One write holding every frame (the frames' sizes do not depend on their keys).
+            assert writes == [sum(len(_transport._data_frame(m)) for m in batch)]
             await done.wait()
-    assert received == [f"m{i}" for i in range(50)]
-    assert len(writes) >= 1 and writes[0] > 50 * 2  # the first write held the whole batch
+    assert received == batch
 
 
 async def test_send_refuses_other_types_and_sends_nothing() -> None:
@@ -402,20 +449,6 @@ async def test_bad_urls() -> None:
 # --- cancellation, concurrency: in memory, against a raw wsproto server -----------------
 
 
-async def lockstep_pair() -> tuple[WebSocketConnection, trio.abc.Stream, WSConnection]:
-    """A connection over a lockstep stream: a write blocks until the server reads it."""
-    client_stream, server_stream = trio.testing.lockstep_stream_pair()
-    async with trio.open_nursery() as nursery:
-        accepted: list[WSConnection] = []
-
-        async def accept() -> None:
-            accepted.append(await raw_accept(server_stream))
-
-        nursery.start_soon(accept)
-        ws = await WebSocketConnection.handshake(client_stream, "example.com", "/")
-    return ws, server_stream, accepted[0]
-
-
 async def test_a_send_cancelled_before_writing_leaves_the_connection_usable(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
@@ -447,16 +480,7 @@ async def test_a_send_cancelled_mid_write_makes_the_connection_unusable(
 
 
 async def test_a_cancelled_read_loses_nothing(autojump_clock: trio.testing.MockClock) -> None:
-    client_stream, server_stream = trio.testing.memory_stream_pair()
-    async with trio.open_nursery() as nursery:
-        accepted: list[WSConnection] = []
-
-        async def accept() -> None:
-            accepted.append(await raw_accept(server_stream))
-
-        nursery.start_soon(accept)
-        ws = await WebSocketConnection.handshake(client_stream, "example.com", "/")
-    server = accepted[0]
+    ws, server_stream, server = await memory_pair()
     with trio.move_on_after(1):
         await ws.get_message()  # nothing yet
     await server_stream.send_all(
@@ -479,16 +503,7 @@ async def test_a_cancelled_read_loses_nothing(autojump_clock: trio.testing.MockC
 async def test_a_second_reader_takes_what_the_first_read(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    client_stream, server_stream = trio.testing.memory_stream_pair()
-    async with trio.open_nursery() as nursery:
-        accepted: list[WSConnection] = []
-
-        async def accept() -> None:
-            accepted.append(await raw_accept(server_stream))
-
-        nursery.start_soon(accept)
-        ws = await WebSocketConnection.handshake(client_stream, "example.com", "/")
-    server = accepted[0]
+    ws, server_stream, server = await memory_pair()
     got: list[str | bytes] = []
 
     async def read() -> None:
@@ -506,35 +521,32 @@ async def test_a_second_reader_takes_what_the_first_read(
 
 
 async def test_the_transport_starts_no_task() -> None:
-    def all_tasks() -> set[trio.lowlevel.Task]:
+    def all_tasks(skip: set[trio.Nursery]) -> set[trio.lowlevel.Task]:
+        """Every task of the run, but those under the nurseries in ``skip``."""
+        root = trio.lowlevel.current_root_task()
+        assert root is not None
         tasks: set[trio.lowlevel.Task] = set()
-        pending = [trio.lowlevel.current_root_task()]
+        pending = [root]
         while pending:
             task = pending.pop()
-            if task is None:  # pragma: no cover
-                continue
             tasks.add(task)
             for nursery in task.child_nurseries:
-                pending.extend(nursery.child_tasks)
+                if nursery not in skip:
+                    pending.extend(nursery.child_tasks)
         return tasks
 
     with trio.fail_after(10):
         async with ws_server(echo) as url:
             me = trio.lowlevel.current_task()
-            nurseries = len(me.child_nurseries)
+            # The server's own tasks (one per connection) live under its nursery: leave it out.
+            server_nurseries = set(me.child_nurseries)
+            before = all_tasks(skip=server_nurseries)
             async with open_connection(url) as ws:
                 await ws.send_message("hi")
                 assert await ws.get_message() == "hi"
-                assert len(me.child_nurseries) == nurseries  # open_connection opened none
-                mine = {t for t in all_tasks() if "_transport" in repr(t.coro)}
-                assert mine == set()
-                system = trio.lowlevel.current_root_task()
-                assert system is not None
-                assert not any(
-                    "_transport" in repr(t.coro)
-                    for n in system.child_nurseries
-                    for t in n.child_tasks
-                )
+                assert set(me.child_nurseries) == server_nurseries  # open_connection opened none
+                # No task anywhere else either (a system task, a nursery passed in).
+                assert all_tasks(skip=server_nurseries) == before
 
 
 def test_module_names_trio_websocket_types() -> None:
@@ -574,24 +586,11 @@ def test_masking_keys_differ_per_frame() -> None:
 # --- review findings: control replies never lost, never stalling the reader -------------
 
 
-async def memory_pair() -> tuple[WebSocketConnection, trio.abc.Stream, WSConnection]:
-    """A connection over an in-memory stream whose writes never block."""
-    client_stream, server_stream = trio.testing.memory_stream_pair()
-    async with trio.open_nursery() as nursery:
-        accepted: list[WSConnection] = []
-
-        async def accept() -> None:
-            accepted.append(await raw_accept(server_stream))
-
-        nursery.start_soon(accept)
-        ws = await WebSocketConnection.handshake(client_stream, "example.com", "/")
-    return ws, server_stream, accepted[0]
-
-
-async def test_a_send_cancelled_before_writing_keeps_a_pending_pong(
-    autojump_clock: trio.testing.MockClock,
+async def leave_a_pong_pending(
+    ws: WebSocketConnection, server_stream: trio.abc.Stream, server: WSConnection
 ) -> None:
-    ws, server_stream, server = await memory_pair()
+    """Have the reader parse a ping (payload ``p1``) while a writer holds the lock: its pong
+    is left in ``_pending`` (needs the autojump clock)."""
     await server_stream.send_all(server.send(Ping(payload=b"p1")))
     release = trio.Event()
     async with trio.open_nursery() as nursery:
@@ -600,13 +599,19 @@ async def test_a_send_cancelled_before_writing_keeps_a_pending_pong(
             async with ws._lock:
                 await release.wait()
 
-        # A writer holds the lock while the reader parses the ping: the pong waits in _pending.
         nursery.start_soon(busy_writer)
         await trio.testing.wait_all_tasks_blocked()
         with trio.move_on_after(1):
             await ws.get_message()  # parses the ping; no message ever comes
         release.set()
     assert ws._pending  # the pong was not written yet
+
+
+async def test_a_send_cancelled_before_writing_keeps_a_pending_pong(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    ws, server_stream, server = await memory_pair()
+    await leave_a_pong_pending(ws, server_stream, server)
     with trio.CancelScope() as scope:
         scope.cancel()
         await ws.send_message("never")  # cancelled before it writes anything
@@ -669,14 +674,18 @@ async def test_a_control_reply_is_written_by_the_reader_when_no_writer_is_active
 
 
 class RecordingStream(trio.abc.Stream):
-    """A stream that records the ``max_bytes`` of every ``receive_some``."""
+    """A stream that records the ``max_bytes`` of every ``receive_some``, and runs
+    ``after_send`` (when set) after each ``send_all`` has written its data."""
 
     def __init__(self, inner: trio.abc.Stream) -> None:
         self.inner = inner
         self.sizes: list[int | None] = []
+        self.after_send: Callable[[], Awaitable[None]] | None = None
 
     async def send_all(self, data: bytes | bytearray | memoryview) -> None:
         await self.inner.send_all(data)
+        if self.after_send is not None:
+            await self.after_send()
 
     async def wait_send_all_might_not_block(self) -> None:  # pragma: no cover
         await self.inner.wait_send_all_might_not_block()
@@ -695,17 +704,10 @@ async def test_handshake_reads_with_the_given_receive_size(
     client_stream, server_stream = trio.testing.memory_stream_pair()
     recording = RecordingStream(client_stream)
     with trio.fail_after(10):
-        async with trio.open_nursery() as nursery:
-            accepted: list[WSConnection] = []
-
-            async def accept() -> None:
-                accepted.append(await raw_accept(server_stream))
-
-            nursery.start_soon(accept)
-            ws = await WebSocketConnection.handshake(recording, "example.com", "/", receive_size=7)
+        ws, server = await accepted_pair(recording, server_stream, receive_size=7)
         # The 101 answer takes many 7-byte reads; every read, then and later, asks for 7.
         assert len(recording.sizes) > 1
-        await server_stream.send_all(accepted[0].send(TextMessage(data="after the handshake")))
+        await server_stream.send_all(server.send(TextMessage(data="after the handshake")))
         assert await ws.get_message() == "after the handshake"
     assert set(recording.sizes) == {7}
 
@@ -734,3 +736,329 @@ async def test_a_send_after_the_server_closed_still_writes_the_close_echo(
         assert reason_of(info.value).code == 1011
         server.receive_data(bytes(await server_stream.receive_some(65536)))
     assert [type(e) for e in server.events()] == [CloseConnection]
+
+
+# --- review findings (2): cancelled replies, bounded close, headers, sizes, malformed data --
+
+
+async def test_a_cancelled_reader_keeps_a_pending_pong(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # A receive loop cancelled by its nursery while a pong waits: the pong stays pending
+    # (it used to be taken out, dropped by the cancelled send_all, and the connection
+    # marked broken, 1006, as if a write had been cut mid-frame).
+    ws, server_stream, server = await memory_pair()
+    await leave_a_pong_pending(ws, server_stream, server)
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await ws.get_message()
+    assert scope.cancelled_caught and ws.closed is None
+    with trio.fail_after(10):
+        await server_stream.send_all(server.send(TextMessage(data="still there")))
+        assert await ws.get_message() == "still there"
+        events = await server_events(server_stream, server)
+    assert [type(e) for e in events] == [Pong] and events[0].payload == b"p1"
+
+
+async def test_a_write_cancelled_once_its_frames_are_out_returns_and_keeps_the_pong(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # A Cancelled after the frames went out would make the session send them again; the
+    # pong the reader left meanwhile stays pending rather than being written (or lost).
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    wrapped = RecordingStream(client_stream)
+    ws, server = await accepted_pair(wrapped, server_stream)
+    ping_parsed = trio.Event()
+    writer_scope = trio.CancelScope()
+    outcome: list[bool] = []
+
+    async def cancel_once_written() -> None:
+        await ping_parsed.wait()
+        writer_scope.cancel()  # e.g. a deadline reached as the write completed
+
+    async def writer() -> None:
+        with writer_scope:
+            await ws.send_message("sent")
+        outcome.append(writer_scope.cancelled_caught)
+
+    wrapped.after_send = cancel_once_written
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(writer)
+            await trio.testing.wait_all_tasks_blocked()  # written; the lock still held
+            wrapped.after_send = None
+            await server_stream.send_all(
+                server.send(Ping(payload=b"p4")) + server.send(TextMessage(data="m"))
+            )
+            assert await ws.get_message() == "m"
+            assert ws._pending  # the pong, left for the lock's holder
+            ping_parsed.set()
+        assert outcome == [False] and ws.closed is None
+        assert ws._pending  # not written by the cancelled writer: the next write sends it
+        await ws.send_message("next")
+        events = await server_events(server_stream, server)
+    assert [type(e) for e in events] == [TextMessage, Pong, TextMessage]
+    assert [events[0].data, events[1].payload, events[2].data] == ["sent", b"p4", "next"]
+
+
+async def test_aclose_is_bounded_while_a_writer_is_stuck(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # The writer holds the lock, blocked on a peer that never reads: the close frame cannot
+    # go out, and aclose gives up after close_timeout (it used to wait for the lock forever).
+    ws, _server_stream, _ = await lockstep_pair(close_timeout=3)
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+
+            async def stuck_writer() -> None:
+                with pytest.raises(trio_websocket.ConnectionClosed):
+                    await ws.send_message("the peer never reads this")
+
+            nursery.start_soon(stuck_writer)
+            await trio.testing.wait_all_tasks_blocked()
+            await ws.aclose()
+    assert ws.closed is not None and ws.closed.code == 1006
+
+
+async def test_close_timeout_against_a_silent_server_is_1006(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    ws, server_stream, server = await memory_pair(close_timeout=3)
+    with trio.fail_after(60):
+        await ws.aclose(1000, "bye")
+        events = await server_events(server_stream, server)
+    # Our close frame went out, but without the server's answer there was no close
+    # handshake: 1006 (RFC 6455 7.1.5), not the 1000 we sent.
+    assert [(type(e), e.code, e.reason) for e in events] == [(CloseConnection, 1000, "bye")]
+    assert ws.closed is not None and ws.closed.code == 1006
+
+
+def sink() -> tuple[trio.StapledStream[Any, Any], trio.testing.MemorySendStream]:
+    """A client stream whose writes are kept (and never answered)."""
+    sent = trio.testing.MemorySendStream()
+    return trio.StapledStream(sent, trio.testing.MemoryReceiveStream()), sent
+
+
+def written(sent: trio.testing.MemorySendStream) -> bytes:
+    """What was written to ``sent`` and not taken yet."""
+    try:
+        return bytes(sent.get_data_nowait())
+    except trio.WouldBlock:
+        return b""
+
+
+@pytest.mark.parametrize(
+    "value", [b"SECRET\r\nx-injected: 1", b"SECRET\n", b"SECRET\x00", b" SECRET", b"SECRET\t"]
+)
+async def test_a_bad_header_value_is_a_value_error_without_the_value(value: bytes) -> None:
+    stream, sent = sink()
+    with pytest.raises(ValueError, match="x-goog-api-key") as info:
+        await WebSocketConnection.handshake(
+            stream, "example.com", "/", [(b"x-goog-api-key", value)]
+        )
+    # The value may be the key: not in the message, nor in a chained h11 error.
+    assert b"SECRET" not in str(info.value).encode() and "SECRET" not in repr(info.value)
+    assert info.value.__cause__ is None and info.value.__context__ is None
+    assert written(sent) == b""  # nothing sent
+
+
+async def test_bad_header_names_resources_and_types_are_refused_before_sending() -> None:
+    stream, sent = sink()
+    with pytest.raises(ValueError, match="header name"):
+        await WebSocketConnection.handshake(stream, "h", "/", [(b"x key", b"v")])
+    with pytest.raises(ValueError, match="header name"):
+        await WebSocketConnection.handshake(stream, "h", "/", [(b"", b"v")])
+    with pytest.raises(TypeError, match="bytes"):
+        await WebSocketConnection.handshake(stream, "h", "/", [("x-key", "v")])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match="resource"):
+        await WebSocketConnection.handshake(stream, "h", "/a b")
+    assert written(sent) == b""
+    # open_connection checks before connecting (nothing listens on this port: it would be
+    # an OSError); an empty value is allowed.
+    with pytest.raises(ValueError, match="'authorization'"):
+        async with open_connection("ws://127.0.0.1:1/", [("authorization", "Bearer k\r\n")]):
+            pass  # pragma: no cover
+    assert _transport._check_headers([(b"x-empty", b""), (b"x-inner", b"a b\tc")]) is None
+
+
+@pytest.mark.parametrize(
+    "interim",
+    [
+        b"HTTP/1.1 100 Continue\r\n\r\n",
+        b"HTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\n\r\nHTTP/1.1 100 Continue\n\n",
+    ],
+    ids=["continue", "two-with-headers"],
+)
+async def test_interim_answers_before_the_101_are_skipped(
+    autojump_clock: trio.testing.MockClock, interim: bytes
+) -> None:
+    # RFC 7231 6.2: any number of 1xx answers may come first. receive_size=5 splits them
+    # across reads.
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+    with trio.fail_after(10):
+        ws, server = await accepted_pair(
+            client_stream, server_stream, interim=interim, receive_size=5
+        )
+        await server_stream.send_all(server.send(TextMessage(data="open")))
+        assert await ws.get_message() == "open"
+
+
+async def test_an_interim_answer_then_a_refusal_reports_the_refusal(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+
+    async def refuse() -> None:
+        await server_stream.receive_some(65536)
+        await server_stream.send_all(
+            b"HTTP/1.1 100 Continue\r\n\r\n"
+            b"HTTP/1.1 403 Forbidden\r\ncontent-length: 4\r\n\r\nnope"
+        )
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(refuse)
+            with pytest.raises(trio_websocket.ConnectionRejected) as info:
+                await WebSocketConnection.handshake(client_stream, "example.com", "/")
+    assert (info.value.status_code, info.value.body) == (403, b"nope")
+
+
+async def test_endless_interim_answers_are_a_handshake_error(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+
+    async def babble() -> None:
+        await server_stream.receive_some(65536)
+        await server_stream.send_all(b"HTTP/1.1 100 Continue\r\nx: " + b"y" * 70000)
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(babble)
+            with pytest.raises(trio_websocket.HandshakeError, match="endless"):
+                await WebSocketConnection.handshake(client_stream, "example.com", "/")
+
+
+async def test_a_lone_surrogate_is_a_unicode_error_and_sends_nothing(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    ws, server_stream, server = await memory_pair()
+    with pytest.raises(UnicodeEncodeError):
+        await ws.send_messages(["ok", "lone \ud800"])
+    with trio.fail_after(10):
+        await ws.send_message("next")
+        events = await server_events(server_stream, server)
+    assert [e.data for e in events] == ["next"] and ws.closed is None
+
+
+@pytest.mark.parametrize(
+    ("parts", "limit", "too_big"),
+    [
+        (["abcdef"] * 3, 18, False),
+        (["abcdef"] * 3, 17, True),  # reached across fragments
+        (["😀" * 10], 40, False),
+        (["😀" * 10], 39, True),  # UTF-8 bytes count, not characters (10 here)
+        (["😀" * 5, "😀" * 5], 39, True),
+        (["é" * 5, "a"], 11, False),
+        ([b"\x00" * 10, b"\x00" * 10], 19, True),
+        ([b"\x00" * 19], 19, False),
+    ],
+)
+async def test_the_size_limit_counts_payload_bytes(
+    autojump_clock: trio.testing.MockClock,
+    parts: list[str | bytes],
+    limit: int,
+    too_big: bool,
+) -> None:
+    ws, server_stream, server = await memory_pair(max_message_size=limit)
+    with trio.fail_after(10):
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            event = (
+                TextMessage(data=part, message_finished=last)
+                if isinstance(part, str)
+                else BytesMessage(data=part, message_finished=last)
+            )
+            await server_stream.send_all(server.send(event))
+        if not too_big:
+            assert await ws.get_message() == parts[0][:0].join(parts)  # type: ignore[arg-type]
+            return
+        with pytest.raises(trio_websocket.ConnectionClosed) as info:
+            await ws.get_message()
+        events = await server_events(server_stream, server)
+    assert reason_of(info.value).code == 1009
+    assert [(type(e), e.code) for e in events] == [(CloseConnection, 1009)]
+
+
+def masked_text_frame(payload: bytes) -> bytes:
+    """A text frame masked as only a client may send (RFC 6455 5.1: not a server)."""
+    key = b"\x01\x02\x03\x04"
+    return bytes((0x81, 0x80 | len(payload))) + key + bytes(
+        b ^ key[i % 4] for i, b in enumerate(payload)
+    )
+
+
+@pytest.mark.parametrize(
+    ("frames", "code"),
+    [
+        ([b"\x81\x02\xc3\x28"], 1007),  # invalid UTF-8 in a whole text frame
+        ([b"\x01\x01\xc3", b"\x80\x01\x28"], 1007),  # split across two fragments
+        ([masked_text_frame(b"hi")], 1002),
+    ],
+    ids=["utf8-whole", "utf8-split", "masked"],
+)
+async def test_malformed_server_frames_fail_the_connection(
+    autojump_clock: trio.testing.MockClock, frames: list[bytes], code: int
+) -> None:
+    # RFC 6455 7.1.7 / 8.1: the client fails the connection with a close frame of its own.
+    ws, server_stream, server = await memory_pair()
+    with trio.fail_after(10):
+        await server_stream.send_all(server.send(TextMessage(data="good")))
+        assert await ws.get_message() == "good"
+        for frame in frames:  # each in its own write
+            await server_stream.send_all(frame)
+            await trio.testing.wait_all_tasks_blocked()
+        with pytest.raises(trio_websocket.ConnectionClosed) as info:
+            await ws.get_message()
+        events = await server_events(server_stream, server)
+    assert reason_of(info.value).code == code
+    assert [(type(e), e.code) for e in events] == [(CloseConnection, code)]
+
+
+async def test_connect_timeout_is_too_slow_error(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A server that accepts the TCP connection and never answers the upgrade.
+    client_stream, server_stream = trio.testing.memory_stream_pair()
+
+    async def connect(host: str, port: int) -> trio.abc.Stream:
+        assert (host, port) == ("example.com", 80)
+        return client_stream
+
+    monkeypatch.setattr(trio, "open_tcp_stream", connect)
+    with trio.fail_after(60):
+        with pytest.raises(trio.TooSlowError):
+            async with open_connection("ws://example.com/", connect_timeout=5):
+                pass  # pragma: no cover
+        assert b"GET / HTTP/1.1" in await server_stream.receive_some()
+        assert await server_stream.receive_some() == b""  # and the stream was closed
+
+
+async def test_wss_default_context_verifies_with_the_system_store(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # ssl_context=None: ssl.create_default_context(), which honours SSL_CERT_FILE.
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    with trio.fail_after(10), ca.cert_pem.tempfile() as ca_file:
+        async with ws_server(echo, server_context) as url:
+            monkeypatch.setenv("SSL_CERT_FILE", ca_file)
+            async with open_connection(url) as ws:
+                await ws.send_message("trusted by SSL_CERT_FILE")
+                assert await ws.get_message() == "trusted by SSL_CERT_FILE"
+            monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent")
+            monkeypatch.setenv("SSL_CERT_DIR", "/nonexistent")
+            with pytest.raises(ssl.SSLCertVerificationError):
+                async with open_connection(url):
+                    pass  # pragma: no cover

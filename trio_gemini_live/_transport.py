@@ -30,15 +30,18 @@ reading task to see the answer when there is one; ``aclose`` reads by itself whe
 else is.
 
 Cancellation: a write that is cancelled may have put part of a frame on the wire, after which
-the framing is corrupt (and a TLS stream is broken anyway). So a cancelled or failed write
-makes the connection unusable: it is marked closed (1006), later calls raise
-``ConnectionClosed``, and ``aclose`` only closes the stream. A cancelled ``get_message``
-loses nothing: bytes that were read are parsed and kept before any checkpoint.
+the framing is corrupt (and a TLS stream is broken anyway). So a write cancelled once it
+started, or a failed one, makes the connection unusable: it is marked closed (1006), later
+calls raise ``ConnectionClosed``, and ``aclose`` only closes the stream. A call cancelled
+before it wrote anything leaves the connection as it was (pending pongs included). A cancelled
+``get_message`` loses nothing: bytes that were read are parsed and kept before any checkpoint.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import ssl
 import struct
 from collections import OrderedDict, deque
@@ -47,6 +50,7 @@ from contextlib import asynccontextmanager
 from typing import Final, TypeAlias, cast
 from urllib.parse import urlsplit
 
+import h11
 import trio
 from trio_websocket import CloseReason, ConnectionClosed, ConnectionRejected, HandshakeError
 from wsproto import ConnectionType, WSConnection
@@ -102,10 +106,11 @@ class WebSocketConnection:
     Args:
         stream: the connected (TLS) stream, after the opening handshake.
         connection: wsproto's connection, in the OPEN state.
-        max_message_size: a message longer than this (``len()`` of the str or bytes) closes
-            the connection with 1009.
+        max_message_size: a message whose payload is longer than this many bytes (UTF-8
+            bytes for text) closes the connection with 1009.
         receive_size: bytes asked of the stream per read.
-        close_timeout: seconds :meth:`aclose` waits for the server's close frame.
+        close_timeout: seconds :meth:`aclose` waits to write its close frame and for the
+            server's; unanswered, the connection is reported closed with 1006.
     """
 
     def __init__(
@@ -172,23 +177,42 @@ class WebSocketConnection:
                 than 101 (its status, headers and up to 64 KiB of body).
             trio_websocket.HandshakeError: the connection ended or the answer was malformed.
             trio.BrokenResourceError: the stream broke.
-            ValueError: ``max_message_size`` or ``receive_size`` is not positive.
+            ValueError: ``max_message_size`` or ``receive_size`` is not positive; a header's
+                name or value is not allowed in HTTP (the message names the header, never
+                its value: it may be the API key), or the host or resource is invalid.
         """
         if max_message_size < 1 or receive_size < 1:
             # Checked before anything is sent (the class checks again).
             raise ValueError("max_message_size and receive_size must be positive")
+        extra_headers = list(headers)
+        _check_headers(extra_headers)
         ws = WSConnection(ConnectionType.CLIENT)
-        request = Request(host=host, target=resource, extra_headers=list(headers), subprotocols=[])
-        await stream.send_all(ws.send(request))
+        request = Request(host=host, target=resource, extra_headers=extra_headers, subprotocols=[])
+        try:
+            opening = ws.send(request)
+        except h11.LocalProtocolError:
+            # The headers passed _check_headers: h11 refused the host or the resource. Its
+            # message quotes the refused text; the URL never carries the key, but the
+            # error type is the point (ValueError for bad input, as for the headers).
+            raise ValueError("the host or resource is not valid in an HTTP request") from None
+        await stream.send_all(opening)
         status = 0
         reject_headers: tuple[tuple[bytes, bytes], ...] = ()
         body = bytearray()
+        #: The answer's bytes until its status line shows it is the final answer: interim
+        #: (1xx) answers before it are dropped, see _drop_interim_answers.
+        head: bytearray | None = bytearray()
         while True:
             data = await stream.receive_some(receive_size)
             if not data:
                 if status:
                     raise ConnectionRejected(status, reject_headers, bytes(body))
                 raise HandshakeError("the server closed the connection during the handshake")
+            if head is not None:
+                head += data
+                if not _drop_interim_answers(head):
+                    continue
+                data, head = head, None
             try:
                 ws.receive_data(bytes(data))
             except RemoteProtocolError as exc:
@@ -196,7 +220,6 @@ class WebSocketConnection:
             for event in ws.events():
                 if isinstance(event, AcceptConnection):
                     assert ws.connection is not None
-                    # Frames that came with the 101 answer are already inside the connection.
                     connection = cls(
                         stream,
                         ws.connection,
@@ -240,6 +263,8 @@ class WebSocketConnection:
             trio_websocket.ConnectionClosed: the connection is closed or closing (also when
                 the write fails: the stream broke).
             TypeError: ``message`` is neither ``str`` nor ``bytes``.
+            UnicodeEncodeError: ``message`` is a ``str`` with a lone surrogate (it has no
+                UTF-8 form); nothing is sent.
         """
         await self._write([_data_frame(message)])
 
@@ -253,6 +278,8 @@ class WebSocketConnection:
             trio_websocket.ConnectionClosed: as :meth:`send_message`; when the write failed,
                 none of the batch can be assumed delivered.
             TypeError: an item is neither ``str`` nor ``bytes`` (nothing is sent).
+            UnicodeEncodeError: an item is a ``str`` with a lone surrogate (nothing is sent:
+                every frame is built before the write).
         """
         await self._write([_data_frame(message) for message in messages])
 
@@ -286,7 +313,11 @@ class WebSocketConnection:
             await self._send_all(frames[0] if len(frames) == 1 else b"".join(frames))
             # Replies the reader parsed while this write was blocked: the reader does not
             # wait for the lock (PROTOCOL.md 6), so the holder of the lock writes them.
-            await self._send_pending()
+            # Not when this task is cancelled by now: its frames are on the wire, and a
+            # Cancelled would tell the caller (the session's send task) they might not be,
+            # so it would send them again. The replies stay pending (see _reply).
+            if self._pending and trio.current_effective_deadline() != -math.inf:
+                await self._send_pending()
         finally:
             lock.release()
 
@@ -299,6 +330,13 @@ class WebSocketConnection:
         """
         pending = self._pending
         while pending and not self._broken:
+            # A caller already cancelled (a reader whose scope expired, a refused writer)
+            # leaves the replies pending for the next write, read or aclose: taken out and
+            # then dropped by a cancelled send_all they would be lost, and _send_all would
+            # take that cancellation for a write cut mid-frame (1006).
+            # No checkpoint lies between this check and ``send_all``'s start, so a Cancelled
+            # past it comes from inside ``send_all``, which may have written part of the data.
+            await trio.lowlevel.checkpoint_if_cancelled()
             data = bytes(pending)
             pending.clear()
             try:
@@ -428,13 +466,17 @@ class WebSocketConnection:
             return False  # closing after an error: what follows is discarded
         # wsproto gives str for text and bytes (typed bytes | bytearray) for binary frames.
         data = cast("str | bytes", event.data)
+        # The limit is on the payload's bytes: a str's UTF-8 size, which wsproto decoded it
+        # from (up to 4 bytes per character). ``isascii`` is O(1) on CPython's str, so the
+        # common (JSON, ASCII) text costs no encoding.
+        size = len(data) if not isinstance(data, str) or data.isascii() else _utf8_size(data)
         if event.message_finished and not self._parts:
             # The common case, a message in one frame: no copy, no join.
-            if len(data) > self._max_message_size:
+            if size > self._max_message_size:
                 return self._too_big()
             self._messages.append(data)
             return False
-        self._size += len(data)
+        self._size += size
         if self._size > self._max_message_size:
             return self._too_big()
         self._parts.append(data)
@@ -450,7 +492,7 @@ class WebSocketConnection:
         self._parts, self._size = [], 0
         if self._close_reason is None:
             self._close_reason = CloseReason(
-                _TOO_BIG, f"a message exceeded the maximum size of {self._max_message_size}"
+                _TOO_BIG, f"a message exceeded the maximum size of {self._max_message_size} bytes"
             )
         # No more messages; aclose() still reads (discarding) until the server's close frame.
         self._finished = True
@@ -572,10 +614,12 @@ class WebSocketConnection:
                 self._user_closing = True
                 self._close_reason = CloseReason(code, reason)
                 self._pending += ws.send(CloseConnection(code=code, reason=reason))
-            if self._pending and not self._broken:
-                await self._flush_pending()
-            if ws.state is ConnectionState.LOCAL_CLOSING and not self._close_done.is_set():
-                with trio.move_on_after(self._close_timeout):
+            # The bound covers the wait for the write lock too: its holder may be stuck on
+            # a peer that stopped reading, and then our close frame cannot go out anyway.
+            with trio.move_on_after(self._close_timeout):
+                if self._pending and not self._broken:
+                    await self._flush_pending()
+                if ws.state is ConnectionState.LOCAL_CLOSING:
                     while not self._close_done.is_set():
                         if self._reading:
                             await self._read_lot.park()
@@ -583,11 +627,21 @@ class WebSocketConnection:
                             await self._read_once()
         finally:
             self._stream_closed = True
-            if self._close_reason is None:
+            if self._user_closing and self._ws.state is not ConnectionState.CLOSED:
+                # Our close frame was never answered (timeout, broken stream, cancelled):
+                # no close handshake, so 1006 (RFC 6455 7.1.5), not the code we sent.
+                self._close_reason = CloseReason(_ABNORMAL, "the server did not answer the close")
+            elif self._close_reason is None:
                 self._close_reason = CloseReason(_ABNORMAL, "closed without a close handshake")
             self._broken = True
             self._finish()
             await self._stream.aclose()
+
+
+def _utf8_size(text: str) -> int:
+    """The size of ``text`` in UTF-8, as it was on the wire."""
+    # surrogatepass: wsproto's decoder never yields lone surrogates, but a size must not raise.
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def _mask_py(data: bytes | bytearray | memoryview, mask: bytes | bytearray) -> bytes:
@@ -633,6 +687,59 @@ _HEAD16: Final = struct.Struct("!BBH")
 _HEAD64: Final = struct.Struct("!BBQ")
 
 
+#: An interim answer's status line: 1xx but 101 (RFC 7231 6.2).
+_INTERIM_STATUS: Final = re.compile(rb"HTTP/1\.[01] 1(?!01)[0-9][0-9](?![0-9])")
+#: The end of an HTTP head (h11 accepts a bare LF too).
+_HEAD_END: Final = re.compile(rb"\n\r?\n")
+#: Interim answers longer than this are a malformed answer, not something to buffer.
+_MAX_INTERIM: Final = 64 * 1024
+
+
+def _drop_interim_answers(head: bytearray) -> bool:
+    """Drop complete interim answers (``100 Continue``, ``103 Early Hints``...) from ``head``.
+
+    RFC 7231 6.2: a client must parse any number of 1xx answers before the final one, even
+    unasked. wsproto takes any answer but 101 for a refusal and stops there, so they are
+    dropped before it sees the bytes. ``True`` when ``head`` starts with the final
+    answer (or with something else: wsproto judges it); ``False`` when more is needed.
+
+    Raises:
+        trio_websocket.HandshakeError: the interim answers are over 64 KiB.
+    """
+    while True:
+        line_end = head.find(b"\n")
+        if line_end >= 0 and _INTERIM_STATUS.match(head, 0, line_end) is None:
+            return True
+        end = _HEAD_END.search(head) if line_end >= 0 else None
+        if end is None:
+            if len(head) > _MAX_INTERIM:
+                raise HandshakeError("invalid handshake answer: an endless head")
+            return False
+        del head[: end.end()]
+
+
+#: RFC 7230 3.2: a header name is a token; a value is visible characters (and obs-text)
+#: separated by spaces or tabs, with none at either end. h11's own rules, checked here so
+#: that a bad header is a ValueError naming it: h11's error quotes the value.
+_HEADER_NAME: Final = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
+_HEADER_VALUE: Final = re.compile(rb"(?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?")
+
+
+def _check_headers(headers: Iterable[tuple[bytes, bytes]]) -> None:
+    """Refuse a header h11 would refuse, naming it but never quoting its value."""
+    for name, value in headers:
+        if not isinstance(name, bytes) or not isinstance(value, bytes):
+            raise TypeError("a header's name and value must be bytes")
+        if _HEADER_NAME.fullmatch(name) is None:
+            raise ValueError(f"invalid HTTP header name {name[:100]!r}")
+        if _HEADER_VALUE.fullmatch(value) is None:
+            # The value may be a secret (x-goog-api-key, Authorization): name only.
+            raise ValueError(
+                f"the value of the HTTP header {name.decode('ascii')!r} is invalid "
+                "(control characters, a line break, or spaces at either end)"
+            )
+
+
 def _host_header(host: str, port: int, secure: bool) -> str:
     """RFC 7230 5.4: the port is part of Host unless it is the scheme's default."""
     name = f"[{host}]" if ":" in host else host
@@ -662,7 +769,8 @@ async def open_connection(
         ssl_context: for ``wss://`` (default: verification on, the system store).
         connect_timeout: seconds for the whole opening.
         close_timeout: seconds the close waits for the server's close frame.
-        max_message_size: larger messages close the connection with 1009.
+        max_message_size: larger messages (in bytes, UTF-8 for text) close the connection
+            with 1009.
         receive_size: bytes asked of the stream per read.
 
     Raises:
@@ -671,7 +779,8 @@ async def open_connection(
             :meth:`WebSocketConnection.handshake`.
         trio.TooSlowError: the opening took longer than ``connect_timeout``.
         OSError: the TCP connection failed.
-        ValueError: the URL is not ``ws://`` or ``wss://``.
+        ValueError: the URL is not ``ws://`` or ``wss://``; a header is not valid HTTP
+            (the message names it, never quotes its value).
     """
     parts = urlsplit(url)
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
@@ -681,6 +790,7 @@ async def open_connection(
     port = parts.port or (443 if secure else 80)
     resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     extra = [(k.encode(), v.encode()) for k, v in headers]
+    _check_headers(extra)  # before connecting: a bad header is the caller's error
     with trio.fail_after(connect_timeout):
         tcp = await trio.open_tcp_stream(host, port)
         stream: Stream = tcp
