@@ -36,11 +36,11 @@ import msgspec
 import trio
 import trio_websocket
 
-from . import _transport
+from . import _inputs, _transport
 from . import _wire as w
 from . import events as ev
 from ._auth import Auth, ConnectTarget, auth_from_env
-from ._config import LiveConfig, to_wire
+from ._config import LiveConfig
 from ._errors import (
     LiveError,
     ProtocolError,
@@ -363,28 +363,7 @@ class LiveSession:
                 calls with :meth:`send_tool_response`.
             LiveError: the session is closed.
         """
-        if isinstance(content, str):
-            turns = [w.Content(role="user", parts=[w.Part(text=content)])]
-        elif isinstance(content, (w.Content, Mapping)):
-            turns = [to_wire(content, w.Content, "content")]
-        elif isinstance(content, Sequence) and not isinstance(content, (bytes, bytearray)):
-            turns = [to_wire(t, w.Content, f"content[{i}]") for i, t in enumerate(content)]
-        else:
-            raise TypeError(
-                f"content must be a str, a Content or a list of turns, got {content!r:.80}"
-            )
-        for i, turn in enumerate(turns):
-            for part in turn.parts or ():
-                if part.function_call is not None or part.function_response is not None:
-                    raise ValueError(
-                        f"content[{i}]: function call/response parts are not allowed in client"
-                        " content (the server closes with 1007); use send_tool_response()"
-                    )
-        if not isinstance(turn_complete, bool):
-            raise TypeError("turn_complete must be a bool")
-        message = w.ClientMessage(
-            client_content=w.ClientContent(turns=turns, turn_complete=turn_complete)
-        )
+        message = _inputs.client_content(content, turn_complete)
         # A turn the model answers (turn_complete) is tracked until its turnComplete arrives.
         await self._send(message, "client_turn" if turn_complete else "client_content")
 
@@ -413,71 +392,16 @@ class LiveSession:
                 expected, an odd number of PCM bytes, a wrong MIME type.
             LiveError: the session is closed.
         """
-        given = {
-            name: value
-            for name, value in (
-                ("audio", audio),
-                ("video", video),
-                ("text", text),
-                ("activity_start", activity_start),
-                ("activity_end", activity_end),
-                ("audio_stream_end", audio_stream_end),
-            )
-            if value is not None and value is not False
-        }
-        if len(given) != 1:
-            raise TypeError(
-                "send_realtime_input takes exactly one input per call, got "
-                + (", ".join(given) if given else "none")
-            )
-        ((name, value),) = given.items()
-        seconds = 0.0
-        kind = name
-        if name == "audio":
-            blob, rate = self._audio_blob(value)
-            seconds = len(blob.data or b"") / (2 * rate)
-            rt = w.RealtimeInput(audio=blob)
-        elif name == "video":
-            rt = w.RealtimeInput(video=_media_blob(value, "video", "image/jpeg", "image/"))
-        elif name == "text":
-            if not isinstance(value, str):
-                raise TypeError(f"text must be a str, got {type(value).__name__}")
-            rt = w.RealtimeInput(text=value)
-        elif name == "activity_start":
-            _check_flag(value, w.ActivityStart, name)
-            rt = w.RealtimeInput(activity_start=w.ActivityStart())
-        elif name == "activity_end":
-            _check_flag(value, w.ActivityEnd, name)
-            rt = w.RealtimeInput(activity_end=w.ActivityEnd())
-        else:
-            if value is not True:
-                raise TypeError("audio_stream_end must be True")
-            rt = w.RealtimeInput(audio_stream_end=True)
-        await self._send(w.ClientMessage(realtime_input=rt), kind, seconds)
-
-    def _audio_blob(self, value: Any) -> tuple[w.Blob, int]:
-        if isinstance(value, w.Blob):
-            mime = value.mime_type or ""
-            if not mime.startswith("audio/pcm"):
-                raise ValueError(
-                    f"audio MIME type must be audio/pcm[;rate=N], got {mime!r}"
-                )
-            data = value.data or b""
-            rate = _rate_of(mime, self._input_rate)
-            blob = value
-        elif isinstance(value, (bytes, bytearray, memoryview)):
-            data = bytes(value)
-            rate = self._input_rate
-            blob = w.Blob(mime_type=f"audio/pcm;rate={rate}", data=data)
-        elif isinstance(value, str):
-            raise TypeError("audio must be raw PCM bytes, not str")
-        else:
-            raise TypeError(f"audio must be PCM bytes or a Blob, got {type(value).__name__}")
-        if len(data) % 2:
-            raise ValueError(
-                f"16-bit PCM has an even number of bytes; got {len(data)}"
-            )
-        return blob, rate
+        message, kind, seconds = _inputs.realtime_input(
+            self._input_rate,
+            audio=audio,
+            video=video,
+            text=text,
+            activity_start=activity_start,
+            activity_end=activity_end,
+            audio_stream_end=audio_stream_end,
+        )
+        await self._send(message, kind, seconds)
 
     async def send_tool_response(
         self,
@@ -498,33 +422,7 @@ class LiveSession:
                 ``response``.
             LiveError: the session is closed.
         """
-        if isinstance(responses, (w.FunctionResponse, Mapping)):
-            items: list[Any] = [responses]
-        elif isinstance(responses, Iterable) and not isinstance(responses, (str, bytes)):
-            items = list(responses)
-        else:
-            raise TypeError("responses must be a list of FunctionResponse or dicts")
-        if not items:
-            raise ValueError("send_tool_response needs at least one response")
-        fixed = [self._check_response(item, i) for i, item in enumerate(items)]
-        await self._send(
-            w.ClientMessage(tool_response=w.ToolResponse(function_responses=fixed)),
-            "tool_response",
-        )
-
-    def _check_response(self, item: Any, index: int) -> w.FunctionResponse:
-        resp = to_wire(item, w.FunctionResponse, f"responses[{index}]")
-        if not resp.id:
-            raise ValueError(f"responses[{index}] has no id (the id of the call it answers)")
-        if not resp.name:
-            raise ValueError(f"responses[{index}] has no name (the called function's name)")
-        if resp.response is None:
-            resp = msgspec.structs.replace(resp, response={})
-        if self._vertex and (resp.scheduling is not None or resp.will_continue is not None):
-            raise ValueError(
-                "scheduling and will_continue are Gemini-API-only; Vertex AI rejects them"
-            )
-        return resp
+        await self._send(_inputs.tool_responses(responses, vertex=self._vertex), "tool_response")
 
     async def _send(self, message: w.ClientMessage, kind: str, audio_seconds: float = 0.0) -> (
         None
@@ -1388,7 +1286,7 @@ class LiveSession:
         if failure is None:
             try:
                 for i, item in enumerate(_as_list(result)):
-                    resp = self._check_response(_fill(item, event), i)
+                    resp = _inputs.tool_response(_fill(item, event), i, vertex=self._vertex)
                     by_id[resp.id or ""] = resp
             except (TypeError, ValueError) as exc:
                 failure = f"on_tool_call returned an invalid response: {exc}"
@@ -1488,39 +1386,6 @@ def _fill(item: Any, event: ev.ToolCall) -> Any:
     if isinstance(item, Mapping):
         return {"id": call.id, "name": call.name, **item}
     return item
-
-
-def _check_flag(value: Any, cls: type, name: str) -> None:
-    if value is not True and not isinstance(value, cls):
-        raise TypeError(f"{name} must be True or {cls.__name__}()")
-
-
-def _rate_of(mime: str, default: int) -> int:
-    for param in mime.split(";")[1:]:
-        key, _, val = param.strip().partition("=")
-        if key == "rate":
-            try:
-                rate = int(val)
-            except ValueError:
-                raise ValueError(f"invalid rate in MIME type {mime!r}") from None
-            if rate <= 0:
-                raise ValueError(f"invalid rate in MIME type {mime!r}")
-            return rate
-    return default
-
-
-def _media_blob(value: Any, name: str, default_mime: str, prefix: str) -> w.Blob:
-    if isinstance(value, w.Blob):
-        if not (value.mime_type or "").startswith(prefix):
-            raise ValueError(
-                f"{name} MIME type must start with {prefix!r}, got {value.mime_type!r}"
-            )
-        return value
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return w.Blob(mime_type=default_mime, data=bytes(value))
-    if isinstance(value, str):
-        raise TypeError(f"{name} must be bytes, not str")
-    raise TypeError(f"{name} must be bytes or a Blob, got {type(value).__name__}")
 
 
 def _rejected_error(exc: trio_websocket.ConnectionRejected) -> LiveError:
