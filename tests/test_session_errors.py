@@ -157,6 +157,23 @@ async def test_bad_api_key_is_an_auth_error(emu: LiveEmulator) -> None:
     assert "wrong-key" not in str(info.value)
 
 
+async def _setup_fails(
+    nursery: trio.Nursery,
+    server: ScriptedServer,
+    error: type[Exception],
+    match: str,
+    **kwargs: Any,
+) -> None:
+    """Opening a session against ``server`` raises ``error`` (matching ``match``) itself."""
+    async with trio.open_nursery() as inner:
+        with pytest.raises(error, match=match):
+            async with open_live_session(
+                inner, model=MODEL, auth=ApiKey(API_KEY), connect=server.connect(nursery),
+                **kwargs,
+            ):
+                raise AssertionError("setup succeeded")
+
+
 async def test_setup_timeout(nursery: trio.Nursery, autojump_clock: trio.abc.Clock) -> None:
     async def silent(ws: trio_websocket.WebSocketConnection) -> None:
         await server.recv(ws)
@@ -164,15 +181,11 @@ async def test_setup_timeout(nursery: trio.Nursery, autojump_clock: trio.abc.Clo
 
     server = ScriptedServer(silent)
     with trio.fail_after(100):
-        async with trio.open_nursery() as inner:
-            start = trio.current_time()
-            with pytest.raises(SetupError, match="no setupComplete within 7 s"):
-                async with open_live_session(
-                    inner, model=MODEL, auth=ApiKey(API_KEY), connect=server.connect(nursery),
-                    setup_timeout=7,
-                ):
-                    raise AssertionError("setup succeeded")
-            assert trio.current_time() - start >= 7
+        start = trio.current_time()
+        await _setup_fails(
+            nursery, server, SetupError, "no setupComplete within 7 s", setup_timeout=7
+        )
+        assert trio.current_time() - start >= 7
     assert list(server.decoded()[0]) == ["setup"]
 
 
@@ -187,12 +200,7 @@ async def test_garbage_answer_to_setup_is_a_setup_error(
 
     server = ScriptedServer(garbage)
     with trio.fail_after(10):
-        async with trio.open_nursery() as inner:
-            with pytest.raises(SetupError, match="invalid answer to setup"):
-                async with open_live_session(
-                    inner, model=MODEL, auth=ApiKey(API_KEY), connect=server.connect(nursery)
-                ):
-                    raise AssertionError("setup succeeded")
+        await _setup_fails(nursery, server, SetupError, "invalid answer to setup")
 
 
 async def test_close_during_setup_raises_the_close_error(nursery: trio.Nursery) -> None:
@@ -202,12 +210,7 @@ async def test_close_during_setup_raises_the_close_error(nursery: trio.Nursery) 
 
     server = ScriptedServer(refuse)
     with trio.fail_after(10):
-        async with trio.open_nursery() as inner:
-            with pytest.raises(InvalidArgumentError, match="Invalid JSON payload"):
-                async with open_live_session(
-                    inner, model=MODEL, auth=ApiKey(API_KEY), connect=server.connect(nursery)
-                ):
-                    raise AssertionError("setup succeeded")
+        await _setup_fails(nursery, server, InvalidArgumentError, "Invalid JSON payload")
 
 
 async def test_invalid_arguments_raise_before_connecting(emu: LiveEmulator) -> None:
