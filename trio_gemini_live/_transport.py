@@ -45,7 +45,7 @@ import re
 import ssl
 import struct
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Final, TypeAlias, cast
 from urllib.parse import urlsplit
@@ -69,10 +69,12 @@ from wsproto.events import (
 from wsproto.frame_protocol import XorMaskerSimple
 from wsproto.utilities import RemoteProtocolError
 
+from ._sockets import native_stream
+
 __all__ = ["WebSocketConnection", "open_connection"]
 
-#: Any byte stream: in practice ``trio.SocketStream`` or ``trio.SSLStream`` (tests may use
-#: in-memory streams).
+#: Any byte stream: in practice a :class:`~._sockets.NativeSocketStream` (tests may use
+#: in-memory streams, or Trio's socket and TLS streams).
 Stream: TypeAlias = trio.abc.Stream
 
 #: PROTOCOL.md 2: grounding metadata and tool calls can be large.
@@ -151,6 +153,10 @@ class WebSocketConnection:
         #: write lock writes them (see ``_reply``).
         self._pending = bytearray()
         self._pings: OrderedDict[bytes, _PingWaiter] = OrderedDict()
+        #: The stream's synchronous write (NativeSocketStream.try_send), if it has one.
+        self._try_send: Callable[[bytes], bool | None] | None = getattr(
+            stream, "try_send", None
+        )
 
     # --- opening ------------------------------------------------------------------------
 
@@ -282,6 +288,47 @@ class WebSocketConnection:
                 every frame is built before the write).
         """
         await self._write([_data_frame(message) for message in messages])
+
+    def try_send_message(self, message: str | bytes) -> bool | None:
+        """Send one message now if that needs no waiting: synchronous, no schedule point.
+
+        For the session's direct path (issue 7): a ``send_*`` call that finds nothing
+        queued writes its frame from the caller's task instead of waking the send task.
+        Returns ``True``: the frame was written. ``None``: nothing was written (another
+        write is under way, control frames are pending, the connection is closing or
+        broken, the stream cannot write without waiting or has no ``try_send``); send it
+        the usual way. ``False``: the frame is committed but only partly written: the
+        stream writes the rest before anything else, so call :meth:`flush` (or send
+        something) soon.
+
+        Raises:
+            TypeError, UnicodeEncodeError: as :meth:`send_message` (nothing is sent).
+        """
+        try_send = self._try_send
+        if (
+            try_send is None
+            or self._lock.locked()
+            or self._pending
+            or self._broken
+            or self._close_reason is not None
+            or self._ws.state is not ConnectionState.OPEN
+        ):
+            return None
+        frame = _data_frame(message)
+        try:
+            return try_send(frame)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            # Reported by the next read or write, as for a failed write.
+            self._abort(f"write failed: {type(exc).__name__}")
+            return None
+
+    async def flush(self) -> None:
+        """Write what :meth:`try_send_message` left unfinished (and pending control frames).
+
+        Raises:
+            trio_websocket.ConnectionClosed: the connection is closed or the write failed.
+        """
+        await self._write([])
 
     async def _write(self, frames: list[bytes], ping: bytes | None = None) -> None:
         """Write serialised data ``frames`` (or a ping with this payload) in one go."""
@@ -795,7 +842,16 @@ async def open_connection(
         tcp = await trio.open_tcp_stream(host, port)
         stream: Stream = tcp
         try:
-            if secure:
+            if isinstance(tcp, trio.SocketStream):
+                # Issue 7: the socket driven directly, TLS by the ssl module in C (see
+                # _sockets.py); verification on, system trust store, SSL_CERT_FILE /
+                # SSL_CERT_DIR honoured.
+                context = (ssl_context or ssl.create_default_context()) if secure else None
+                native = native_stream(tcp, context, host)
+                stream = native
+                await native.do_handshake()
+            elif secure:
+                # Any other stream (tests substitute in-memory ones): Trio's own TLS.
                 # Verification on, system trust store; SSL_CERT_FILE / SSL_CERT_DIR honoured.
                 context = ssl_context or ssl.create_default_context()
                 tls = trio.SSLStream(tcp, context, server_hostname=host, https_compatible=True)

@@ -1,0 +1,369 @@
+"""A Trio byte stream straight on a non-blocking socket, with TLS done by the ``ssl`` module.
+
+Issue 7. ``trio.SocketStream`` puts every ``send``/``recv`` through a generic wrapper
+(a context manager, a conflict detector, a memoryview per call, an ``outcome`` capture), and
+``trio.SSLStream`` runs TLS through a ``MemoryBIO`` pair in Python, with a retry loop and a
+schedule point per TLS record. For the session's two hot loops (one task reading, one
+writing) that wrapping costs more CPU than the JSON, base64 and WebSocket framing together.
+
+:class:`NativeSocketStream` calls the socket directly: a plain ``socket.socket`` for
+``ws://``, an ``ssl.SSLSocket`` (OpenSSL reading and writing the descriptor itself, in C)
+for ``wss://``. It waits with :func:`trio.lowlevel.wait_readable` /
+:func:`~trio.lowlevel.wait_writable` only when the kernel (or OpenSSL) says the call would
+block, and keeps Trio's rules: every call is a checkpoint (exactly one schedule point when
+it did not have to wait), cancellation is honoured at every wait, and errors are
+:class:`trio.BrokenResourceError` / :class:`trio.ClosedResourceError` as for Trio's streams.
+
+TLS details:
+
+* verification is the context's (on by default); the handshake is :meth:`do_handshake`,
+  raising ``ssl.SSLCertVerificationError`` itself for an untrusted certificate;
+* Trio allows one waiting task per direction of a descriptor. A TLS read can need to
+  write (OpenSSL answering a TLS 1.3 key update while the send buffer is full) and a TLS
+  write can need to read (a TLS 1.2 renegotiation): such a call waits for the other
+  direction itself when no other task is using it, and otherwise polls every millisecond
+  until that task's progress lets it go on (rare; bounded by the caller's cancellation);
+* the end of the stream without ``close_notify`` counts as the end (as
+  ``https_compatible=True`` does for Trio's ``SSLStream``): WebSocket has its own close
+  handshake (RFC 6455 7.1.1), and servers often skip ``close_notify``.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import ssl
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+import trio
+from trio.lowlevel import (
+    cancel_shielded_checkpoint,
+    checkpoint,
+    checkpoint_if_cancelled,
+    notify_closing,
+    wait_readable,
+    wait_writable,
+)
+
+__all__ = ["NativeSocketStream", "native_stream"]
+
+_WOULD_BLOCK_READ: Final = (BlockingIOError, InterruptedError, ssl.SSLWantReadError)
+_POLL_INTERVAL: Final = 0.001
+
+
+class NativeSocketStream(trio.abc.Stream):
+    """A connected, non-blocking socket (or ``ssl.SSLSocket``) as a :class:`trio.abc.Stream`.
+
+    Made by :func:`native_stream`. One task may read and one task may write at a time
+    (the WebSocket connection above serialises its writers); a second concurrent reader
+    or writer gets :class:`trio.BusyResourceError` from Trio.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
+        self._sock = sock
+        self._tls = isinstance(sock, ssl.SSLSocket)
+        self._closed = False
+        self._writing = False
+        self._reading = False
+        #: What ``try_send`` could not finish: written first by the next ``send_all``.
+        self._unfinished: bytes | None = None
+
+    @property
+    def socket(self) -> socket.socket:
+        """The underlying socket (for options; reading or writing it directly breaks TLS)."""
+        return self._sock
+
+    def __repr__(self) -> str:
+        kind = "TLS" if self._tls else "TCP"
+        return f"<NativeSocketStream {kind} {'closed' if self._closed else 'open'}>"
+
+    async def do_handshake(self) -> None:
+        """Complete the TLS handshake (a no-op for plain TCP). Unbounded: wrap in a timeout.
+
+        Raises:
+            ssl.SSLCertVerificationError: the server's certificate is not trusted.
+            trio.BrokenResourceError: any other TLS or socket failure (the ``ssl`` or
+                ``OSError`` exception is its ``__cause__``).
+        """
+        await checkpoint_if_cancelled()
+        if not self._tls:
+            await cancel_shielded_checkpoint()
+            return
+        sock = self._sock
+        assert isinstance(sock, ssl.SSLSocket)
+        while True:
+            self._check_open()
+            try:
+                sock.do_handshake()
+            except ssl.SSLWantReadError:
+                await wait_readable(sock)
+            except ssl.SSLWantWriteError:
+                await wait_writable(sock)
+            except ssl.SSLCertVerificationError:
+                raise
+            except (OSError, ValueError) as exc:
+                raise trio.BrokenResourceError(f"TLS handshake failed: {exc}") from exc
+            else:
+                break
+        await cancel_shielded_checkpoint()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise trio.ClosedResourceError("the stream is closed")
+
+    # --- writing ------------------------------------------------------------------------
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        """Write all of ``data``: one ``send`` call when the socket has room (the usual case).
+
+        What :meth:`try_send` left unfinished is written first. A cancellation while waiting
+        for room may leave part of ``data`` written (as for any Trio stream): the stream's
+        framing is then the caller's problem.
+        """
+        await checkpoint_if_cancelled()
+        self._check_open()
+        if self._writing:
+            raise trio.BusyResourceError("another task is writing to this stream")
+        self._writing = True
+        try:
+            waited = False
+            if self._unfinished is not None:
+                unfinished, self._unfinished = self._unfinished, None
+                waited = await self._send(unfinished)
+            if data:
+                waited = await self._send(data) or waited
+        finally:
+            self._writing = False
+        if not waited:
+            await cancel_shielded_checkpoint()
+
+    def try_send(self, data: bytes) -> bool | None:
+        """Write ``data`` now if that needs no waiting; synchronous, never a checkpoint.
+
+        Returns ``True``: all written. ``None``: nothing written (the socket had no room,
+        another write is under way or unfinished, or the stream is closed); the caller
+        writes ``data`` later as usual. ``False``: *part* written (over TLS: given to
+        OpenSSL, which may have written part); the stream owns the rest, which
+        :meth:`send_all` writes before anything else, so the caller must call
+        :meth:`send_all` soon (with ``b""`` if nothing else is due).
+
+        Raises:
+            trio.BrokenResourceError: the socket failed (nothing can be known written).
+        """
+        if self._writing or self._unfinished is not None or self._closed:
+            return None
+        sock = self._sock
+        if self._tls:
+            try:
+                sock.send(data)
+                return True
+            except ssl.SSLWantWriteError:
+                # OpenSSL may have taken part of it; the retry must pass the same data.
+                self._unfinished = data
+                return False
+            except ssl.SSLWantReadError:
+                self._unfinished = data
+                return False
+            except (OSError, ValueError) as exc:
+                raise _broken(exc) from exc
+        try:
+            sent = sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError as exc:
+            raise _broken(exc) from exc
+        if sent == len(data):
+            return True
+        self._unfinished = data[sent:]
+        return False
+
+    @property
+    def unfinished(self) -> bool:
+        """:meth:`try_send` left data that the next :meth:`send_all` writes first."""
+        return self._unfinished is not None
+
+    async def _send(self, data: bytes | bytearray | memoryview) -> bool:
+        """Write ``data``; ``True`` when it had to wait (a schedule point happened)."""
+        return await (self._send_tls(data) if self._tls else self._send_tcp(data))
+
+    async def _send_tcp(self, data: bytes | bytearray | memoryview) -> bool:
+        sock = self._sock
+        total = len(data)
+        try:
+            sent = sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError as exc:
+            raise _broken(exc) from exc
+        if sent == total:
+            return False
+        view = memoryview(data)
+        while sent < total:
+            await wait_writable(sock)
+            self._check_open()
+            try:
+                sent += sock.send(view[sent:])
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError as exc:
+                raise _broken(exc) from exc
+        return True
+
+    async def _send_tls(self, data: bytes | bytearray | memoryview) -> bool:
+        # OpenSSL without partial writes (CPython's mode): ``send`` writes everything or
+        # raises SSLWantWriteError having kept its place; the retry passes the same data
+        # (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER, set by CPython, allows a new buffer object).
+        sock = self._sock
+        waited = False
+        while True:
+            try:
+                sock.send(data)
+                return waited
+            except ssl.SSLWantWriteError:
+                pass
+            except ssl.SSLWantReadError:
+                waited = True
+                await self._wait_other(wait_readable, busy=self._reading)
+                continue
+            except (OSError, ValueError) as exc:
+                raise _broken(exc) from exc
+            waited = True
+            await wait_writable(sock)
+            self._check_open()
+
+    async def wait_send_all_might_not_block(self) -> None:
+        """Wait until the socket has room (``trio.abc.SendStream``)."""
+        self._check_open()
+        await wait_writable(self._sock)
+
+    # --- reading ------------------------------------------------------------------------
+
+    async def receive_some(self, max_bytes: int | None = None) -> bytes:
+        """Up to ``max_bytes`` (default 64 KiB) of what arrived; ``b""`` at the end.
+
+        Over TLS, every record already decrypted or waiting in the kernel is read, up to
+        ``max_bytes``, so one call returns what one wake-up brought (OpenSSL's ``read``
+        returns one record at a time).
+        """
+        if max_bytes is None:
+            max_bytes = 65536
+        elif max_bytes < 1:
+            raise ValueError("max_bytes must be at least 1")
+        await checkpoint_if_cancelled()
+        self._check_open()
+        if self._reading:
+            raise trio.BusyResourceError("another task is reading from this stream")
+        self._reading = True
+        try:
+            data, waited = await self._receive(max_bytes)
+        finally:
+            self._reading = False
+        if not waited:
+            await cancel_shielded_checkpoint()
+        return data
+
+    async def _receive(self, max_bytes: int) -> tuple[bytes, bool]:
+        sock = self._sock
+        waited = False
+        while True:
+            try:
+                data = sock.recv(max_bytes)
+                break
+            except _WOULD_BLOCK_READ:
+                pass
+            except ssl.SSLWantWriteError:
+                waited = True
+                await self._wait_other(wait_writable, busy=self._writing)
+                continue
+            except (OSError, ValueError) as exc:
+                if self._closed:
+                    raise trio.ClosedResourceError("the stream was closed") from None
+                raise _broken(exc) from exc
+            waited = True
+            await wait_readable(sock)
+            self._check_open()
+        if self._tls and data and len(data) < max_bytes:
+            data = self._more_tls(data, max_bytes)
+        return data, waited
+
+    def _more_tls(self, data: bytes, max_bytes: int) -> bytes:
+        """The records after the first one that can be read without waiting."""
+        sock = self._sock
+        parts = [data]
+        size = len(data)
+        while size < max_bytes:
+            try:
+                more = sock.recv(max_bytes - size)
+            except (OSError, ValueError):
+                # Would block (the usual end), or an error the next call reports.
+                break
+            if not more:
+                break  # the end: the next call returns b""
+            parts.append(more)
+            size += len(more)
+        return data if len(parts) == 1 else b"".join(parts)
+
+    async def _wait_other(self, wait: Callable[[socket.socket], Awaitable[None]], *,
+                          busy: bool) -> None:
+        """Wait on the direction the other task uses (TLS only, rare: see the module doc)."""
+        if busy:
+            # That task may be waiting on this direction already (Trio allows one waiter
+            # per direction): its progress unblocks this call; poll.
+            await trio.sleep(_POLL_INTERVAL)
+        else:
+            await wait(self._sock)
+        self._check_open()
+
+    # --- closing ------------------------------------------------------------------------
+
+    async def aclose(self) -> None:
+        """Close the socket (over TLS, after one attempt to send ``close_notify``).
+
+        Tasks waiting on the socket get :class:`trio.ClosedResourceError`. Idempotent.
+        """
+        if not self._closed:
+            self._closed = True
+            sock = self._sock
+            if self._tls:
+                assert isinstance(sock, ssl.SSLSocket)
+                try:
+                    sock.unwrap()  # sends close_notify; does not wait for the answer here
+                except (OSError, ValueError):
+                    pass
+            notify_closing(sock)
+            sock.close()
+        await checkpoint()
+
+
+def _broken(exc: BaseException) -> trio.BrokenResourceError:
+    if isinstance(exc, OSError) and exc.errno == errno.EBADF:
+        return trio.BrokenResourceError("the socket was closed")
+    return trio.BrokenResourceError(f"{type(exc).__name__}: {exc}")
+
+
+def native_stream(
+    tcp: trio.SocketStream, ssl_context: ssl.SSLContext | None = None, server_hostname: str = ""
+) -> NativeSocketStream:
+    """Take over ``tcp``'s socket: a :class:`NativeSocketStream`, TLS when ``ssl_context``.
+
+    ``tcp`` must not be used afterwards (its descriptor now belongs to the new stream).
+    For TLS, call :meth:`NativeSocketStream.do_handshake` next.
+    """
+    trio_sock = tcp.socket
+    family, kind, proto = trio_sock.family, trio_sock.type, trio_sock.proto
+    sock = socket.socket(family, kind, proto, fileno=trio_sock.detach())
+    sock.setblocking(False)
+    if ssl_context is not None:
+        try:
+            sock = ssl_context.wrap_socket(
+                sock,
+                server_hostname=server_hostname,
+                do_handshake_on_connect=False,
+                suppress_ragged_eofs=True,
+            )
+        except BaseException:
+            sock.close()
+            raise
+    return NativeSocketStream(sock)
