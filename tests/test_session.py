@@ -356,6 +356,14 @@ async def test_statistics_snapshot(emu: LiveEmulator) -> None:
             assert "LiveSession" in repr(session) and "READY" in repr(session)
 
 
+def test_repr_of_a_session_still_being_built() -> None:
+    # The garbage collector's callbacks (and debuggers) can see an instance mid-__init__.
+    from trio_gemini_live._session import LiveSession
+
+    bare = LiveSession.__new__(LiveSession)
+    assert repr(bare) == "<LiveSession model=None status=None session_id=None>"
+
+
 # --- real sockets: the default transport --------------------------------------------------
 
 

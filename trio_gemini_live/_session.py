@@ -28,7 +28,7 @@ import math
 import random
 import ssl
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Final, NoReturn, Protocol, TypeAlias
 
@@ -248,6 +248,12 @@ class LiveSession:
         self._conn_end: _ConnectionEnd | None = None
         self._conn_nursery: trio.Nursery | None = None
         self._in_flight = False
+        #: The connection's synchronous write while its send task runs (the lean
+        #: transport's try_send_message), for the direct path of _send; else None.
+        self._direct: Callable[[str], bool | None] | None = None
+        #: Frames written on this connection (setup is 0): lastConsumedClientMessageIndex.
+        self._sent_index = 0
+        self._sent_transparent = False
         self._serving = False
         self._ready_at = 0.0
         self._main_task: trio.lowlevel.Task | None = None
@@ -321,9 +327,14 @@ class LiveSession:
         )
 
     def __repr__(self) -> str:
+        # Never raises, even on an instance still being built (the garbage collector's
+        # callbacks and debuggers can see one).
+        status = getattr(self, "_status", None)
+        proto = getattr(self, "_proto", None)
         return (
-            f"<LiveSession model={self._model!r} status={self._status.name}"
-            f" session_id={self.session_id!r}>"
+            f"<LiveSession model={getattr(self, '_model', None)!r}"
+            f" status={status.name if status is not None else None}"
+            f" session_id={proto.session_id if proto is not None else None!r}>"
         )
 
     async def wait_status(self, status: Status) -> None:
@@ -434,7 +445,16 @@ class LiveSession:
         frame = proto.encode_client(message).decode()
         item = OutboundItem(frame, audio_seconds, "audio" if kind == "audio" else kind)
         dropped_before = self._outbound.dropped_audio_chunks
-        await self._outbound.put(item)
+        if self._direct is None:
+            await self._outbound.put(item)
+        else:
+            # Cancelled: raises here, nothing sent. Not cancelled: no schedule point, so
+            # nothing changes before the direct write.
+            await trio.lowlevel.checkpoint_if_cancelled()
+            if self._send_direct(item):
+                await trio.lowlevel.cancel_shielded_checkpoint()
+            else:
+                await self._outbound.put(item)
         if kind == "tool_response":
             # Only once queued: a cancelled send leaves its calls active (and unanswered).
             proto.answered(message)
@@ -949,20 +969,73 @@ class LiveSession:
                     pass
                 nursery.cancel_scope.cancel()
 
+    def _send_direct(self, item: OutboundItem) -> bool:
+        """Issue 7: write ``item`` from the caller's task when nothing is queued or in flight.
+
+        Saves waking the send task (two task steps per message, most of a real-time
+        session's scheduling cost). Only when the write needs no waiting (the lean
+        transport's ``try_send_message``); otherwise, and whenever anything is queued or
+        being written, the frame goes through the queue as before, so order is kept. The
+        caller checkpoints (``send_*`` stay schedule points) and checks cancellation before
+        calling this, so a cancelled call has sent nothing. ``True``: written (or committed:
+        a partial write is finished by the send task, woken with a flush marker).
+        """
+        direct = self._direct
+        if (
+            direct is None
+            or self._in_flight
+            or len(self._outbound)
+            or self._conn_end is not None
+            or self._outbound.closed
+        ):
+            return False
+        written = direct(item.frame)
+        if written is None:
+            return False
+        self._count_sent(item)
+        if written is False:
+            # The rest of the frame is the stream's to write before anything else: wake the
+            # send task to flush it now rather than at the next frame.
+            self._outbound.push_front([OutboundItem("", 0.0, _FLUSH)])
+        return True
+
+    def _count_sent(self, item: OutboundItem) -> None:
+        """A frame was written: give it its index and keep what resumption needs."""
+        # The index of each frame on this connection, as the server counts them for
+        # lastConsumedClientMessageIndex: setup is 0, the first frame after it is 1
+        # (PROTOCOL.md 4). Counted when a frame is actually written, not when it is queued
+        # (``LiveProtocol.client_frame`` runs at queue time, possibly during an earlier
+        # connection), so that acknowledgements match the frames they name.
+        self._sent_index += 1
+        if self._sent_transparent:
+            self._replay.sent(self._sent_index, item)
+        elif item.kind in _RESENT_AFTER_RESUME:
+            self._since_handle.sent(item, turn=item.kind in _TURNS)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("sent %s frame #%d", item.kind, self._sent_index)
+
     async def _sender(self, ws: WebSocketLike, scope: trio.CancelScope) -> None:
         proto = self._proto
         assert proto is not None
-        transparent = self._transparent()
-        # The index of each frame on this connection, as the server counts them for
-        # lastConsumedClientMessageIndex: setup is 0, the first frame after it is 1
-        # (PROTOCOL.md 4). Counted here, when a frame is actually written, not when it is
-        # queued (``LiveProtocol.client_frame`` runs at queue time, possibly during an
-        # earlier connection), so that acknowledgements match the frames they name.
-        index = 0
+        self._sent_transparent = self._transparent()
+        self._sent_index = 0
         outbound = self._outbound
         # Issue 7: the lean transport writes a whole batch with one send_all (one TLS write,
         # one syscall); an injected trio-websocket-like connection gets one frame per call.
         send_batch = getattr(ws, "send_messages", None)
+        self._direct = getattr(ws, "try_send_message", None)
+        try:
+            await self._send_loop(ws, scope, outbound, send_batch)
+        finally:
+            self._direct = None
+
+    async def _send_loop(
+        self,
+        ws: WebSocketLike,
+        scope: trio.CancelScope,
+        outbound: OutboundQueue,
+        send_batch: Callable[[list[str]], Awaitable[None]] | None,
+    ) -> None:
         while True:
             batch = [await outbound.get()]
             if send_batch is not None:
@@ -977,8 +1050,9 @@ class LiveSession:
             self._in_flight = True
             try:
                 if send_batch is not None:
-                    await send_batch([item.frame for item in batch])
-                else:
+                    # A flush marker has no frame: the write finishes a partial direct one.
+                    await send_batch([item.frame for item in batch if item.kind != _FLUSH])
+                elif batch[0].kind != _FLUSH:
                     await ws.send_message(batch[0].frame)
             except (trio_websocket.ConnectionClosed, trio.BrokenResourceError,
                     trio.ClosedResourceError):
@@ -1004,13 +1078,8 @@ class LiveSession:
                 if not len(outbound):
                     self._drained.unpark_all()
             for item in batch:
-                index += 1
-                if transparent:
-                    self._replay.sent(index, item)
-                elif item.kind in _RESENT_AFTER_RESUME:
-                    self._since_handle.sent(item, turn=item.kind in _TURNS)
-                if log.isEnabledFor(logging.DEBUG):
-                    log.debug("sent %s frame #%d", item.kind, index)
+                if item.kind != _FLUSH:
+                    self._count_sent(item)
 
     async def _keepalive(self, ws: WebSocketLike, scope: trio.CancelScope) -> None:
         assert self._keepalive_interval is not None
@@ -1346,6 +1415,8 @@ _MAX_BATCH_FRAMES: Final = 64
 _MAX_BATCH_CHARS: Final = 512 * 1024
 #: What is re-sent after a non-transparent resume: the user's words. Audio and video are
 #: real time (stale by then); tool responses answer calls the resumed state never issued.
+#: The kind of the queue marker that makes the send task finish a partial direct write.
+_FLUSH: Final = "flush"
 _RESENT_AFTER_RESUME: Final = frozenset({"client_content", "client_turn", "text"})
 #: Of those, the messages the model answers with a turn of its own (realtime text too).
 _TURNS: Final = frozenset({"client_turn", "text"})
