@@ -47,7 +47,7 @@ import struct
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import Final, TypeAlias, cast
+from typing import Any, Final, TypeAlias, cast
 from urllib.parse import urlsplit
 
 import h11
@@ -153,6 +153,18 @@ class WebSocketConnection:
         #: write lock writes them (see ``_reply``).
         self._pending = bytearray()
         self._pings: OrderedDict[bytes, _PingWaiter] = OrderedDict()
+        # wsproto's parser state, read by _fast_frames (issue 7). Its private attributes:
+        # when a wsproto version lacks them, every frame goes through wsproto as before
+        # (a test asserts the fast path is on with the version the package requires).
+        proto = getattr(connection, "_proto", None)
+        self._frame_decoder: Any = getattr(proto, "_frame_decoder", None)
+        self._message_decoder: Any = getattr(proto, "_message_decoder", None)
+        self._fast_parsing = (
+            hasattr(self._frame_decoder, "buffer")
+            and hasattr(self._frame_decoder, "header")
+            and hasattr(self._message_decoder, "opcode")
+            and not getattr(proto, "extensions", None)
+        )
         #: The stream's synchronous write (NativeSocketStream.try_send), if it has one.
         self._try_send: Callable[[bytes], bool | None] | None = getattr(
             stream, "try_send", None
@@ -481,8 +493,78 @@ class WebSocketConnection:
         ws = self._ws
         if ws.state is ConnectionState.CLOSED or ws.state is ConnectionState.REMOTE_CLOSING:
             return  # after the close handshake: nothing more is parsed
+        if self._fast_parsing:
+            used = self._fast_frames(data)
+            if used == len(data):
+                return
+            data = data[used:]
         ws.receive_data(data)  # type: ignore[arg-type]  # bytearray is fine: it is copied
         await self._process()
+
+    def _fast_frames(self, data: bytes | bytearray) -> int:
+        """Take the plain data frames at the start of ``data``; returns the bytes used.
+
+        Issue 7: nearly every frame a Live API server sends is one complete, unfragmented,
+        unmasked text or binary frame, and wsproto's general parser (a generator, a
+        bytearray buffer, four copies of the payload) costs more than the JSON and base64
+        decoding of the message. Such frames are taken here, with one copy, when wsproto
+        holds nothing (no buffered bytes, no frame or fragmented message under way), so
+        its state is exactly as if it had parsed them. The first frame that is anything
+        else (control, fragment, RSV bits, a mask, a non-minimal length, invalid UTF-8,
+        over the size limit, or incomplete) stops this; it and the rest go to wsproto,
+        which applies RFC 6455 in full (tests compare the two on the same bytes).
+        """
+        decoder, messages = self._frame_decoder, self._message_decoder
+        if (
+            self._finished
+            or self._ws.state is not ConnectionState.OPEN
+            or len(decoder.buffer)
+            or decoder.header is not None
+            or messages.opcode is not None
+        ):
+            return 0
+        if isinstance(data, bytearray):
+            data = bytes(data)
+        out = self._messages
+        limit = self._max_message_size
+        offset = 0
+        end = len(data)
+        while end - offset >= 2:
+            first = data[offset]
+            if first != 0x82 and first != 0x81:  # FIN, no RSV, binary or text
+                break
+            size = data[offset + 1]  # the mask bit must be clear (RFC 6455 5.1)
+            if size < 126:
+                start = offset + 2
+            elif size == 126:
+                start = offset + 4
+                if start > end:
+                    break
+                size = _LEN16.unpack_from(data, offset + 2)[0]
+                if size < 126:
+                    break  # non-minimal: wsproto refuses it (1002)
+            elif size == 127:
+                start = offset + 10
+                if start > end:
+                    break
+                size = _LEN64.unpack_from(data, offset + 2)[0]
+                if size < 65536 or size >= 1 << 63:
+                    break
+            else:
+                break  # masked: wsproto refuses it (1002)
+            stop = start + size
+            if stop > end or size > limit:
+                break
+            payload = data if start == 0 and stop == end else data[start:stop]
+            if first == 0x81:
+                try:
+                    out.append(payload.decode("utf-8"))
+                except UnicodeDecodeError:
+                    break  # wsproto closes with 1007
+            else:
+                out.append(payload)
+            offset = stop
+        return offset
 
     async def _process(self) -> None:
         """Turn what wsproto parsed into messages; answer pings and the close handshake."""
@@ -731,6 +813,8 @@ def _data_frame(message: str | bytes) -> bytes:
 
 
 _HEAD16: Final = struct.Struct("!BBH")
+_LEN16: Final = struct.Struct("!H")
+_LEN64: Final = struct.Struct("!Q")
 _HEAD64: Final = struct.Struct("!BBQ")
 
 
