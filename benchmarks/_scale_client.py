@@ -28,14 +28,13 @@ import json
 import os
 import resource
 import struct
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import trio
-
 from _common import process_cpu
+
 from trio_gemini_live import ApiKey, LiveConfig, open_live_session
 from trio_gemini_live import events as ev
 

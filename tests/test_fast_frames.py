@@ -8,6 +8,7 @@ the fast path and to one without, and compares everything the caller can observe
 
 from __future__ import annotations
 
+import itertools
 import struct
 
 import pytest
@@ -81,7 +82,7 @@ async def observe(chunks: list[bytes], *, fast: bool, max_message_size: int = 1 
 
 def cut(data: bytes, points: list[int]) -> list[bytes]:
     edges = sorted({0, len(data), *(p % (len(data) + 1) for p in points)})
-    return [data[a:b] for a, b in zip(edges, edges[1:]) if b > a]
+    return [data[a:b] for a, b in itertools.pairwise(edges) if b > a]
 
 
 _text = st.text(max_size=300).map(lambda t: t.encode())

@@ -34,7 +34,7 @@ import errno
 import socket
 import ssl
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import Final, TypeAlias
 
 import trio
 from trio.lowlevel import (
@@ -48,6 +48,8 @@ from trio.lowlevel import (
 
 __all__ = ["NativeSocketStream", "native_stream"]
 
+#: (The class has a ``socket`` property: annotations inside it use this name.)
+_Socket: TypeAlias = socket.socket
 _WOULD_BLOCK_READ: Final = (BlockingIOError, InterruptedError, ssl.SSLWantReadError)
 _POLL_INTERVAL: Final = 0.001
 
@@ -305,7 +307,7 @@ class NativeSocketStream(trio.abc.Stream):
             size += len(more)
         return data if len(parts) == 1 else b"".join(parts)
 
-    async def _wait_other(self, wait: Callable[[socket.socket], Awaitable[None]], *,
+    async def _wait_other(self, wait: Callable[[_Socket], Awaitable[None]], *,
                           busy: bool) -> None:
         """Wait on the direction the other task uses (TLS only, rare: see the module doc)."""
         if busy:

@@ -79,7 +79,8 @@ async def main() -> None:
             for number in range(CALLERS):
                 callers.start_soon(caller, number, clock, emulator, done)
         nursery.cancel_scope.cancel()
-    print(f"{len(done)} callers answered 3 times each, over {len(emulator.connections)} connections")
+    connections = len(emulator.connections)
+    print(f"{len(done)} callers answered 3 times each, over {connections} connections")
 
 
 if __name__ == "__main__":
