@@ -81,8 +81,18 @@ def referee(monkeypatch: pytest.MonkeyPatch) -> Iterator[Referee]:
             ref.check(message)
         await lean_many(self, messages)
 
+    # And directly from the caller's task (the session's direct path, issue 7).
+    lean_try = lean.try_send_message
+
+    def lean_try_send_message(self: _transport.WebSocketConnection, message: Any) -> Any:
+        result = lean_try(self, message)
+        if result is not None:  # written or committed; None: sent (and checked) later
+            ref.check(message)
+        return result
+
     monkeypatch.setattr(lean, "send_message", lean_send_message)
     monkeypatch.setattr(lean, "send_messages", lean_send_messages)
+    monkeypatch.setattr(lean, "try_send_message", lean_try_send_message)
     yield ref
     assert not ref.failures, f"the official SDK refused client frames: {ref.failures}"
 

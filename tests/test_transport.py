@@ -7,7 +7,9 @@ server that stops reading) a raw wsproto server plays the other side.
 
 from __future__ import annotations
 
+import socket
 import ssl
+import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
@@ -32,6 +34,7 @@ from wsproto.events import (
 )
 
 from trio_gemini_live import _transport
+from trio_gemini_live._sockets import NativeSocketStream
 from trio_gemini_live._transport import WebSocketConnection, open_connection
 
 Handler = Callable[[trio_websocket.WebSocketRequest], Awaitable[None]]
@@ -1062,3 +1065,254 @@ async def test_wss_default_context_verifies_with_the_system_store(
             with pytest.raises(ssl.SSLCertVerificationError):
                 async with open_connection(url):
                     pass  # pragma: no cover
+
+
+# --- the native socket stream and the synchronous direct write (issue 7) ----------------
+
+
+def small_send_buffer(ws: WebSocketConnection, size: int = 64 * 1024) -> None:
+    """A small kernel send buffer: a multi-MB frame cannot be written in one go."""
+    stream = ws._stream
+    assert isinstance(stream, NativeSocketStream)
+    stream.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+
+
+class Collector:
+    """A raw wsproto server's side (for :func:`raw_server`) that keeps the client's complete
+    messages in order, and reads only while ``reading`` is set."""
+
+    def __init__(self, *, reading: bool = True) -> None:
+        self.messages: list[str | bytes] = []
+        self.controls: list[Any] = []
+        self.reading = trio.Event()
+        if reading:
+            self.reading.set()
+        self.ready = trio.Event()
+        self.stream: trio.SocketStream | None = None
+        self.server: WSConnection | None = None
+        self._lot = trio.lowlevel.ParkingLot()
+
+    async def handler(self, stream: trio.SocketStream, server: WSConnection) -> None:
+        self.stream, self.server = stream, server
+        self.ready.set()
+        parts: list[Any] = []
+        while True:
+            await self.reading.wait()
+            data = await stream.receive_some(65536)
+            if not data:
+                return
+            server.receive_data(data)
+            for event in server.events():
+                if isinstance(event, (TextMessage, BytesMessage)):
+                    parts.append(event.data)
+                    if event.message_finished:
+                        text = isinstance(event, TextMessage)
+                        self.messages.append("".join(parts) if text else b"".join(parts))
+                        parts = []
+                elif isinstance(event, CloseConnection):
+                    await stream.send_all(server.send(event.response()))
+                    return
+                else:
+                    self.controls.append(event)
+            self._lot.unpark_all()
+
+    async def wait_for(self, count: int) -> list[str | bytes]:
+        while len(self.messages) < count:
+            await self._lot.park()
+        return self.messages
+
+
+@pytest.mark.parametrize("secure", [False, True])
+async def test_open_connection_drives_the_socket_itself(secure: bool) -> None:
+    server_context, client_context = None, None
+    if secure:
+        ca = trustme.CA()
+        server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1").configure_cert(server_context)
+        client_context = ssl.create_default_context()
+        ca.configure_trust(client_context)
+    with trio.fail_after(10):
+        async with ws_server(echo, server_context) as url, open_connection(
+            url, ssl_context=client_context
+        ) as ws:
+            stream = ws._stream
+            assert isinstance(stream, NativeSocketStream)
+            assert repr(stream) == f"<NativeSocketStream {'TLS' if secure else 'TCP'} open>"
+            assert ws.try_send_message("direct") is True
+            assert ws.try_send_message(b"\x00direct") is True
+            assert await ws.get_message() == "direct"
+            assert await ws.get_message() == b"\x00direct"
+    assert repr(stream).endswith("closed>")
+
+
+async def test_try_send_message_writes_nothing_while_another_write_holds_the_lock() -> None:
+    collector = Collector(reading=False)
+    big = b"B" * (4 * 1024 * 1024)
+    with trio.fail_after(20):
+        async with raw_server(collector.handler) as url, open_connection(url) as ws:
+            small_send_buffer(ws)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(ws.send_message, big)
+                await trio.testing.wait_all_tasks_blocked()  # blocked: the peer reads nothing
+                assert ws._lock.locked()
+                assert ws.try_send_message("never") is None
+                collector.reading.set()
+            assert ws.try_send_message("after") is True
+            assert await collector.wait_for(2) == [big, "after"]
+            assert ws.closed is None
+
+
+async def test_try_send_message_writes_nothing_while_control_frames_are_pending() -> None:
+    collector = Collector(reading=False)
+    with trio.fail_after(10):
+        async with raw_server(collector.handler) as url, open_connection(url) as ws:
+            await collector.ready.wait()
+            assert collector.stream is not None and collector.server is not None
+            # The reader parses a ping while the write lock is taken: its pong stays pending.
+            ws._lock.acquire_nowait()
+            await collector.stream.send_all(
+                collector.server.send(Ping(payload=b"pp")) + collector.server.send(
+                    TextMessage(data="hello"))
+            )
+            assert await ws.get_message() == "hello"
+            assert ws.try_send_message("never") is None  # the lock is taken
+            ws._lock.release()
+            assert ws._pending
+            # The pong must go out before any data frame: no direct write now.
+            assert ws.try_send_message("never") is None
+            await ws.send_message("after")  # writes the pong, then this
+            assert not ws._pending
+            collector.reading.set()
+            assert await collector.wait_for(1) == ["after"]
+    assert [type(e) for e in collector.controls[:1]] == [Pong]
+    assert collector.controls[0].payload == b"pp"
+    assert collector.messages == ["after"]
+
+
+async def test_try_send_message_writes_nothing_once_closed() -> None:
+    async def close_soon(request: trio_websocket.WebSocketRequest) -> None:
+        ws = await request.accept()
+        await ws.aclose(1001, "going away")
+
+    with trio.fail_after(10):
+        async with ws_server(close_soon) as url, open_connection(url) as ws:
+            with pytest.raises(trio_websocket.ConnectionClosed):
+                await ws.get_message()
+            assert ws.closed is not None and ws.closed.code == 1001
+            assert ws.try_send_message("never") is None
+        assert ws.try_send_message("never") is None  # after aclose too
+        async with ws_server(echo) as url, open_connection(url) as ws2:
+            await ws2.aclose()
+            assert ws2.try_send_message("never") is None
+
+
+async def test_try_send_message_on_a_reset_connection_reports_1006() -> None:
+    async def reset(stream: trio.SocketStream, server: WSConnection) -> None:
+        stream.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        await stream.aclose()  # RST
+
+    with trio.fail_after(10):
+        async with raw_server(reset) as url, open_connection(url) as ws:
+            stream = ws._stream
+            assert isinstance(stream, NativeSocketStream)
+            await trio.lowlevel.wait_readable(stream.socket)  # the RST arrived
+            assert ws.try_send_message("lost") is None  # nothing known written
+            assert ws.closed is not None and ws.closed.code == 1006
+            with pytest.raises(trio_websocket.ConnectionClosed):
+                await ws.send_message("after")
+            with pytest.raises(trio_websocket.ConnectionClosed):
+                await ws.get_message()
+
+
+async def test_try_send_message_without_a_native_stream_is_none() -> None:
+    ws, server_stream, server = await memory_pair()
+    with trio.fail_after(10):
+        assert ws.try_send_message("never") is None
+        await ws.send_message("sent")
+        events = await server_events(server_stream, server)
+    assert [e.data for e in events if isinstance(e, TextMessage)] == ["sent"]
+
+
+async def test_try_send_message_refuses_bad_input_and_sends_nothing() -> None:
+    with trio.fail_after(10):
+        async with ws_server(echo) as url, open_connection(url) as ws:
+            with pytest.raises(TypeError, match="str or bytes"):
+                ws.try_send_message(3)  # type: ignore[arg-type]
+            with pytest.raises(UnicodeEncodeError):
+                ws.try_send_message("lone \udc80 surrogate")
+            assert ws.try_send_message("next") is True
+            assert await ws.get_message() == "next"  # nothing before it
+            assert ws.closed is None
+
+
+@pytest.mark.parametrize("finish", ["flush", "send_messages"])
+async def test_a_partial_try_send_message_is_finished_before_anything_else(finish: str) -> None:
+    collector = Collector(reading=False)
+    big = "x" * (4 * 1024 * 1024)
+    with trio.fail_after(20):
+        async with raw_server(collector.handler) as url, open_connection(url) as ws:
+            small_send_buffer(ws)
+            # Committed, partly written: the stream owns the rest of the frame.
+            assert ws.try_send_message(big) is False
+            stream = ws._stream
+            assert isinstance(stream, NativeSocketStream) and stream.unfinished
+            assert ws.try_send_message("never") is None
+            collector.reading.set()
+            if finish == "flush":
+                await ws.flush()
+                assert not stream.unfinished
+                await ws.send_message("after")
+            else:
+                await ws.send_messages(["after"])
+            assert await collector.wait_for(2) == [big, "after"]
+            assert ws.closed is None
+
+
+async def test_a_partial_try_send_message_over_tls_is_finished_by_flush() -> None:
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    client_context = ssl.create_default_context()
+    ca.configure_trust(client_context)
+    big = b"\x01" * (4 * 1024 * 1024)
+    with trio.fail_after(20):
+        async with ws_server(echo, server_context) as url, open_connection(
+            url, ssl_context=client_context
+        ) as ws:
+            small_send_buffer(ws)
+            # Synchronous: the server cannot read meanwhile, so 4 MB cannot all go out.
+            assert ws.try_send_message(big) is False
+            assert ws.try_send_message("never") is None
+            echoed: list[str | bytes] = []
+            async with trio.open_nursery() as nursery:
+
+                async def read_two() -> None:
+                    echoed.extend([await ws.get_message(), await ws.get_message()])
+
+                nursery.start_soon(read_two)
+                await ws.flush()
+                # Written (True) or committed (False: TLS took it while the socket was
+                # full); never None here: nothing else is writing or pending.
+                assert ws.try_send_message("after") in (True, False)
+                await ws.flush()
+    assert echoed == [big, "after"]
+
+
+async def test_direct_and_queued_writes_keep_their_order() -> None:
+    collector = Collector()
+    big = "B" * (4 * 1024 * 1024)
+    with trio.fail_after(20):
+        async with raw_server(collector.handler) as url, open_connection(url) as ws:
+            small_send_buffer(ws)
+            assert ws.try_send_message("1") is True
+            await ws.send_messages(["2", "3"])
+            assert ws.try_send_message("4") is True
+            await ws.send_message("5")
+            await collector.wait_for(5)  # the socket drained: room for a direct write
+            assert ws.try_send_message(big) is False
+            await ws.send_messages(["6"])  # the rest of the big frame goes first
+            await collector.wait_for(7)
+            assert ws.try_send_message("7") is True
+            await ws.send_messages([])  # nothing to write: writes nothing
+            assert ws.try_send_message(b"8") is True
+            assert await collector.wait_for(9) == ["1", "2", "3", "4", "5", big, "6", "7", b"8"]

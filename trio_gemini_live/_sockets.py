@@ -90,6 +90,7 @@ class NativeSocketStream(trio.abc.Stream):
                 ``OSError`` exception is its ``__cause__``).
         """
         await checkpoint_if_cancelled()
+        self._check_open()
         if not self._tls:
             await cancel_shielded_checkpoint()
             return
