@@ -1413,10 +1413,10 @@ _MAX_HANDLER_QUEUE: Final = 4096
 #: The send task's batch (issue 7): frames and characters of JSON written with one send_all.
 _MAX_BATCH_FRAMES: Final = 64
 _MAX_BATCH_CHARS: Final = 512 * 1024
-#: What is re-sent after a non-transparent resume: the user's words. Audio and video are
-#: real time (stale by then); tool responses answer calls the resumed state never issued.
 #: The kind of the queue marker that makes the send task finish a partial direct write.
 _FLUSH: Final = "flush"
+#: What is re-sent after a non-transparent resume: the user's words. Audio and video are
+#: real time (stale by then); tool responses answer calls the resumed state never issued.
 _RESENT_AFTER_RESUME: Final = frozenset({"client_content", "client_turn", "text"})
 #: Of those, the messages the model answers with a turn of its own (realtime text too).
 _TURNS: Final = frozenset({"client_turn", "text"})

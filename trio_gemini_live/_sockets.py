@@ -85,6 +85,7 @@ class NativeSocketStream(trio.abc.Stream):
         """Complete the TLS handshake (a no-op for plain TCP). Unbounded: wrap in a timeout.
 
         Raises:
+            trio.ClosedResourceError: the stream was closed.
             ssl.SSLCertVerificationError: the server's certificate is not trusted.
             trio.BrokenResourceError: any other TLS or socket failure (the ``ssl`` or
                 ``OSError`` exception is its ``__cause__``).
