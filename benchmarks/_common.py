@@ -87,12 +87,23 @@ def machine() -> dict[str, Any]:
     }
 
 
+def command() -> str:
+    """The command that is running, as the results name it (repository-relative)."""
+    script = Path(sys.argv[0]).resolve()
+    try:
+        script_name = str(script.relative_to(HERE.parent))
+    except ValueError:
+        script_name = script.name
+    return " ".join(["python", script_name, *sys.argv[1:]])
+
+
 def write(name: str, data: dict[str, Any], table: str) -> None:
-    """Write ``results/<name>.json`` and ``results/<name>.md``."""
+    """Write ``results/<name>.json`` and ``results/<name>.md`` (naming the command)."""
     RESULTS.mkdir(exist_ok=True)
-    data = {"machine": machine(), **data}
+    data = {"machine": machine(), "command": command(), **data}
     (RESULTS / f"{name}.json").write_text(json.dumps(data, indent=2) + "\n")
-    (RESULTS / f"{name}.md").write_text(table.rstrip() + "\n")
+    table = table.rstrip() + f"\n\nProduced by `{command()}`.\n"
+    (RESULTS / f"{name}.md").write_text(table)
     print(table)
 
 

@@ -347,7 +347,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         RESULTS.mkdir(parents=True, exist_ok=True)
         (RESULTS / "codec.json").write_text(json.dumps(result, indent=2) + "\n")
-        (RESULTS / "codec.md").write_text("# Codec benchmark\n\n" + text + "\n")
+        argv = " ".join(sys.argv[1:])
+        produced = f"Produced by `python benchmarks/bench_codec.py{' ' + argv if argv else ''}`."
+        (RESULTS / "codec.md").write_text("# Codec benchmark\n\n" + text + "\n\n" + produced + "\n")
     return 0 if all(row["meets_targets"] for row in result["rows"]) else 1
 
 
