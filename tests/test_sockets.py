@@ -136,6 +136,24 @@ async def slow_receive(stream: trio.abc.ReceiveStream, size: int) -> bytes:
     return bytes(got)
 
 
+async def received_while(
+    receive: Callable[[trio.abc.ReceiveStream, int], Awaitable[bytes]],
+    stream: trio.abc.ReceiveStream,
+    size: int,
+    send: Callable[[], Awaitable[object]],
+) -> bytes:
+    """What ``receive`` reads of ``stream`` (``size`` bytes) while ``send()`` runs."""
+    got: list[bytes] = []
+
+    async def reader() -> None:
+        got.append(await receive(stream, size))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(reader)
+        await send()
+    return got[0]
+
+
 class WaitCounter:
     """Counts the stream's waits for the socket (the module's wait_readable/wait_writable)."""
 
@@ -299,14 +317,8 @@ async def test_large_payloads_native_on_both_ends_with_small_buffers(kind: str) 
         client, server = await native_pair(kind)
         shrink(client)
         shrink(server)
-        got: list[bytes] = []
-
-        async def receive() -> None:
-            got.append(await slow_receive(server, len(data)))
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(receive)
-            await client.send_all(memoryview(data))
+        got = [await received_while(
+            slow_receive, server, len(data), lambda: client.send_all(memoryview(data)))]
         await client.aclose()
         await server.aclose()
     assert got == [data]
@@ -336,14 +348,8 @@ async def test_try_send_true_then_none_when_the_tcp_socket_is_full() -> None:
             assert result is True  # room appeared meanwhile (ACKs): fill again
             sent += b"n"
         assert not client.unfinished
-        got: list[bytes] = []
-
-        async def receive() -> None:
-            got.append(await receive_exactly(server, len(sent) + 4))
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(receive)
-            await client.send_all(b"tail")
+        got = [await received_while(
+            receive_exactly, server, len(sent) + 4, lambda: client.send_all(b"tail"))]
     assert got == [bytes(sent) + b"tail"]
 
 
@@ -358,14 +364,8 @@ async def test_try_send_partial_write_is_finished_first_by_send_all(kind: str) -
         assert client.unfinished
         # Nothing else may go out before the rest: further try_sends write nothing.
         assert client.try_send(b"jump the queue") is None
-        got: list[bytes] = []
-
-        async def receive() -> None:
-            got.append(await slow_receive(server, len(big) + 4))
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(receive)
-            await client.send_all(b"tail")
+        got = [await received_while(
+            slow_receive, server, len(big) + 4, lambda: client.send_all(b"tail"))]
         assert not client.unfinished
         # And it is usable as before.
         assert client.try_send(b"again") is True
@@ -379,14 +379,7 @@ async def test_send_all_of_nothing_flushes_what_try_send_left(kind: str) -> None
     with trio.fail_after(60):
         client, server = await trio_peer_pair(kind, small=True)
         assert client.try_send(big) is False
-        got: list[bytes] = []
-
-        async def receive() -> None:
-            got.append(await slow_receive(server, len(big)))
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(receive)
-            await client.send_all(b"")
+        got = [await received_while(slow_receive, server, len(big), lambda: client.send_all(b""))]
         assert not client.unfinished
     assert got == [big]
 
@@ -405,14 +398,8 @@ async def test_try_send_over_a_full_tls_socket_commits_the_data() -> None:
             sent += chunk
         assert client.unfinished
         assert client.try_send(b"no") is None
-        got: list[bytes] = []
-
-        async def receive() -> None:
-            got.append(await slow_receive(server, len(sent) + 3))
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(receive)
-            await client.send_all(b"end")
+        got = [await received_while(
+            slow_receive, server, len(sent) + 3, lambda: client.send_all(b"end"))]
     assert got == [bytes(sent) + b"end"]
 
 
@@ -497,29 +484,15 @@ async def test_tls_read_takes_every_record_available_up_to_max_bytes() -> None:
         await server.aclose()
 
 
-async def test_untrusted_certificate_is_a_verification_error() -> None:
-    server_context, _ = contexts()
-    untrusting = ssl.create_default_context()  # the system store: not our test CA
-    with trio.fail_after(10):
-        client_tcp, server_tcp = await tcp_pair()
-        client = native_stream(client_tcp, untrusting, "localhost")
-        server = trio.SSLStream(server_tcp, server_context, server_side=True)
-        async with trio.open_nursery() as nursery:
-
-            async def serve() -> None:
-                with pytest.raises(trio.BrokenResourceError):
-                    await server.do_handshake()
-
-            nursery.start_soon(serve)
-            with pytest.raises(ssl.SSLCertVerificationError) as info:
-                await client.do_handshake()
-        assert "certificate verify failed" in str(info.value)
-        await client.aclose()
-        await trio.aclose_forcefully(server)
-
-
-async def test_hostname_mismatch_is_a_verification_error() -> None:
-    server_context, client_context = contexts(CA.issue_cert("example.org"))
+@pytest.mark.parametrize("case", ["untrusted", "hostname mismatch"])
+async def test_a_certificate_that_fails_verification_is_a_verification_error(case: str) -> None:
+    if case == "untrusted":
+        server_context, _ = contexts()
+        client_context = ssl.create_default_context()  # the system store: not our test CA
+        expected = "certificate verify failed"
+    else:
+        server_context, client_context = contexts(CA.issue_cert("example.org"))
+        expected = "mismatch"
     with trio.fail_after(10):
         client_tcp, server_tcp = await tcp_pair()
         client = native_stream(client_tcp, client_context, "localhost")
@@ -533,7 +506,7 @@ async def test_hostname_mismatch_is_a_verification_error() -> None:
             nursery.start_soon(serve)
             with pytest.raises(ssl.SSLCertVerificationError) as info:
                 await client.do_handshake()
-        assert "mismatch" in str(info.value).lower()
+        assert expected in str(info.value).lower()
         await client.aclose()
         await trio.aclose_forcefully(server)
 
