@@ -16,6 +16,7 @@ message to the :class:`AudioChunk` reaching the consumer, and the garbage collec
   a cancellation, which costs about as much CPU as the session's own work for the chunk).
 * staggered (default): session *i* starts its 100 ms cycle in slot *i* % 10, as independent
   callers would; ``--no-stagger``: all at the same instant (bursts of N messages).
+* ``--ca FILE``: ``wss://`` against a server started with the matching certificate.
 * ``--gc tuned``: after opening, ``gc.freeze()`` and ``gc.set_threshold(10_000, 20, 20)``
   (docs: "Many sessions in one process"); ``default``: CPython's settings.
 """
@@ -27,6 +28,7 @@ import gc
 import json
 import os
 import resource
+import ssl
 import struct
 import time
 from pathlib import Path
@@ -92,6 +94,7 @@ async def run(
     pacing: str = "clock",
     stagger: bool = True,
     gc_mode: str = "default",
+    ca_file: str | None = None,
 ) -> dict[str, Any]:
     """Open, idle, stream, measure; returns the figures (options: the module docstring)."""
     clock = Clock()
@@ -116,7 +119,9 @@ async def run(
     all_open = trio.Event()
     start_streaming = trio.Event()
     limiter = trio.Semaphore(OPEN_CONCURRENCY)
-    url = f"ws://127.0.0.1:{port}"
+    url = f"{'wss' if ca_file else 'ws'}://127.0.0.1:{port}"
+    # One context for every session, as an application would share it.
+    context = ssl.create_default_context(cafile=ca_file) if ca_file else None
 
     async def one_session(index: int) -> None:
         nonlocal opened, received
@@ -126,6 +131,7 @@ async def run(
             async with trio.open_nursery() as nursery, open_live_session(
                 nursery, model=MODEL, auth=ApiKey("k"), endpoint=url,
                 keepalive_interval=None, config=LiveConfig(response_modalities=["AUDIO"]),
+                ssl_context=context,
             ) as session:
                 limiter.release()
                 released = True
@@ -199,6 +205,7 @@ async def run(
         "gc_share": sum(gc_pauses) / wall,
         "gc_max_ms": max(gc_pauses, default=0.0) * 1e3,
         "gc": gc_mode,
+        "tls": bool(ca_file),
         "gc_full_runs": len(gc_full),
         "idle_kib_per_session": (idle - base) / n / 1024,
         "streaming_kib_per_session": (streaming - base) / n / 1024,
@@ -215,11 +222,12 @@ def main() -> None:
     parser.add_argument("--pacing", choices=["clock", "timer"], default="clock")
     parser.add_argument("--no-stagger", dest="stagger", action="store_false")
     parser.add_argument("--gc", choices=["default", "tuned"], default="default")
+    parser.add_argument("--ca", help="wss:// with this CA file (the server's --cert)")
     args = parser.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     print(json.dumps(trio.run(run, args.sessions, args.seconds, args.port, args.server_pid,
-                              args.pacing, args.stagger, args.gc)))
+                              args.pacing, args.stagger, args.gc, args.ca)))
 
 
 if __name__ == "__main__":

@@ -759,6 +759,7 @@ async def test_a_call_that_does_not_wait_is_exactly_one_schedule_point(
         await settle(client, server)
         await server.send_all(b"12345")
         await until_bytes_waiting(client, 5)
+        client._drained = False  # settle's read emptied the socket: see the next test
         async with counting_steps() as measure:
             before = (waits.readable, waits.writable)
             data, steps = await measure(client.receive_some(100))
@@ -774,6 +775,64 @@ async def test_a_call_that_does_not_wait_is_exactly_one_schedule_point(
         assert await receive_exactly(server, 3) == b"abc"
         await client.aclose()
         await server.aclose()
+
+
+@KINDS
+async def test_after_a_read_that_emptied_the_socket_the_next_waits_before_reading(
+    kind: str, waits: WaitCounter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A read that found the socket empty would cost a system call and an exception per
+    # message: the stream remembers that the last read emptied it and waits first.
+    with trio.fail_after(10):
+        client, server = await native_pair(kind)
+        await settle(client, server)
+        assert client._drained
+        counting = RecvCounter(client.socket)
+        monkeypatch.setattr(client, "_sock", counting)
+        async with counting_steps() as measure, trio.open_nursery() as nursery:
+
+            async def send_when_blocked() -> None:
+                await trio.testing.wait_all_tasks_blocked()
+                await server.send_all(b"next")
+
+            nursery.start_soon(send_when_blocked)
+            before = waits.readable
+            data, steps = await measure(client.receive_some(100))
+        assert data == b"next"
+        assert steps == 1
+        assert waits.readable == before + 1
+        # No read that found nothing: one recv for the data (and, over TLS, one that
+        # finds no further record, which marks the socket empty again).
+        assert counting.calls == (1 if kind == "tcp" else 2)
+        assert client._drained
+        # Data that arrived before the call is reported by the wait at once.
+        await server.send_all(b"ready")
+        await until_bytes_waiting(client, 5)
+        data, steps = await measure_once(client.receive_some(100))
+        assert (data, steps) == (b"ready", 1)
+        monkeypatch.undo()
+        await client.aclose()
+        await server.aclose()
+
+
+class RecvCounter:
+    """A socket (plain or TLS) whose ``recv`` calls are counted; the rest is the socket's."""
+
+    def __init__(self, sock: Any) -> None:
+        self._sock = sock
+        self.calls = 0
+
+    def recv(self, size: int) -> bytes:
+        self.calls += 1
+        return bytes(self._sock.recv(size))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+async def measure_once(call: Awaitable[Any]) -> tuple[Any, int]:
+    async with counting_steps() as measure:
+        return await measure(call)
 
 
 async def test_a_receive_that_waited_takes_no_extra_schedule_point() -> None:

@@ -69,6 +69,8 @@ class NativeSocketStream(trio.abc.Stream):
         self._closed = False
         self._writing = False
         self._reading = False
+        #: The last read found the socket empty: the next one waits before reading.
+        self._drained = False
         #: What ``try_send`` could not finish: written first by the next ``send_all``.
         self._unfinished: bytes | None = None
 
@@ -271,6 +273,16 @@ class NativeSocketStream(trio.abc.Stream):
     async def _receive(self, max_bytes: int) -> tuple[bytes, bool]:
         sock = self._sock
         waited = False
+        if self._drained:
+            # The last read emptied the socket (and OpenSSL holds nothing decrypted): a
+            # read now would nearly always find nothing, at the price of a system call and
+            # an exception per message, so wait for readability first. The wait is
+            # level-triggered: data that arrived meanwhile is reported at once.
+            self._drained = False
+            if not self._tls or not sock.pending():  # type: ignore[attr-defined]
+                waited = True
+                await wait_readable(sock)
+                self._check_open()
         while True:
             try:
                 data = sock.recv(max_bytes)
@@ -288,7 +300,10 @@ class NativeSocketStream(trio.abc.Stream):
             waited = True
             await wait_readable(sock)
             self._check_open()
-        if self._tls and data and len(data) < max_bytes:
+        if not self._tls:
+            # recv returns what the kernel has, up to max_bytes: less means it had no more.
+            self._drained = 0 < len(data) < max_bytes
+        elif data and len(data) < max_bytes:
             data = self._more_tls(data, max_bytes)
         return data, waited
 
@@ -300,9 +315,11 @@ class NativeSocketStream(trio.abc.Stream):
         while size < max_bytes:
             try:
                 more = sock.recv(max_bytes - size)
-            except (OSError, ValueError):
-                # Would block (the usual end), or an error the next call reports.
+            except _WOULD_BLOCK_READ:
+                self._drained = True  # the usual end: nothing more for now
                 break
+            except (OSError, ValueError):
+                break  # an error: the next call reports it
             if not more:
                 break  # the end: the next call returns b""
             parts.append(more)
