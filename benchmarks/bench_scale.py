@@ -13,9 +13,9 @@ streaming session.
 Every N runs with CPython's default garbage collector settings and with the tuning the docs
 recommend for many sessions in one process (``gc.freeze()`` after opening,
 ``gc.set_threshold(10_000, 20, 20)``); at the largest N also with a timer per session
-instead of the shared audio clock, and with every session starting at the same instant (see
-``_scale_client.py``). Runs at N >= 500 are repeated (``--repeat``, default 3; 1 with
-``--quick``): the table shows the run with the median p99 and the worst p99 of the repeats,
+instead of the shared audio clock, with every session starting at the same instant (see
+``_scale_client.py``), and over TLS (``wss://``, a trustme certificate). Runs at N >= 500
+are repeated (``--repeat``, default 3; 1 with ``--quick``): the table shows the run with the median p99 and the worst p99 of the repeats,
 since the default collector makes the tail vary from run to run. Writes
 ``results/scale.json`` and ``.md``.
 """
@@ -25,11 +25,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from _common import HERE, PYTHON, run_json, server, write
+from _common import HERE, PYTHON, certificates, run_json, server, write
 
-#: (pacing, staggered start, gc) of the main rows; the extra rows at the largest N.
-MAIN = (("clock", True, "default"), ("clock", True, "tuned"))
-EXTRA = (("timer", True, "tuned"), ("clock", False, "tuned"))
+#: (pacing, staggered start, gc, TLS) of the main rows; the extra rows at the largest N.
+MAIN = (("clock", True, "default", False), ("clock", True, "tuned", False))
+EXTRA = (("timer", True, "tuned", False), ("clock", False, "tuned", False),
+         ("clock", True, "tuned", True))
 
 
 def table(rows: list[dict[str, Any]], seconds: float) -> str:
@@ -40,17 +41,20 @@ def table(rows: list[dict[str, Any]], seconds: float) -> str:
         "producers woken by a shared 10 ms audio clock, `timer` = a `trio.sleep_until` per "
         "session; start: `staggered` over the 100 ms cycle or all at `once`; GC: CPython's "
         "`default` or `tuned` (`gc.freeze()` + `gc.set_threshold(10_000, 20, 20)`). Repeated "
-        "runs: the one with the median p99, and the worst p99 of all.",
+        "runs: the one with the median p99, and the worst p99 of all. `wss` rows: TLS "
+        "(trustme certificate, the server's TLS in its own process).",
         "",
-        "| sessions | pacing | start | GC | client CPU (share of one core) | server CPU | "
+        "| sessions | transport | pacing | start | GC | client CPU (share of one core) | "
+        "server CPU | "
         "replies received | p50 latency (ms) | p99 latency (ms) | worst p99 (runs) | "
         "GC share of time | longest GC pause (ms) | KiB / idle session | "
         "KiB / streaming session |",
-        "|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---:|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
-            f"| {r['sessions']} | {r['pacing']} | {'staggered' if r['stagger'] else 'once'} | "
+            f"| {r['sessions']} | {'wss' if r.get('tls') else 'ws'} | {r['pacing']} | "
+            f"{'staggered' if r['stagger'] else 'once'} | "
             f"{r['gc']} | {r['client_cpu_share']:.2f} | {r['server_cpu_share']:.2f} | "
             f"{r['received_share']:.0%} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
             f"{r['worst_p99_ms']:.1f} ({r['runs']}) | {r['gc_share']:.1%} | "
@@ -59,17 +63,19 @@ def table(rows: list[dict[str, Any]], seconds: float) -> str:
     return "\n".join(lines)
 
 
-def measure(n: int, seconds: float, pacing: str, stagger: bool, gc: str, runs: int) -> (
-    dict[str, Any]
-):
+def measure(n: int, seconds: float, pacing: str, stagger: bool, gc: str, tls: bool,
+            runs: int) -> dict[str, Any]:
     """``runs`` fresh server and client processes; the median-p99 run, plus the worst p99."""
     results = []
     for _ in range(runs):
-        with server() as (port, pid):  # a fresh server per run: no leftovers
+        with certificates() as certs, server(certs if tls else None) as (port, pid):
+            # A fresh server per run: no leftovers.
             command = [PYTHON, str(HERE / "_scale_client.py"), str(n), str(seconds), str(port),
                        str(pid), "--pacing", pacing, "--gc", gc]
             if not stagger:
                 command.append("--no-stagger")
+            if tls:
+                command += ["--ca", str(certs.ca)]
             results.append(run_json(command))
     results.sort(key=lambda r: r["p99_ms"])
     chosen = dict(results[len(results) // 2])
@@ -92,9 +98,9 @@ def main() -> None:
     largest = max(args.sessions)
     for n in args.sessions:
         configs = MAIN + (EXTRA if n == largest else ())
-        for pacing, stagger, gc in configs:
+        for pacing, stagger, gc, tls in configs:
             runs = repeat if n >= 500 else 1
-            rows.append(measure(n, seconds, pacing, stagger, gc, runs))
+            rows.append(measure(n, seconds, pacing, stagger, gc, tls, runs))
             print(table(rows[-1:], seconds).splitlines()[-1], flush=True)
     write("scale", {"seconds": seconds, "rows": rows}, table(rows, seconds))
 
