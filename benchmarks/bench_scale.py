@@ -15,9 +15,9 @@ recommend for many sessions in one process (``gc.freeze()`` after opening,
 ``gc.set_threshold(10_000, 20, 20)``); at the largest N also with a timer per session
 instead of the shared audio clock, with every session starting at the same instant (see
 ``_scale_client.py``), and over TLS (``wss://``, a trustme certificate). Runs at N >= 500
-are repeated (``--repeat``, default 3; 1 with ``--quick``): the table shows the run with the median p99 and the worst p99 of the repeats,
-since the default collector makes the tail vary from run to run. Writes
-``results/scale.json`` and ``.md``.
+are repeated (``--repeat``, default 3; 1 with ``--quick``): the table shows the run with
+the median p99 and the worst p99 of the repeats, since the default collector makes the tail
+vary from run to run. Writes ``results/scale.json`` and ``.md``.
 """
 
 from __future__ import annotations
