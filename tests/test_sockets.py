@@ -10,6 +10,7 @@ rules (counted task steps). Certificates come from ``trustme``; everything is lo
 from __future__ import annotations
 
 import fcntl
+import os
 import random
 import socket
 import ssl
@@ -917,3 +918,110 @@ async def test_native_stream_closes_the_socket_when_tls_wrapping_fails() -> None
         assert await server.receive_some(10) == b""  # the descriptor was closed, not leaked
         del info
         await server.aclose()
+
+
+# --- review findings (issue 7): TLS errors stay errors, the other direction is polled ----
+
+
+async def test_a_tls_error_after_good_records_is_reported_by_every_later_read() -> None:
+    # A valid record, then one whose authentication tag is wrong, both waiting when the read
+    # starts: the good data comes first, then the error (OpenSSL itself would report a
+    # clean end after it, which would hide the failure).
+    with trio.fail_after(10):
+        client, server = await native_pair("tls")
+        await settle(client, server)
+        await server.send_all(b"good")
+        raw = socket.socket(fileno=os.dup(server.socket.fileno()))  # under OpenSSL
+        try:
+            raw.send(b"\x17\x03\x03\x00\x20" + bytes(32))  # application data, bad tag
+        finally:
+            raw.close()  # the duplicate only
+        await until_bytes_waiting(client, 4 + 5 + 5 + 32)
+        assert await client.receive_some(100) == b"good"
+        for _ in range(2):
+            with pytest.raises(trio.BrokenResourceError) as info:
+                await client.receive_some(100)
+            assert isinstance(info.value.__cause__, ssl.SSLError)
+        await client.aclose()
+        await trio.aclose_forcefully(server)
+
+
+async def test_a_cancelled_tls_write_breaks_later_writes() -> None:
+    # OpenSSL keeps part of a record after a cancelled write; a later write with other data
+    # would go on from there (CPython allows a moving write buffer) and lose bytes silently.
+    with trio.fail_after(20):
+        client, server = await native_pair("tls")
+        shrink(client)
+        shrink(server)
+        with trio.move_on_after(0.2) as cancelled:
+            await client.send_all(payload(BIG, seed=7))  # the server does not read yet
+        assert cancelled.cancelled_caught
+        with pytest.raises(trio.BrokenResourceError, match="cancelled or failed"):
+            await client.send_all(b"more")
+        with pytest.raises(trio.BrokenResourceError):
+            client.try_send(b"more")
+        await client.aclose()
+        await trio.aclose_forcefully(server)
+
+
+async def test_a_cancelled_flush_of_committed_data_breaks_later_writes() -> None:
+    with trio.fail_after(20):
+        client, server = await native_pair("tcp")
+        shrink(client)
+        shrink(server)
+        assert client.try_send(payload(BIG, seed=8)) is False  # part written, rest committed
+        with trio.move_on_after(0.2) as cancelled:
+            await client.send_all(b"")  # the server does not read: the rest cannot go
+        assert cancelled.cancelled_caught
+        with pytest.raises(trio.BrokenResourceError, match="committed"):
+            await client.send_all(b"more")
+        await client.aclose()
+        await server.aclose()
+
+
+async def test_a_tls_write_that_needs_to_read_polls_and_never_takes_the_readers_wait(
+    waits: WaitCounter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A TLS write can need the read direction (a TLS 1.2 renegotiation). Waiting on it would
+    # make the reading task's next wait fail with BusyResourceError (Trio allows one waiter
+    # per direction); the write polls instead, whether or not a reader is there yet.
+    with trio.fail_after(10):
+        client, server = await native_pair("tls")
+        await settle(client, server)
+        wants_read = WantsRead(client.socket, times=20)
+        monkeypatch.setattr(client, "_sock", wants_read)
+        got: list[bytes] = []
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(client.send_all, b"ping")
+            await trio.sleep(0.005)  # the writer is in its retries, no reader yet
+
+            async def reader() -> None:
+                got.append(await client.receive_some(100))
+
+            nursery.start_soon(reader)
+            assert await receive_exactly(server, 4) == b"ping"
+            await server.send_all(b"reply")
+        assert got == [b"reply"]
+        assert wants_read.refused == 20
+        assert waits.writable == 0
+        monkeypatch.undo()
+        await client.aclose()
+        await server.aclose()
+
+
+class WantsRead:
+    """A TLS socket whose first ``times`` sends say OpenSSL needs to read first."""
+
+    def __init__(self, sock: Any, times: int) -> None:
+        self._sock = sock
+        self._times = times
+        self.refused = 0
+
+    def send(self, data: Any) -> int:
+        if self.refused < self._times:
+            self.refused += 1
+            raise ssl.SSLWantReadError("the peer renegotiates")
+        return int(self._sock.send(data))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)

@@ -18,11 +18,16 @@ TLS details:
 
 * verification is the context's (on by default); the handshake is :meth:`do_handshake`,
   raising ``ssl.SSLCertVerificationError`` itself for an untrusted certificate;
-* Trio allows one waiting task per direction of a descriptor. A TLS read can need to
-  write (OpenSSL answering a TLS 1.3 key update while the send buffer is full) and a TLS
-  write can need to read (a TLS 1.2 renegotiation): such a call waits for the other
-  direction itself when no other task is using it, and otherwise polls every millisecond
-  until that task's progress lets it go on (rare; bounded by the caller's cancellation);
+* Trio allows one waiting task per direction of a descriptor, and the reading task and the
+  writing task each own one. A TLS write can need to read (a TLS 1.2 renegotiation) and a
+  TLS read could need to write: such a call never waits on the other task's direction (that
+  task would then get ``BusyResourceError`` for its own wait); it retries every
+  millisecond, OpenSSL doing the other direction's I/O itself once it can (rare; bounded by
+  the caller's cancellation);
+* a write over TLS that failed or was cancelled leaves OpenSSL holding part of a record:
+  later writes raise :class:`trio.BrokenResourceError` (as Trio's ``SSLStream`` does)
+  rather than continue from the middle of the old one; a read error is likewise reported
+  by every later read, never turned into a clean end of the stream;
 * the end of the stream without ``close_notify`` counts as the end (as
   ``https_compatible=True`` does for Trio's ``SSLStream``): WebSocket has its own close
   handshake (RFC 6455 7.1.1), and servers often skip ``close_notify``.
@@ -33,7 +38,6 @@ from __future__ import annotations
 import errno
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
 from typing import Final, TypeAlias
 
 import trio
@@ -69,6 +73,9 @@ class NativeSocketStream(trio.abc.Stream):
         self._closed = False
         self._writing = False
         self._reading = False
+        #: Why the stream can no longer be read or written (see the module doc), if so.
+        self._read_error: BaseException | None = None
+        self._write_error: str | None = None
         #: The last read found the socket empty: the next one waits before reading.
         self._drained = False
         #: What ``try_send`` could not finish: written first by the next ``send_all``.
@@ -132,14 +139,28 @@ class NativeSocketStream(trio.abc.Stream):
         self._check_open()
         if self._writing:
             raise trio.BusyResourceError("another task is writing to this stream")
+        if self._write_error is not None:
+            raise trio.BrokenResourceError(self._write_error)
         self._writing = True
         try:
             waited = False
             if self._unfinished is not None:
                 unfinished, self._unfinished = self._unfinished, None
-                waited = await self._send(unfinished)
+                try:
+                    waited = await self._send(unfinished)
+                except BaseException:
+                    # What try_send committed is partly lost: the byte stream has a hole.
+                    self._write_error = "a write of committed data was cancelled or failed"
+                    raise
             if data:
-                waited = await self._send(data) or waited
+                try:
+                    waited = await self._send(data) or waited
+                except BaseException:
+                    if self._tls:
+                        # OpenSSL holds part of a record: a later write would go on from
+                        # there with other data (SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER).
+                        self._write_error = "a TLS write was cancelled or failed"
+                    raise
         finally:
             self._writing = False
         if not waited:
@@ -160,6 +181,8 @@ class NativeSocketStream(trio.abc.Stream):
         """
         if self._writing or self._unfinished is not None or self._closed:
             return None
+        if self._write_error is not None:
+            raise trio.BrokenResourceError(self._write_error)
         sock = self._sock
         if self._tls:
             try:
@@ -231,7 +254,7 @@ class NativeSocketStream(trio.abc.Stream):
                 pass
             except ssl.SSLWantReadError:
                 waited = True
-                await self._wait_other(wait_readable, busy=self._reading)
+                await self._poll_other_direction()
                 continue
             except (OSError, ValueError) as exc:
                 raise _broken(exc) from exc
@@ -273,6 +296,8 @@ class NativeSocketStream(trio.abc.Stream):
     async def _receive(self, max_bytes: int) -> tuple[bytes, bool]:
         sock = self._sock
         waited = False
+        if self._read_error is not None:
+            raise _broken(self._read_error) from self._read_error
         if self._drained:
             # The last read emptied the socket (and OpenSSL holds nothing decrypted): a
             # read now would nearly always find nothing, at the price of a system call and
@@ -291,11 +316,12 @@ class NativeSocketStream(trio.abc.Stream):
                 pass
             except ssl.SSLWantWriteError:
                 waited = True
-                await self._wait_other(wait_writable, busy=self._writing)
+                await self._poll_other_direction()
                 continue
             except (OSError, ValueError) as exc:
                 if self._closed:
                     raise trio.ClosedResourceError("the stream was closed") from None
+                self._read_error = exc
                 raise _broken(exc) from exc
             waited = True
             await wait_readable(sock)
@@ -318,23 +344,25 @@ class NativeSocketStream(trio.abc.Stream):
             except _WOULD_BLOCK_READ:
                 self._drained = True  # the usual end: nothing more for now
                 break
-            except (OSError, ValueError):
-                break  # an error: the next call reports it
+            except (OSError, ValueError) as exc:
+                # An error after good records: they are returned now, the error by the
+                # next call (OpenSSL itself would report a clean end after it).
+                self._read_error = exc
+                break
             if not more:
                 break  # the end: the next call returns b""
             parts.append(more)
             size += len(more)
         return data if len(parts) == 1 else b"".join(parts)
 
-    async def _wait_other(self, wait: Callable[[_Socket], Awaitable[None]], *,
-                          busy: bool) -> None:
-        """Wait on the direction the other task uses (TLS only, rare: see the module doc)."""
-        if busy:
-            # That task may be waiting on this direction already (Trio allows one waiter
-            # per direction): its progress unblocks this call; poll.
-            await trio.sleep(_POLL_INTERVAL)
-        else:
-            await wait(self._sock)
+    async def _poll_other_direction(self) -> None:
+        """Let time pass when OpenSSL needs the other direction (TLS only, rare).
+
+        Never a wait on that direction: the other task owns it, and Trio would give it
+        ``BusyResourceError``. OpenSSL does the other direction's I/O itself on the retry
+        (a write reads the renegotiation, a read writes its answer) once it is possible.
+        """
+        await trio.sleep(_POLL_INTERVAL)
         self._check_open()
 
     # --- closing ------------------------------------------------------------------------
