@@ -1,7 +1,7 @@
 """How-to: serve many sessions from one process, against the local emulator.
 
 One Trio process handles every session of its callers: each session is a handful of tasks
-and about 45 KiB, and one core carries about a thousand real-time voice sessions (see the
+and about 48 KiB, and a thousand real-time voice sessions take about half a core (see the
 benchmarks). Two things matter at that scale: wake each session's sender from its audio
 source (here one shared clock) rather than a timer per session, and tune CPython's garbage
 collector once everything is loaded. Here 20 callers each say three things.
