@@ -677,6 +677,39 @@ async def test_wss_with_a_trustme_certificate(nursery: trio.Nursery) -> None:
             assert (await closed_with(ws))[0] == 1006
 
 
+async def test_wss_a_drop_just_before_the_emulator_closes_the_stream_leaves_it_serving(
+    nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Found by the chaos run over wss:// (tests/test_chaos.py, seed 567): the emulator's
+    # trio-websocket reader had answered a close frame and was about to close the stream
+    # when a drop fault closed the TCP socket under the TLS stream. Closing the TLS stream
+    # then sent close_notify into the closed socket: ClosedResourceError came out of the
+    # reader task and ended the emulator's serve().
+    server_context, client_context = tls_contexts()
+    original = trio_websocket.WebSocketConnection._close_stream
+    dropped: list[int] = []
+
+    async def drop_first(self: trio_websocket.WebSocketConnection) -> None:
+        if self.is_server and not dropped:
+            dropped.append(link.record.index)
+            await emulator._drop(link)  # the fault lands just before the stream is closed
+        await original(self)
+
+    monkeypatch.setattr(trio_websocket.WebSocketConnection, "_close_stream", drop_first)
+    with trio.fail_after(10):
+        emulator = await start(nursery, ssl_context=server_context)
+        async with connect(emulator, ssl_context=client_context) as ws:
+            await setup(ws, **TEXT)
+            link = emulator._links[0]
+            # Leaving the block closes: the emulator answers, then closes its stream.
+        await emulator.connections[0].closed.wait()
+        assert dropped == [0]
+        async with connect(emulator, ssl_context=client_context) as ws:
+            await setup(ws, **TEXT)  # still serving
+            await send(ws, user_turn("after"))
+            assert "after" in text_of(await until(ws, turn_complete))
+
+
 async def test_in_memory_connections(nursery: trio.Nursery) -> None:
     with trio.fail_after(10):
         emulator = LiveEmulator()
