@@ -710,6 +710,39 @@ async def test_wss_a_drop_just_before_the_emulator_closes_the_stream_leaves_it_s
             assert "after" in text_of(await until(ws, turn_complete))
 
 
+@pytest.mark.parametrize(
+    "error",
+    [trio.ClosedResourceError, trio.BrokenResourceError,
+     lambda: trio_websocket.ConnectionClosed(None)],
+)
+async def test_a_client_gone_inside_the_connection_nursery_leaves_the_emulator_serving(
+    nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch, error: Any
+) -> None:
+    # Raised inside _handle_stream's nursery, these come wrapped in an ExceptionGroup: they
+    # must still count as "the client went away", not end serve().
+    original = LiveEmulator._handle_request
+    failed: list[bool] = []
+
+    async def fail_once(self: LiveEmulator, request: Any, stream: Any) -> None:
+        if not failed:
+            failed.append(True)
+            await request.reject(503)
+            raise error()
+        await original(self, request, stream)
+
+    monkeypatch.setattr(LiveEmulator, "_handle_request", fail_once)
+    with trio.fail_after(10):
+        emulator = await start(nursery)
+        with pytest.raises(trio_websocket.ConnectionRejected):
+            async with connect(emulator):
+                pass  # pragma: no cover
+        async with connect(emulator) as ws:
+            await setup(ws, **TEXT)  # still serving
+            await send(ws, user_turn("after"))
+            assert "after" in text_of(await until(ws, turn_complete))
+    assert failed == [True]
+
+
 async def test_in_memory_connections(nursery: trio.Nursery) -> None:
     with trio.fail_after(10):
         emulator = LiveEmulator()

@@ -510,9 +510,11 @@ class LiveEmulator:
                     # client's close frame, then closes the stream) and then ends: let it,
                     # rather than cancel it and leave the client waiting for a reply.
                     nursery.cancel_scope.deadline = trio.current_time() + _CLOSE_GRACE
-        except (trio.BrokenResourceError, trio.ClosedResourceError,
-                trio_websocket.ConnectionClosed, trio_websocket.HandshakeError):
-            pass  # the client went away: nothing to serve
+        except* (trio.BrokenResourceError, trio.ClosedResourceError,
+                 trio_websocket.ConnectionClosed, trio_websocket.HandshakeError):
+            # The client went away: nothing to serve. ``except*``: raised inside the nursery
+            # above, these come wrapped in an ExceptionGroup (Trio's strict groups).
+            pass
         finally:
             with trio.CancelScope(shield=True):
                 await trio.aclose_forcefully(stream)
