@@ -10,7 +10,8 @@ import pytest
 import trio
 import trio_websocket
 
-from trio_gemini_live import _transport
+from trio_gemini_live import LiveSession, _transport
+from trio_gemini_live import events as ev
 from trio_gemini_live.testing import LiveEmulator
 
 API_KEY = "AIzaTEST-secret-key-0123456789"
@@ -172,6 +173,30 @@ async def opening_error(opening: Any) -> BaseException:
             exc = exc.exceptions[0]
         return exc
     raise AssertionError("the session opened")
+
+
+async def until(session: LiveSession, kind: type[Any]) -> list[ev.Event]:
+    """The events up to and including the first of type ``kind``."""
+    seen: list[ev.Event] = []
+    async for event in session.events():
+        seen.append(event)
+        if isinstance(event, kind):
+            return seen
+    raise AssertionError(f"events() ended before {kind.__name__}: {seen}")
+
+
+class ValidCredentials:
+    """Vertex AI credentials of google-auth's shape that are already valid (never refreshed:
+    no worker thread, so they suit ``autojump_clock`` too)."""
+
+    quota_project_id = None
+    valid = True
+
+    def __init__(self, token: str = "ya29.valid") -> None:
+        self.token = token
+
+    def refresh(self, request: object) -> None:  # pragma: no cover - never expired
+        raise AssertionError("unexpected refresh")
 
 
 def tls_contexts(host: str = "127.0.0.1") -> tuple[Any, Any]:

@@ -68,7 +68,7 @@ from trio_gemini_live import events as ev
 from trio_gemini_live._sockets import NativeSocketStream
 from trio_gemini_live.testing import Fault, LiveEmulator
 
-from .conftest import API_KEY, MODEL, tls_contexts
+from .conftest import API_KEY, MODEL, ValidCredentials, tls_contexts
 
 RUNS = 240
 #: Runs over real sockets in the default suite (half ``ws://``, half ``wss://``).
@@ -80,17 +80,6 @@ SOCKET_SCALE = 0.05
 #: under one; generous for a loaded machine).
 SOCKET_BOUND = 60.0
 TRANSPARENT = LiveConfig(response_modalities=["TEXT"], session_resumption={"transparent": True})
-
-
-class _Creds:
-    """Vertex credentials that are already valid (no refresh thread: autojump_clock)."""
-
-    token = "ya29.chaos"
-    quota_project_id = None
-    valid = True
-
-    def refresh(self, request: object) -> None:  # pragma: no cover - never expired
-        raise AssertionError("unexpected refresh")
 
 
 def _label(message: dict[str, Any]) -> str:
@@ -171,7 +160,8 @@ async def _one_run(seed: int, stats: Counter[str], variant: _Variant = IN_MEMORY
     # The last message ends a turn, so that the server acknowledges everything.
     script.append((f"s{seed}end", True))
     expected = [text for text, _ in script]
-    auth = VertexAI(project="chaos", location="us-central1", credentials=_Creds())
+    creds = ValidCredentials("ya29.chaos")
+    auth = VertexAI(project="chaos", location="us-central1", credentials=creds)
     # (At scale 1, go_away_margin and stable_after are the defaults.)
     policy = ReconnectPolicy(
         max_attempts=20, initial_backoff=0.05 * scale, max_backoff=1.0 * scale,

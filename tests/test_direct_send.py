@@ -22,7 +22,6 @@ import msgspec
 import pytest
 import trio
 import trio.testing
-import trustme
 
 from trio_gemini_live import (
     ApiKey,
@@ -38,7 +37,7 @@ from trio_gemini_live._queues import OutboundItem
 from trio_gemini_live._sockets import NativeSocketStream
 from trio_gemini_live.testing import LiveEmulator
 
-from .conftest import API_KEY, MODEL
+from .conftest import API_KEY, MODEL, ValidCredentials, tls_contexts, until
 
 pytestmark = pytest.mark.usefixtures("referee")
 
@@ -138,16 +137,6 @@ def small_send_buffer(session: LiveSession, size: int = 64 * 1024) -> None:
     stream_of(session).socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
 
 
-async def until(session: LiveSession, kind: type[Any]) -> list[ev.Event]:
-    """The events up to and including the first of type ``kind``."""
-    seen: list[ev.Event] = []
-    async for event in session.events():
-        seen.append(event)
-        if isinstance(event, kind):
-            return seen
-    raise AssertionError(f"events() ended before {kind.__name__}: {seen}")
-
-
 async def received_count(emu: LiveEmulator, connection: int, count: int) -> None:
     """Wait (polling, bounded by the caller's fail_after) until the emulator recorded
     ``count`` messages (setup included) on ``connection``."""
@@ -190,13 +179,7 @@ async def test_frames_with_nothing_queued_go_out_directly(
 ) -> None:
     options: dict[str, Any] = {}
     if secure:
-        ca = trustme.CA()
-        import ssl
-
-        server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ca.issue_cert("127.0.0.1").configure_cert(server_context)
-        client_context = ssl.create_default_context()
-        ca.configure_trust(client_context)
+        server_context, client_context = tls_contexts()
         emu = LiveEmulator(api_key=API_KEY, ssl_context=server_context)
         await nursery.start(emu.serve)
         options["ssl_context"] = client_context
@@ -382,21 +365,11 @@ async def test_a_frame_too_big_for_the_socket_is_written_partly_then_finished(
 # --- transparent resumption: the index counts direct frames ---------------------------------
 
 
-class _Creds:
-    """Vertex credentials that are already valid."""
-
-    token = "ya29.direct"
-    quota_project_id = None
-    valid = True
-
-    def refresh(self, request: object) -> None:  # pragma: no cover - never expired
-        raise AssertionError("unexpected refresh")
-
-
 async def test_transparent_replay_counts_direct_and_partial_frames(
     emu: LiveEmulator, paths: Paths
 ) -> None:
-    auth = VertexAI(project="p", location="us-central1", credentials=_Creds())
+    creds = ValidCredentials("ya29.direct")
+    auth = VertexAI(project="p", location="us-central1", credentials=creds)
     policy = ReconnectPolicy(initial_backoff=0.01, max_backoff=0.05, seed=1)
     with trio.fail_after(30):
         async with tcp_session(emu, auth=auth, config=TRANSPARENT, reconnect=policy) as session:

@@ -30,7 +30,7 @@ from trio_gemini_live import (
 from trio_gemini_live import events as ev
 from trio_gemini_live.testing import Fault, LiveEmulator
 
-from .conftest import API_KEY, MODEL
+from .conftest import API_KEY, MODEL, until
 
 RESUMABLE = LiveConfig(response_modalities=["TEXT"], session_resumption={})
 TRANSPARENT = LiveConfig(response_modalities=["TEXT"], session_resumption={"transparent": True})
@@ -42,16 +42,6 @@ def live(
     kwargs.setdefault("config", RESUMABLE)
     kwargs.setdefault("auth", ApiKey(API_KEY))
     return open_live_session(nursery, model=MODEL, connect=emu.connect_in_memory(), **kwargs)
-
-
-async def until(session: LiveSession, kind: type[Any]) -> list[ev.Event]:
-    """The events up to and including the first of type ``kind``."""
-    seen: list[ev.Event] = []
-    async for event in session.events():
-        seen.append(event)
-        if isinstance(event, kind):
-            return seen
-    raise AssertionError(f"events() ended before {kind.__name__}: {seen}")
 
 
 _E = TypeVar("_E", bound=ev.Event)

@@ -32,7 +32,7 @@ from trio_gemini_live import (
 from trio_gemini_live import events as ev
 from trio_gemini_live.testing import LiveEmulator, speech_like_pcm
 
-from .conftest import API_KEY, MODEL, Referee
+from .conftest import API_KEY, MODEL, Referee, until
 
 pytestmark = pytest.mark.usefixtures("referee")
 
@@ -60,16 +60,6 @@ def live(
     return open_live_session(
         nursery, model=MODEL, connect=emu.connect_in_memory(), **kwargs
     )
-
-
-async def until(session: LiveSession, kind: type[Any]) -> list[ev.Event]:
-    """The events up to and including the first of type ``kind``."""
-    seen: list[ev.Event] = []
-    async for event in session.events():
-        seen.append(event)
-        if isinstance(event, kind):
-            return seen
-    raise AssertionError(f"events() ended before {kind.__name__}: {seen}")
 
 
 def text_of(events: list[ev.Event]) -> str:

@@ -37,6 +37,8 @@ from trio_gemini_live import _transport
 from trio_gemini_live._sockets import NativeSocketStream
 from trio_gemini_live._transport import WebSocketConnection, open_connection
 
+from .conftest import tls_contexts
+
 Handler = Callable[[trio_websocket.WebSocketRequest], Awaitable[None]]
 
 
@@ -1124,13 +1126,7 @@ class Collector:
 
 @pytest.mark.parametrize("secure", [False, True])
 async def test_open_connection_drives_the_socket_itself(secure: bool) -> None:
-    server_context, client_context = None, None
-    if secure:
-        ca = trustme.CA()
-        server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ca.issue_cert("127.0.0.1").configure_cert(server_context)
-        client_context = ssl.create_default_context()
-        ca.configure_trust(client_context)
+    server_context, client_context = tls_contexts() if secure else (None, None)
     with trio.fail_after(10):
         async with ws_server(echo, server_context) as url, open_connection(
             url, ssl_context=client_context
