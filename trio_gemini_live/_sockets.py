@@ -188,11 +188,8 @@ class NativeSocketStream(trio.abc.Stream):
             try:
                 sock.send(data)
                 return True
-            except ssl.SSLWantWriteError:
+            except (ssl.SSLWantWriteError, ssl.SSLWantReadError):
                 # OpenSSL may have taken part of it; the retry must pass the same data.
-                self._unfinished = data
-                return False
-            except ssl.SSLWantReadError:
                 self._unfinished = data
                 return False
             except (OSError, ValueError) as exc:
