@@ -57,7 +57,8 @@ from google.genai import types as sdk_types  # noqa: E402
 
 from trio_gemini_live import _wire as w  # noqa: E402
 from trio_gemini_live import events as ev  # noqa: E402
-from trio_gemini_live._protocol import LiveProtocol, Status, message_events  # noqa: E402
+from trio_gemini_live._messages import message_events  # noqa: E402
+from trio_gemini_live._protocol import LiveProtocol, Status  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 IN_MIME = "audio/pcm;rate=16000"

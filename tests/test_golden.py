@@ -16,7 +16,8 @@ import pytest
 from trio_gemini_live import _wire as w
 from trio_gemini_live import events as ev
 from trio_gemini_live._errors import ProtocolError
-from trio_gemini_live._protocol import LiveProtocol, Status, message_events
+from trio_gemini_live._messages import message_events
+from trio_gemini_live._protocol import LiveProtocol, Status
 
 PCM = bytes(range(256)) * 4  # 1024 bytes; every byte value, so base64 has '+' and '/'
 B64 = base64.b64encode(PCM).decode()

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from trio_gemini_live import _wire as w
 from trio_gemini_live._errors import ProtocolError
-from trio_gemini_live._protocol import message_events
+from trio_gemini_live._messages import message_events
 
 from .strategies import garbage, plausible_json, plausible_server_frames, structs
 

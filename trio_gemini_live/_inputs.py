@@ -13,6 +13,7 @@ import msgspec
 
 from . import _wire as w
 from ._config import to_wire
+from ._mime import parse_mime
 
 __all__ = ["client_content", "realtime_input", "tool_response", "tool_responses"]
 
@@ -154,10 +155,11 @@ def tool_response(item: Any, index: int, *, vertex: bool) -> w.FunctionResponse:
 def _audio_blob(value: Any, input_rate: int) -> tuple[w.Blob, int]:
     if isinstance(value, w.Blob):
         mime = value.mime_type or ""
-        if not mime.startswith("audio/pcm"):
-            raise ValueError(f"audio MIME type must be audio/pcm[;rate=N], got {mime!r}")
+        try:
+            rate = parse_mime(mime, default_rate=input_rate)[1]
+        except ValueError as exc:
+            raise ValueError(f"audio MIME type must be audio/pcm[;rate=N]: {exc}") from None
         data = value.data or b""
-        rate = _rate_of(mime, input_rate)
         blob = value
     elif isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
@@ -175,20 +177,6 @@ def _audio_blob(value: Any, input_rate: int) -> tuple[w.Blob, int]:
 def _check_flag(value: Any, cls: type, name: str) -> None:
     if value is not True and not isinstance(value, cls):
         raise TypeError(f"{name} must be True or {cls.__name__}()")
-
-
-def _rate_of(mime: str, default: int) -> int:
-    for param in mime.split(";")[1:]:
-        key, _, val = param.strip().partition("=")
-        if key == "rate":
-            try:
-                rate = int(val)
-            except ValueError:
-                raise ValueError(f"invalid rate in MIME type {mime!r}") from None
-            if rate <= 0:
-                raise ValueError(f"invalid rate in MIME type {mime!r}")
-            return rate
-    return default
 
 
 def _media_blob(value: Any, name: str, default_mime: str, prefix: str) -> w.Blob:

@@ -34,9 +34,9 @@ import msgspec
 from . import _wire as w
 from . import events as ev
 from ._errors import ProtocolError
-from .audio import OUTPUT_RATE, parse_mime
+from ._messages import message_events
 
-__all__ = ["TRANSITIONS", "IllegalTransition", "LiveProtocol", "Status", "message_events"]
+__all__ = ["TRANSITIONS", "IllegalTransition", "LiveProtocol", "Status"]
 
 
 class Status(enum.Enum):
@@ -68,125 +68,6 @@ class IllegalTransition(RuntimeError):
 
 #: A server frame as a WebSocket library hands it over.
 _Frame: TypeAlias = bytes | bytearray | memoryview | str
-
-
-_NOT_AUDIO: Final = -1
-#: MIME type -> sample rate, or _NOT_AUDIO. Every chunk carries its MIME type and a session
-#: sees one or two distinct ones: one dict lookup per chunk instead of a prefix test and a
-#: regex search (measured with benchmarks/bench_codec.py).
-_AUDIO_RATES: Final[dict[str, int]] = {}
-_AUDIO_RATES_MAX: Final = 64
-
-
-def _audio_rate(mime_type: str) -> int:
-    """The sample rate of a PCM MIME type (24 kHz unless it says), or _NOT_AUDIO.
-
-    ``audio.parse_mime`` decides (one parser for the whole library): only 16-bit mono
-    ``audio/pcm`` with a positive rate is an AudioChunk (PROTOCOL.md 4); any other type,
-    other audio encodings and a bad rate included, is inline data that is not audio.
-    """
-    try:
-        rate = parse_mime(mime_type, default_rate=OUTPUT_RATE)[1]
-    except ValueError:
-        rate = _NOT_AUDIO
-    if len(_AUDIO_RATES) < _AUDIO_RATES_MAX:  # bounded: the server picks these strings
-        _AUDIO_RATES[mime_type] = rate
-    return rate
-
-
-def _usage(meta: w.UsageMetadata) -> ev.Usage:
-    return ev.Usage(
-        prompt_tokens=meta.prompt_token_count or 0,
-        response_tokens=meta.response_token_count or meta.candidates_token_count or 0,
-        total_tokens=meta.total_token_count or 0,
-        cached_tokens=meta.cached_content_token_count or 0,
-        thoughts_tokens=meta.thoughts_token_count or 0,
-        tool_use_prompt_tokens=meta.tool_use_prompt_token_count or 0,
-        prompt_details=tuple(meta.prompt_tokens_details or ()),
-        response_details=tuple(
-            meta.response_tokens_details or meta.candidates_tokens_details or ()
-        ),
-    )
-
-
-def message_events(message: w.ServerMessage, raw: _Frame = b"") -> list[ev.Event]:
-    """The events of one decoded server message, in the documented order (see ``events``).
-
-    ``raw`` is the frame the message was decoded from; it is copied only into an
-    :class:`~trio_gemini_live.events.UnknownMessage` (so the common case copies nothing).
-    Stateless; :meth:`LiveProtocol.receive` adds the bookkeeping. Raises
-    :class:`ProtocolError` for a field that cannot mean anything (a bad Duration).
-    """
-    out: list[ev.Event] = []
-    if message.setup_complete is not None:
-        out.append(ev.SetupComplete(session_id=message.setup_complete.session_id))
-    content = message.server_content
-    if content is not None:
-        turn = content.model_turn
-        if turn is not None and turn.parts:
-            for part in turn.parts:
-                if part.text is not None and part.text != "":
-                    out.append(ev.TextChunk(text=part.text, thought=bool(part.thought)))
-                blob = part.inline_data
-                if blob is not None and blob.data is not None:
-                    mime = blob.mime_type or "audio/pcm"
-                    rate = _AUDIO_RATES.get(mime)
-                    if rate is None:
-                        rate = _audio_rate(mime)
-                    if rate >= 0:  # _NOT_AUDIO is negative
-                        out.append(ev.AudioChunk(data=blob.data, sample_rate=rate, mime_type=mime))
-        tr = content.input_transcription
-        if tr is not None and (tr.text or tr.finished):
-            out.append(ev.InputTranscription(text=tr.text or "", finished=bool(tr.finished)))
-        tr = content.output_transcription
-        if tr is not None and (tr.text or tr.finished):
-            out.append(ev.OutputTranscription(text=tr.text or "", finished=bool(tr.finished)))
-        if content.grounding_metadata is not None or content.url_context_metadata is not None:
-            out.append(
-                ev.Grounding(
-                    metadata=content.grounding_metadata,
-                    url_context=content.url_context_metadata,
-                )
-            )
-        if content.interrupted:
-            out.append(ev.Interrupted())
-        if content.generation_complete:
-            out.append(ev.GenerationComplete())
-    if message.usage_metadata is not None:
-        out.append(ev.UsageUpdate(usage=_usage(message.usage_metadata)))
-    if content is not None and content.turn_complete:
-        out.append(ev.TurnComplete(reason=content.turn_complete_reason))
-    if message.tool_call is not None:
-        out.append(ev.ToolCall(calls=tuple(message.tool_call.function_calls or ())))
-    if message.tool_call_cancellation is not None:
-        out.append(ev.ToolCallCancellation(ids=tuple(message.tool_call_cancellation.ids or ())))
-    if message.voice_activity is not None:
-        va = message.voice_activity
-        kind = va.type or va.voice_activity_type or "TYPE_UNSPECIFIED"
-        out.append(ev.VoiceActivity(kind=kind, audio_offset=w.parse_duration(va.audio_offset)))
-    if message.voice_activity_detection_signal is not None:
-        signal = message.voice_activity_detection_signal
-        kind = signal.vad_signal_type or "VAD_SIGNAL_TYPE_UNSPECIFIED"
-        out.append(ev.VoiceActivity(kind=kind))
-    if message.session_resumption_update is not None:
-        upd = message.session_resumption_update
-        out.append(
-            ev.SessionResumptionUpdate(
-                handle=upd.new_handle or None,
-                resumable=bool(upd.resumable),
-                last_consumed_index=upd.last_consumed_client_message_index,
-            )
-        )
-    if message.go_away is not None:
-        left = w.parse_duration(message.go_away.time_left)
-        out.append(ev.GoAway(time_left=max(0.0, left if left is not None else 0.0)))
-    if not out and not _has_known_field(message):
-        out.append(ev.UnknownMessage(raw=raw.encode() if isinstance(raw, str) else bytes(raw)))
-    return out
-
-
-def _has_known_field(message: w.ServerMessage) -> bool:
-    return any(getattr(message, name) is not None for name in message.__struct_fields__)
 
 
 _READY: Final = Status.READY

@@ -34,7 +34,6 @@ import math
 import operator
 import os
 import random
-import re
 import sys
 import wave
 from array import array
@@ -44,6 +43,7 @@ from typing import IO, TYPE_CHECKING, Any, Final, Literal
 
 import msgspec
 
+from ._mime import parse_mime as parse_mime
 from .events import AudioChunk, Interrupted, TurnComplete
 
 if TYPE_CHECKING:
@@ -528,46 +528,6 @@ def live_to_telephony(pcm: PcmLike, sample_rate: int = OUTPUT_RATE, *,
 
 
 # --- MIME types ----------------------------------------------------------------------------
-
-_MIME_PARAM_RE: Final = re.compile(r"^\s*([A-Za-z_-]+)\s*=\s*\"?([^\"]*)\"?\s*$")
-
-
-def parse_mime(mime: str, *, default_rate: int = OUTPUT_RATE) -> tuple[str, int]:
-    """Parse an audio MIME type of the Live API: ``audio/pcm`` or ``audio/pcm;rate=N``.
-
-    Args:
-        mime: The MIME type (case-insensitive; parameters may be spaced).
-        default_rate: The rate when none is given. The server's bare ``audio/pcm`` is its
-            24 kHz output (PROTOCOL.md 4), hence the default; input audio without a rate
-            is 16 kHz (pass ``INPUT_RATE``).
-
-    Returns:
-        ``("pcm", rate)``.
-
-    Raises:
-        ValueError: another type, a bad ``rate``, or ``channels`` other than 1.
-    """
-    if not isinstance(mime, str):
-        raise ValueError(f"MIME type must be a string, got {mime!r}")
-    kind, *params = mime.split(";")
-    if kind.strip().lower() != "audio/pcm":
-        raise ValueError(f"unsupported audio MIME type {mime!r}: expected audio/pcm;rate=N")
-    rate = default_rate
-    for param in params:
-        if not param.strip():
-            continue
-        match = _MIME_PARAM_RE.match(param)
-        if match is None:
-            raise ValueError(f"malformed parameter {param.strip()!r} in MIME type {mime!r}")
-        key, value = match.group(1).lower(), match.group(2).strip()
-        if key == "rate":
-            if not value.isdigit() or int(value) <= 0:
-                raise ValueError(f"invalid rate {value!r} in MIME type {mime!r}")
-            rate = int(value)
-        elif key == "channels" and value != "1":
-            raise ValueError(f"MIME type {mime!r} is not mono; only mono PCM is supported")
-    return "pcm", _check_rate(rate, "rate")
-
 
 def pcm_mime(sample_rate: int = INPUT_RATE) -> str:
     """``audio/pcm;rate=N``, the MIME type of 16-bit mono PCM at ``sample_rate``."""
