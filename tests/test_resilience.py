@@ -199,7 +199,8 @@ async def test_drop_mid_turn_interrupts_the_turn_and_resumes(
             assert kinds[:3] == [ev.Interrupted, ev.TurnComplete, ev.Reconnecting]
             assert seen[1] == ev.TurnComplete(reason="CONNECTION_LOST")
             assert seen[2] == ev.Reconnecting(attempt=1, reason="close code 1006")
-            assert seen[-1] == ev.Reconnected(resumed=True)
+            # The turn in progress is not in the resumed handle: sent again, and counted.
+            assert seen[-1] == ev.Reconnected(resumed=True, resent_turns=1)
             # Without transparent resumption the session re-sends the text sent since the
             # resumed handle ("a long answer please"): its answer may come first.
             await session.send_client_content("again")
@@ -312,7 +313,8 @@ async def test_without_a_handle_a_fresh_session_starts_and_tool_calls_are_cancel
             await started.wait()
             await emu.drop()
             seen = await until(session, ev.Reconnected)
-            assert seen[-1] == ev.Reconnected(resumed=False)
+            # Issue 12: the unanswered turn is sent again on the fresh connection.
+            assert seen[-1] == ev.Reconnected(resumed=False, resent_turns=1)
             cancellations = [e for e in seen if isinstance(e, ev.ToolCallCancellation)]
             assert [c.ids for c in cancellations] == [(call.calls[0].id,)]
             assert session.active_tool_calls == {}
@@ -321,6 +323,7 @@ async def test_without_a_handle_a_fresh_session_starts_and_tool_calls_are_cancel
     assert emu.connections[1].setup is not None
     assert "sessionResumption" not in emu.connections[1].setup
     assert emu.connections[1].session_key != emu.connections[0].session_key
+    assert texts(emu.connections[1].received) == ["what is get_weather saying?"]
     # The cancelled call was never answered, on either connection.
     assert not [m for c in emu.connections for m in c.received if "toolResponse" in m]
 
@@ -411,7 +414,7 @@ async def test_a_turn_queued_behind_a_handle_is_sent_again_after_a_resume(
             assert isinstance(update, ev.SessionResumptionUpdate) and update.resumable
             await emu.drop()  # before "two" is answered
             after = await until(session, ev.Reconnected)
-            assert after[-1] == ev.Reconnected(resumed=True)
+            assert after[-1] == ev.Reconnected(resumed=True, resent_turns=1)
             answer = await until(session, ev.TurnComplete)
             assert 'I heard: "two"' in text_of(answer)
     assert texts(emu.consumed()) == ["one", "two"]

@@ -174,8 +174,9 @@ async def test_aclose_while_reconnecting_is_a_close_not_an_illegal_transition(
         ) as s:
             await next_event(s, ev.Reconnecting)
             await s.send_realtime_input(text="queued during the reconnect")
-            await trio.testing.wait_all_tasks_blocked()
             # Waiting for the reconnect's connect to complete:
+            await s.wait_status(Status.CONNECTING)
+            await trio.testing.wait_all_tasks_blocked()
             assert s.statistics().status is Status.CONNECTING
             second.accept.set()  # the connect completes as aclose() begins
             await s.aclose()

@@ -92,8 +92,9 @@ async def test_a_server_that_drops_every_connection_meets_backoff_and_the_budget
     assert attempts == [1, 2, 3, 4]
     assert len(opened) == 1 + policy.max_attempts
     gaps = [later - earlier for earlier, later in itertools.pairwise(opened)]
-    # The first reconnect is immediate, then the backoff grows (1, 2, 4 s without jitter).
-    assert gaps == pytest.approx([0.0, 1.0, 2.0, 4.0])
+    # The first reconnect waits only for the policy's min_interval (issue 12: it was
+    # immediate), then the backoff grows (1, 2, 4 s without jitter).
+    assert gaps == pytest.approx([policy.min_interval, 1.0, 2.0, 4.0])
 
 
 async def test_a_connection_that_lived_stable_after_resets_the_attempt_count(

@@ -15,12 +15,13 @@ from ._errors import ProtocolError as ProtocolError
 from ._errors import QuotaExceededError as QuotaExceededError
 from ._errors import SessionClosedError as SessionClosedError
 from ._errors import SetupError as SetupError
+from ._errors import SlowConsumerError as SlowConsumerError
 from ._errors import TransientError as TransientError
+from ._open import open_live_session as open_live_session
 from ._protocol import Status as Status
 from ._resume import ReconnectPolicy as ReconnectPolicy
 from ._session import LiveSession as LiveSession
 from ._session import SessionStatistics as SessionStatistics
-from ._session import open_live_session as open_live_session
 from ._tokens import create_ephemeral_token as create_ephemeral_token
 from ._version import __version__ as __version__
 from ._wire import Blob as Blob
@@ -56,6 +57,7 @@ __all__ = [
     "SessionClosedError",
     "SessionStatistics",
     "SetupError",
+    "SlowConsumerError",
     "Status",
     "Tool",
     "TransientError",

@@ -37,7 +37,8 @@ from . import events as ev
 from ._auth import ApiKey, Auth, auth_from_env
 from ._config import LiveConfig
 from ._errors import AuthError, LiveError
-from ._session import LiveSession, open_live_session
+from ._open import open_live_session
+from ._session import LiveSession
 from .audio import (
     INPUT_RATE,
     OUTPUT_RATE,

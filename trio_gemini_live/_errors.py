@@ -5,7 +5,8 @@
     LiveError
      +-- SetupError              setup not acknowledged in time / malformed setup exchange
      +-- AuthError               no usable credentials (client side)
-     +-- ProtocolError           a malformed server frame or sequence (sans-IO contract)
+     +-- ProtocolError           the server broke the protocol (a malformed frame, bad framing)
+     +-- SlowConsumerError       events() was not read while the events queue filled up
      +-- SessionClosedError      the connection closed: carries code and reason
           +-- InvalidArgumentError   1007: bad setup field, bad input, context exhausted (fatal)
           |    +-- AuthRejectedError  the server refused the credentials (also an AuthError)
@@ -15,6 +16,9 @@
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from urllib.parse import quote
 
 __all__ = [
     "AuthError",
@@ -26,13 +30,21 @@ __all__ = [
     "QuotaExceededError",
     "SessionClosedError",
     "SetupError",
+    "SlowConsumerError",
     "TransientError",
     "classify_close",
+    "classify_refusal",
+    "redact",
 ]
 
 
 class LiveError(Exception):
-    """The root of every error this library raises on purpose."""
+    """The root of every error this library raises on purpose.
+
+    ``retryable`` tells whether reconnecting (and resuming) can help.
+    """
+
+    retryable: bool = False
 
 
 class SetupError(LiveError):
@@ -44,7 +56,38 @@ class AuthError(LiveError):
 
 
 class ProtocolError(LiveError):
-    """The server sent something that is not a valid Live API message or sequence."""
+    """The server sent something that breaks the protocol.
+
+    Raised for a frame that is not a valid Live API message (the session ignores such a
+    frame, counts it and reports it to ``on_error``: PROTOCOL.md 8), and as the session's
+    error when the server broke the WebSocket protocol itself (reserved bits, a masked
+    frame, invalid UTF-8 in a text frame, a message over the size or fragment limit):
+    ``code`` is then the close code the client sent. The server's fault, so retryable: with
+    resumption, the session reconnects within its budget, as after a drop (issue 12).
+    """
+
+    retryable = True
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_protocol_error, (self.reason, self.code))
+
+
+def _protocol_error(message: str, code: int | None) -> ProtocolError:
+    return ProtocolError(message, code=code)
+
+
+class SlowConsumerError(LiveError):
+    """Nobody read ``events()`` while its queue grew past ``max_event_bytes`` (issue 12).
+
+    The session never stalls the socket for a slow reader and never grows without bound:
+    audio beyond its budget is dropped (counted), and when the other events alone exceed the
+    bound the session ends with this error. Read ``events()`` (or raise the bound).
+    """
 
 
 class SessionClosedError(LiveError):
@@ -52,8 +95,6 @@ class SessionClosedError(LiveError):
 
     ``retryable`` tells whether reconnecting (and resuming) can help.
     """
-
-    retryable: bool = False
 
     def __init__(self, code: int | None, reason: str = "", *, hint: str = "") -> None:
         self.code = code
@@ -139,3 +180,35 @@ def classify_close(code: int | None, reason: str = "", *, after_go_away: bool = 
     if code == 1000 and after_go_away:
         return TransientError(code, reason, hint="the connection ended after goAway")
     return SessionClosedError(code, reason)
+
+
+def classify_refusal(status: int, body: str) -> SessionClosedError:
+    """The error for an HTTP answer other than 101 to the WebSocket upgrade.
+
+    ``body`` must already be redacted (:func:`redact`): it is quoted in the message.
+    """
+    text = f"HTTP {status} during the handshake: {body}".strip()
+    if status in (401, 403):
+        return AuthRejectedError(1008, text)
+    if status == 404:
+        return NotFoundError(1008, text, hint=_MODEL_HINT)
+    if status == 429:
+        return QuotaExceededError(1008, text, hint="quota exhausted: not retried")
+    return TransientError(1006, text)
+
+
+#: What a secret becomes in any text shown (issue 12).
+REDACTED = "[redacted]"
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret replaced, as given and URL-encoded (servers echo either)."""
+    for secret in secrets:
+        if len(secret) < 4:
+            continue  # not a real secret: replacing it would garble the text
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+        quoted = quote(secret, safe="")
+        if quoted != secret and quoted in text:
+            text = text.replace(quoted, REDACTED)
+    return text

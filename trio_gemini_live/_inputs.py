@@ -131,12 +131,19 @@ def tool_responses(responses: Any, *, vertex: bool) -> w.ClientMessage:
     return w.ClientMessage(tool_response=w.ToolResponse(function_responses=fixed))
 
 
-def tool_response(item: Any, index: int, *, vertex: bool) -> w.FunctionResponse:
+def tool_response(item: Any, index: int, *, vertex: bool, strict: bool = True) -> (
+    w.FunctionResponse
+):
     """One answer: it needs the call's ``id`` and ``name``; ``response`` defaults to ``{}``.
 
+    The one place for Vertex AI's rule (PROTOCOL.md 3.1): ``scheduling`` and
+    ``will_continue`` are Gemini-API-only and break Vertex. ``strict`` (what the user sends):
+    refused with ``ValueError``; otherwise (answers the library makes, e.g. from a tool
+    declared NON_BLOCKING): removed.
+
     Raises:
-        TypeError, ValueError: a missing id or name, a non-dict response, or the
-            Gemini-API-only ``scheduling``/``will_continue`` on Vertex AI.
+        TypeError, ValueError: a missing id or name, a non-dict response, or (``strict``)
+            the Gemini-API-only fields on Vertex AI.
     """
     resp = to_wire(item, w.FunctionResponse, f"responses[{index}]")
     if not resp.id:
@@ -146,9 +153,11 @@ def tool_response(item: Any, index: int, *, vertex: bool) -> w.FunctionResponse:
     if resp.response is None:
         resp = msgspec.structs.replace(resp, response={})
     if vertex and (resp.scheduling is not None or resp.will_continue is not None):
-        raise ValueError(
-            "scheduling and will_continue are Gemini-API-only; Vertex AI rejects them"
-        )
+        if strict:
+            raise ValueError(
+                "scheduling and will_continue are Gemini-API-only; Vertex AI rejects them"
+            )
+        resp = msgspec.structs.replace(resp, scheduling=None, will_continue=None)
     return resp
 
 

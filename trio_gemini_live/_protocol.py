@@ -1,22 +1,60 @@
-"""The Live API protocol as a sans-IO state machine (no trio, no sockets).
+"""The Live API protocol as a sans-IO state machine: every protocol decision, no I/O.
 
-The session's tasks only pump: frames from the socket go into :meth:`LiveProtocol.receive`,
-which returns typed events; frames for the socket come from :meth:`LiveProtocol.setup_frame`
-and :meth:`LiveProtocol.client_frame`. Everything else the protocol knows is kept here:
-the status, the session id, the latest resumable handle, the last usage report, the tool
-calls awaiting an answer, whether the model is in the middle of a turn, and the goAway
-deadline. Time is passed in (``now``), never read, so tests need no clock.
+Everything that affects the state of a session lives here (h11's first rule): the Trio
+layer (``_session`` and its helpers) only moves bytes, time and cancellation. Time is
+passed in (``now``), never read; randomness (backoff jitter) comes from a seeded generator.
+The calls, in the order a session makes them::
 
-The status machine, in plain words (the table is :data:`TRANSITIONS`):
+    connecting(now) -> setup_frame() -> receive(frame, now)... -> after_setup(now)
+    prepare(message, kind) -> [queued(item)] -> written(item)       (client frames)
+    connection_ended(end, now) -> Outcome: reconnect after a delay, or end with an error
 
-* A session starts DISCONNECTED. Opening a connection makes it CONNECTING; once the socket is
-  open and ``setup`` is sent it is SETUP_PENDING; ``setupComplete`` makes it READY.
-* A connection that ends while CONNECTING, SETUP_PENDING or READY makes it DISCONNECTED
-  again, from where it may connect again (resumption) or end (CLOSED).
-* Closing on purpose goes through CLOSING to CLOSED; a fatal error goes straight to CLOSED.
-  CLOSED is terminal.
+The rules, in plain words:
 
-Any other transition is a bug in the caller and raises :class:`IllegalTransition`.
+1. **Status** (:data:`TRANSITIONS`). A session starts DISCONNECTED; opening a connection
+   makes it CONNECTING; sending ``setup`` SETUP_PENDING; ``setupComplete`` READY. A
+   connection that ends while CONNECTING, SETUP_PENDING or READY makes it DISCONNECTED,
+   from where it reconnects or ends. Closing on purpose goes through CLOSING to CLOSED; a
+   fatal error goes straight to CLOSED, which is terminal. Any other transition is a bug in
+   the caller (:class:`IllegalTransition`).
+2. **Turns.** The model is in a turn from its first output (text, audio, output
+   transcription) until ``turnComplete``. A connection lost mid-turn ends that turn: the
+   core synthesizes ``Interrupted`` and ``TurnComplete(reason="CONNECTION_LOST")``.
+3. **Tool calls** are active from their ``toolCall`` until answered (a tool response is
+   queued) or cancelled (``toolCallCancellation``, or a new connection whose server state
+   never issued them). Calls without an id (Vertex) get one that the server never sees.
+4. **Client message indexes.** ``setup`` is index 0 on each connection; every frame
+   written after it takes the next index *when it is written*, not when it is queued, so
+   that ``lastConsumedClientMessageIndex`` names exactly the frames it acknowledges.
+5. **What survives the end of a connection** (:meth:`after_setup`, the resume plan):
+
+   * resumed with transparent resumption (Vertex): every written frame the server did not
+     acknowledge is sent again first, in order;
+   * resumed with a handle: the user's words that the handle does not include
+     (:class:`~._buffers.TurnBuffer`) are sent again;
+   * fresh (no handle: the model remembers nothing): the initial history, then every turn
+     not known to be answered (issue 12);
+   * unless transparently resumed, the active tool calls are cancelled
+     (``ToolCallCancellation``), and queued answers to them are dropped and reported the
+     same way: the new server state never issued those calls;
+   * audio is real time: beyond its budget the oldest queued audio is dropped and counted.
+
+   Nothing the user sent is silently lost: it is delivered, or reported in an event and
+   in the statistics.
+6. **goAway.** The server closes the connection at the deadline; the session reconnects
+   at the first idle point (no turn, no active tool call: :attr:`busy` false) or, at the
+   latest, at :attr:`go_away_latest`.
+7. **The end of a connection** is classified (:mod:`._errors`: close codes and reasons,
+   HTTP refusals, a server that broke the WebSocket protocol). A retryable end is retried
+   within the :class:`~._resume.ReconnectPolicy`'s budget: every reconnection counts, goAway
+   ones included, and only a connection that did useful work (a turn completed, a new
+   resumable handle, or ready for ``stable_after`` seconds) gives the budget back, so a
+   server that ends every connection at once meets the backoff and then a final error,
+   never a reconnect loop (issue 12). Connections start at least ``min_interval`` apart.
+   A connection that never became ready on the first attempt is fatal at once.
+8. **Secrets.** Every secret the session holds (API key, tokens) is replaced in any text
+   the server provides (close reasons, refusal bodies) before it is stored, logged or
+   raised: some servers and proxies echo the request (issue 12).
 
 The error contract (as h11's): anything malformed *from the server* raises exactly
 :class:`~trio_gemini_live.ProtocolError`; any other exception is a bug.
@@ -26,17 +64,47 @@ from __future__ import annotations
 
 import enum
 import itertools
-from collections.abc import Mapping
-from typing import Final, TypeAlias, TypeVar
+import random
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, TypeAlias, TypeVar
 
 import msgspec
 
 from . import _wire as w
 from . import events as ev
-from ._errors import ProtocolError
+from ._buffers import (
+    FLUSH,
+    HISTORY,
+    TOOL_RESPONSE,
+    TURNS,
+    WORDS,
+    OutboundItem,
+    Outbox,
+    ReplayBuffer,
+    TurnBuffer,
+)
+from ._errors import (
+    LiveError,
+    ProtocolError,
+    SessionClosedError,
+    SetupError,
+    TransientError,
+    classify_close,
+    classify_refusal,
+    redact,
+)
 from ._messages import message_events
+from ._resume import ReconnectPolicy
 
-__all__ = ["TRANSITIONS", "IllegalTransition", "LiveProtocol", "Status"]
+__all__ = [
+    "TRANSITIONS",
+    "ConnectionEnd",
+    "IllegalTransition",
+    "LiveProtocol",
+    "Outcome",
+    "Status",
+]
 
 
 class Status(enum.Enum):
@@ -69,23 +137,91 @@ class IllegalTransition(RuntimeError):
 #: A server frame as a WebSocket library hands it over.
 _Frame: TypeAlias = bytes | bytearray | memoryview | str
 
+# How a connection ended (ConnectionEnd.kind).
+#: The server or the network closed it: ``code`` and ``reason`` of the close (1006: none).
+CLOSED: Final = "closed"
+#: The session ended it before the goAway deadline.
+GO_AWAY: Final = "go_away"
+#: No pong in time.
+KEEPALIVE: Final = "keepalive"
+#: The user closed the session.
+USER: Final = "user"
+#: It could not be opened, or its setup failed: ``error`` says why.
+FAILED: Final = "failed"
+#: The server broke the WebSocket protocol; ``reason`` says how (issue 12).
+BROKEN: Final = "broken"
+
+
+@dataclass(frozen=True)
+class ConnectionEnd:
+    """Why a connection ended, as the Trio layer saw it."""
+
+    kind: str
+    code: int | None = None
+    reason: str = ""
+    #: For FAILED: the error (a refusal, a setup that timed out, credentials).
+    error: LiveError | None = None
+
+
+@dataclass
+class Outcome:
+    """What :meth:`LiveProtocol.connection_ended` decided."""
+
+    #: Events for the user, in order (a synthesized turn end, ``Reconnecting``...).
+    events: list[ev.Event] = field(default_factory=list)
+    #: Reconnect after ``delay`` seconds; otherwise the session ends (with ``error``).
+    reconnect: bool = False
+    delay: float = 0.0
+    #: The error that ends the session (``None``: it ends normally, or it reconnects).
+    error: LiveError | None = None
+    #: The session's last event when it ends.
+    closed: ev.SessionClosed | None = None
+
 
 _READY: Final = Status.READY
 _CLOSING: Final = Status.CLOSING
 _SETUP_PENDING: Final = Status.SETUP_PENDING
 #: Events that mean the model is producing a turn.
 _OUTPUT_EVENTS: Final = frozenset({ev.TextChunk, ev.AudioChunk, ev.OutputTranscription})
+_CLIENT_CLOSE: Final = "closed by the client"
+
+
 class LiveProtocol:
     """The client side of one Live API session, across its connections.
 
     Args:
-        setup: the ``setup`` message to send on every connection. The resumption handle is
-            filled in per connection (:meth:`setup_frame`).
+        setup: the ``setup`` sent on every connection; the resumption handle is filled in
+            per connection.
         resume_handle: a handle to resume on the first connection.
+        policy: how to reconnect; ``None``: never.
+        vertex: the backend is Vertex AI (tool responses lose Gemini-only fields).
+        max_outbound_items: non-audio frames queued before ``send_*`` waits.
+        max_outbound_audio_seconds: input audio kept queued (and kept for a replay).
+        history: turns sent as ``clientContent`` right after ``setupComplete`` on every
+            fresh (non-resumed) connection, before anything else.
+        secrets: values never to be shown (API key, tokens): redacted from server text.
+        encode_setup: encodes the setup (a hook for ``LiveConfig(extra=...)``).
     """
 
-    def __init__(self, setup: w.Setup, *, resume_handle: str | None = None) -> None:
+    def __init__(
+        self,
+        setup: w.Setup,
+        *,
+        resume_handle: str | None = None,
+        policy: ReconnectPolicy | None = None,
+        vertex: bool = False,
+        max_outbound_items: int = 256,
+        max_outbound_audio_seconds: float = 5.0,
+        history: Iterable[w.Content] = (),
+        secrets: Iterable[str] = (),
+        encode_setup: Callable[[w.Setup], bytes] | None = None,
+    ) -> None:
         self._setup = setup
+        self._policy = policy
+        self.vertex = vertex
+        self._encode_setup = encode_setup or (lambda s: w.encode(w.ClientMessage(setup=s)))
+        self._history = list(history)
+        self._secrets = tuple(s for s in secrets if s)
         self.status: Status = Status.DISCONNECTED
         #: The ``sessionId`` of the latest ``setupComplete``.
         self.session_id: str | None = None
@@ -99,14 +235,35 @@ class LiveProtocol:
         self.active_tool_calls: dict[str, w.FunctionCall] = {}
         #: The model has produced output for a turn that has not completed.
         self.in_turn: bool = False
-        #: When (in the caller's clock) the server will close this connection, after goAway.
+        #: When (the caller's clock) the server closes this connection, after goAway.
         self.go_away_deadline: float | None = None
+        #: The latest time to reconnect before that deadline.
+        self.go_away_latest: float | None = None
         #: Connections that reached SETUP_PENDING so far.
         self.connections: int = 0
-        #: Client messages sent on this connection after ``setup``.
-        self.sent_on_connection: int = 0
+        #: Reconnections started so far.
+        self.reconnects: int = 0
+        #: Frames written on this connection after ``setup`` (the last index used).
+        self.sent_index: int = 0
+        #: Turns sent again after reconnections (rule 5).
+        self.resent_turns: int = 0
+        #: Tool answers dropped because the new connection never issued their calls.
+        self.dropped_tool_responses: int = 0
+        #: Frames waiting for the socket (the Trio layer waits on it).
+        self.outbox = Outbox(max_outbound_items, max_outbound_audio_seconds)
+        self._replay = ReplayBuffer(max_outbound_audio_seconds)
+        self._turns = TurnBuffer()
         self._generated_ids: set[str] = set()
         self._id_counter = itertools.count(1)
+        self._rng = random.Random(policy.seed if policy else None)
+        self._attempt = 0
+        self._ever_ready = False
+        self._resumed = False
+        self._transparent_now = False
+        self._ready_at: float | None = None
+        self._useful = False
+        self._handle_at_start: str | None = None
+        self._last_attempt_at: float | None = None
 
     # --- status ---------------------------------------------------------------------------
 
@@ -116,19 +273,55 @@ class LiveProtocol:
             raise IllegalTransition(f"{self.status.name} -> {new.name}")
         self.status = new
 
-    def connection_lost(self) -> None:
-        """The current connection ended (any cause). Per-connection state is reset."""
-        if self.status in (Status.CONNECTING, Status.SETUP_PENDING, Status.READY):
-            self.transition(Status.DISCONNECTED)
-        self.go_away_deadline = None
-        self.sent_on_connection = 0
-
-    # --- client side ----------------------------------------------------------------------
-
     @property
     def setup(self) -> w.Setup:
         """The setup sent on each connection (without the per-connection handle)."""
         return self._setup
+
+    @property
+    def transparent(self) -> bool:
+        """Transparent resumption is configured (Vertex): frames are acknowledged by index."""
+        config = self._setup.session_resumption
+        return bool(config and config.transparent)
+
+    @property
+    def ever_ready(self) -> bool:
+        """A connection of this session became ready (else a failure is fatal at once)."""
+        return self._ever_ready
+
+    @property
+    def reconnects_enabled(self) -> bool:
+        """A reconnection policy is set (else the first end of a connection is final)."""
+        return self._policy is not None
+
+    def add_secrets(self, secrets: Iterable[str]) -> None:
+        """More values never to be shown (a refreshed token, rule 8)."""
+        self._secrets = tuple(dict.fromkeys((*self._secrets, *(s for s in secrets if s))))
+
+    @property
+    def busy(self) -> bool:
+        """A model turn or a tool call is in progress: not a safe point to reconnect."""
+        return self.in_turn or bool(self.active_tool_calls)
+
+    @property
+    def dropped_audio_chunks(self) -> int:
+        """Input audio chunks dropped (over the budget, queued or kept for a replay)."""
+        return self.outbox.dropped_audio_chunks + self._replay.dropped_audio_chunks
+
+    @property
+    def dropped_audio_seconds(self) -> float:
+        return self.outbox.dropped_audio_seconds + self._replay.dropped_audio_seconds
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret of the session replaced (rule 8)."""
+        return redact(text, self._secrets)
+
+    # --- opening a connection -------------------------------------------------------------
+
+    def connecting(self, now: float) -> None:
+        """A connection is being opened: DISCONNECTED -> CONNECTING."""
+        self.transition(Status.CONNECTING)
+        self._last_attempt_at = now
 
     def setup_frame(self) -> bytes:
         """The ``setup`` frame for a new connection: CONNECTING -> SETUP_PENDING.
@@ -139,78 +332,151 @@ class LiveProtocol:
         """
         self.transition(Status.SETUP_PENDING)
         self.connections += 1
-        self.sent_on_connection = 0
+        self.sent_index = 0
+        self.go_away_deadline = self.go_away_latest = None
+        self._resumed = self.handle is not None
+        self._handle_at_start = self.handle
+        self._transparent_now = self.transparent
+        self._ready_at = None
+        self._useful = False
         setup = self._setup
         if self.handle is not None:
             base = setup.session_resumption or w.SessionResumptionConfig()
-            setup = _replace(
-                setup, session_resumption=_replace(base, handle=self.handle)
-            )
-        return w.encode(w.ClientMessage(setup=setup))
+            setup = _replace(setup, session_resumption=_replace(base, handle=self.handle))
+        return self._encode_setup(setup)
 
-    def client_frame(self, message: w.ClientMessage) -> bytes:
-        """Encode a message sent after setup, and count its answered tool calls as sent.
+    def after_setup(self, now: float) -> list[ev.Event]:
+        """``setupComplete`` arrived: apply the resume plan (rule 5) to the outbox.
 
-        :meth:`encode_client` and then :meth:`answered`, for callers that queue nothing.
-
-        Raises:
-            ValueError: ``message`` is a setup.
+        Returns the events for the user: cancellations, and ``Reconnected`` on every
+        connection after the first.
         """
-        frame = self.encode_client(message)
-        self.answered(message)
-        return frame
+        self._ready_at = now
+        first = not self._ever_ready
+        self._ever_ready = True
+        events: list[ev.Event] = []
+        resumed = self._resumed
+        transparent = resumed and self._transparent_now
+        resend: list[OutboundItem] = []
+        if not transparent and not first:
+            events.extend(self._cancel_stale_tool_calls(resumed))
+        if transparent:
+            resend = self._replay.take()
+            self._turns.take_resumed()  # not used with transparent resumption
+        elif resumed:
+            resend = self._turns.take_resumed()
+            self._replay.take()
+        else:
+            resend = self._turns.take_fresh()
+            self._replay.take()
+        resent_turns = sum(1 for item in resend if item.kind in TURNS)
+        self.resent_turns += resent_turns
+        history = [] if resumed or not self._history else [self._history_item()]
+        self.outbox.push_front(history + resend)
+        if not first:
+            events.append(ev.Reconnected(resumed=resumed, resent_turns=resent_turns))
+        return events
 
-    def encode_client(self, message: w.ClientMessage) -> bytes:
-        """Encode a message sent after setup, without changing any state.
+    def _history_item(self) -> OutboundItem:
+        message = w.ClientMessage(
+            client_content=w.ClientContent(turns=self._history, turn_complete=False)
+        )
+        return OutboundItem(w.encode(message).decode(), 0.0, HISTORY)
+
+    def set_history(self, turns: Iterable[w.Content]) -> None:
+        """Replace the turns a fresh connection starts with (re-seeding, issue 14)."""
+        self._history = list(turns)
+
+    def set_setup(self, setup: w.Setup) -> None:
+        """The setup of later connections (a context update changed it, PROTOCOL.md 3.5)."""
+        self._setup = setup
+
+    def _cancel_stale_tool_calls(self, resumed: bool) -> list[ev.Event]:
+        # The server sends `resumable: false` while calls are pending, so the latest handle
+        # predates every pending call: the resumed (or new) session never issued them, and
+        # answers to them would be refused (PROTOCOL.md 4).
+        events: list[ev.Event] = []
+        dropped = self.outbox.discard_kind(TOOL_RESPONSE) + self._replay.discard_kind(
+            TOOL_RESPONSE
+        )
+        answered = tuple(i for item in dropped for i in item.call_ids)
+        self.dropped_tool_responses += len(dropped)
+        if answered:
+            events.append(ev.ToolCallCancellation(ids=answered))
+        active = tuple(self.active_tool_calls)
+        if active:
+            self.active_tool_calls.clear()
+            events.append(ev.ToolCallCancellation(ids=active))
+        return events
+
+    # --- client frames --------------------------------------------------------------------
+
+    def prepare(self, message: w.ClientMessage, kind: str, audio_seconds: float = 0.0) -> (
+        OutboundItem
+    ):
+        """Encode a message sent after setup into an outbound item (no state changes).
 
         Tool responses to calls that came without an id (Vertex, PROTOCOL.md 3.4) lose the
-        id this class made up for them: the server must not see it.
+        id made up for them here: the server must not see it.
 
         Raises:
             ValueError: ``message`` is a setup.
         """
         if message.setup is not None:
             raise ValueError("setup is sent by setup_frame(), once per connection")
-        self.sent_on_connection += 1
         response = message.tool_response
-        if response is None or not any(
-            r.id in self._generated_ids for r in response.function_responses or ()
-        ):
-            return w.encode(message)
-        fixed = [
-            _replace(r, id=None) if r.id in self._generated_ids else r
-            for r in response.function_responses or ()
-        ]
-        return w.encode(w.ClientMessage(tool_response=w.ToolResponse(function_responses=fixed)))
+        if response is None:
+            return OutboundItem(w.encode(message).decode(), audio_seconds, kind)
+        responses = response.function_responses or ()
+        ids = tuple(r.id for r in responses if r.id)
+        if any(r.id in self._generated_ids for r in responses):
+            fixed = [_replace(r, id=None) if r.id in self._generated_ids else r for r in responses]
+            message = w.ClientMessage(tool_response=w.ToolResponse(function_responses=fixed))
+        return OutboundItem(w.encode(message).decode(), 0.0, kind, ids)
 
-    def answered(self, message: w.ClientMessage) -> None:
-        """The tool calls ``message`` answers are no longer active (call once it is queued)."""
-        if message.tool_response is not None:
-            for resp in message.tool_response.function_responses or ():
-                if resp.id is not None:
-                    self.active_tool_calls.pop(resp.id, None)
+    def queued(self, item: OutboundItem) -> None:
+        """``item`` is committed to be sent (queued or written): its calls are answered."""
+        for call_id in item.call_ids:
+            self.active_tool_calls.pop(call_id, None)
 
-    # --- server side ----------------------------------------------------------------------
+    def written(self, item: OutboundItem) -> int:
+        """``item`` is being written on the connection: its index (rule 4), kept for a resume.
 
-    def receive(self, data: bytes | bytearray | memoryview | str, now: float = 0.0) -> list[
-        ev.Event
-    ]:
+        Called when the write *starts* (the server may answer a frame before the write
+        returns: an acknowledgement or a ``turnComplete`` must find it here).
+        """
+        self.sent_index += 1
+        if self._transparent_now:
+            self._replay.sent(self.sent_index, item)
+        if item.kind in WORDS:
+            self._turns.sent(item)
+        return self.sent_index
+
+    def write_failed(self, items: Iterable[OutboundItem]) -> list[OutboundItem]:
+        """A write of ``items`` failed or was cancelled: what must be queued again, in order.
+
+        Some may have reached the server. With transparent resumption the replay buffer
+        holds every frame not acknowledged, so nothing is queued again; otherwise the user's
+        words are in the turn buffer (the resume plan decides), and the rest is queued again.
+        """
+        if self._transparent_now:
+            return []
+        return [i for i in items if i.kind not in WORDS and i.kind != FLUSH]
+
+    # --- server frames --------------------------------------------------------------------
+
+    def receive(self, data: _Frame, now: float = 0.0) -> list[ev.Event]:
         """Decode one server frame and return its events, updating the bookkeeping.
-
-        Args:
-            data: the frame's payload, binary or text.
-            now: the caller's clock, for the goAway deadline.
 
         Raises:
             ProtocolError: the frame is malformed, or not allowed in the current status.
         """
-        # No copy of the frame here: message_events copies it only for an UnknownMessage.
         return self.receive_message(w.decode_server_message(data), data, now)
 
     def receive_message(self, message: w.ServerMessage, raw: _Frame = b"", now: float = 0.0) -> (
         list[ev.Event]
     ):
-        """As :meth:`receive`, for an already decoded message (``raw``: its frame)."""
+        """As :meth:`receive`, for a decoded message (``raw``: its frame, for unknown ones)."""
         status = self.status
         # Module constants, not Status.X: an Enum attribute costs ~50 ns on Python 3.11.
         if status is _READY or status is _CLOSING:
@@ -239,6 +505,8 @@ class LiveProtocol:
                         self.session_id = session_id
                 case ev.TurnComplete():
                     self.in_turn = False
+                    self._useful = True
+                    self._turns.turn_completed()
                 case ev.UsageUpdate(usage=usage):
                     self.usage = usage
                 case ev.ToolCall(calls=calls):
@@ -251,10 +519,16 @@ class LiveProtocol:
                 case ev.SessionResumptionUpdate(handle=handle, resumable=resumable):
                     if resumable and handle:
                         self.handle = handle
+                        self._turns.covered()
+                        if handle != self._handle_at_start:
+                            self._useful = True
                     if event.last_consumed_index is not None:
                         self.last_consumed_index = event.last_consumed_index
+                        self._replay.acknowledge(event.last_consumed_index)
                 case ev.GoAway(time_left=time_left):
                     self.go_away_deadline = now + time_left
+                    margin = self._policy.go_away_margin if self._policy else 0.0
+                    self.go_away_latest = now + time_left - min(margin, time_left / 2)
                 case _:
                     pass
         return events
@@ -278,9 +552,103 @@ class LiveProtocol:
             named.append(call)
         return _replace(message, tool_call=w.ToolCall(function_calls=named))
 
+    # --- the end of a connection ----------------------------------------------------------
+
+    def connection_ended(self, end: ConnectionEnd, now: float, *, closing: bool = False) -> (
+        Outcome
+    ):
+        """The current connection ended: classify it and decide what happens (rule 7).
+
+        Args:
+            end: how it ended.
+            now: the caller's clock.
+            closing: the user is closing the session (no reconnection whatever happened).
+        """
+        out = Outcome()
+        if self.status in (Status.CONNECTING, Status.SETUP_PENDING, Status.READY):
+            self.transition(Status.DISCONNECTED)
+        if self.in_turn:
+            self.in_turn = False
+            out.events += [ev.Interrupted(), ev.TurnComplete(reason="CONNECTION_LOST")]
+        after_go_away = self.go_away_deadline is not None
+        self.go_away_deadline = self.go_away_latest = None
+        if closing or end.kind == USER:
+            out.closed = ev.SessionClosed(code=1000, reason=_CLIENT_CLOSE)
+            return out
+        error = self.classify(end, after_go_away=after_go_away)
+        policy = self._policy
+        useful = self._useful or (
+            self._ready_at is not None
+            and policy is not None
+            and now - self._ready_at >= policy.stable_after
+        )
+        if useful:
+            self._attempt = 0
+        retryable = end.kind in (GO_AWAY, KEEPALIVE) or getattr(error, "retryable", False)
+        if (
+            policy is None
+            or not self._ever_ready
+            or not retryable
+            or self._attempt >= policy.max_attempts
+        ):
+            out.error = error
+            out.closed = ev.SessionClosed(
+                code=getattr(error, "code", None), reason=getattr(error, "reason", str(error))
+            )
+            return out
+        self._attempt += 1
+        self.reconnects += 1
+        delay = policy.backoff(self._attempt, self._rng)
+        if self._last_attempt_at is not None:
+            delay = max(delay, policy.min_interval - (now - self._last_attempt_at))
+        if end.kind == FAILED:
+            reason = str(error)
+        else:
+            reason = self.redact(end.reason) or (f"close code {end.code}" if end.code else end.kind)
+        out.reconnect = True
+        out.delay = max(0.0, delay)
+        out.error = error
+        out.events.append(ev.Reconnecting(attempt=self._attempt, reason=reason))
+        return out
+
+    def classify(self, end: ConnectionEnd, *, after_go_away: bool = False) -> LiveError:
+        """The error an end means (PROTOCOL.md 7), with secrets redacted (rule 8)."""
+        if end.kind == FAILED and end.error is not None:
+            error = end.error
+            if self._ever_ready and isinstance(error, SetupError):
+                # A reconnection's setup that timed out or got a garbled answer: the
+                # server's trouble, retried within the budget like a drop.
+                return TransientError(None, self.redact(str(error)))
+            return error
+        reason = self.redact(end.reason)
+        if end.kind == GO_AWAY:
+            return TransientError(end.code, reason or "reconnecting before the goAway deadline")
+        if end.kind == KEEPALIVE:
+            return TransientError(1011, "keepalive ping timeout", hint="no pong in time")
+        if end.kind == BROKEN:
+            return ProtocolError(
+                f"the server broke the WebSocket protocol: {reason}", code=end.code
+            )
+        return classify_close(end.code, reason, after_go_away=after_go_away)
+
+    def refusal(self, status: int, body: bytes) -> SessionClosedError:
+        """The error for an HTTP refusal of the WebSocket upgrade (body redacted, rule 8)."""
+        text = self.redact(body[:1000].decode("utf-8", "replace"))[:300]
+        return classify_refusal(status, text)
+
+    def closing(self) -> None:
+        """The user is closing the session: -> CLOSING (unless already ending)."""
+        if self.status not in (Status.CLOSING, Status.CLOSED):
+            self.transition(Status.CLOSING)
+
+    def closed(self) -> None:
+        """The session ended: -> CLOSED."""
+        if self.status is not Status.CLOSED:
+            self.transition(Status.CLOSED)
+
 
 _T = TypeVar("_T", bound=msgspec.Struct)
 
 
-def _replace(obj: _T, **changes: object) -> _T:
+def _replace(obj: _T, **changes: Any) -> _T:
     return msgspec.structs.replace(obj, **changes)

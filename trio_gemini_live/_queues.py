@@ -1,28 +1,36 @@
-"""The session's two queues: events for the consumer, frames for the socket.
+"""The waiting around the session's two queues: events for the consumer, frames for the socket.
 
 Both exist so that one slow side never stalls the other (STYLE.md, trio-websocket note):
 
 * :class:`EventQueue` is filled by the receive task, which must keep draining the socket
-  (trio-websocket stops answering pings when its own queue is full, PROTOCOL.md 6). Putting
-  never blocks. Memory stays bounded by dropping the *oldest audio* once the queued audio
-  exceeds its budget; control events (turn boundaries, tool calls, handles, goAway...) and
-  text are never dropped, and they are small and few.
-* :class:`OutboundQueue` is filled by ``send_*`` and drained by the one send task. Text,
-  client content and tool responses are never dropped: when too many are queued, ``put``
-  waits (backpressure). Audio never waits: beyond its budget in seconds the oldest queued
-  audio is dropped and counted (issue 5: audio buffered up to 5 s during a reconnect).
+  (WebSocket libraries stop answering pings when their queue is full, PROTOCOL.md 6), so
+  ``put`` never blocks. Memory stays bounded (issue 12): the oldest *audio* goes once the
+  queued audio exceeds its budget (counted); the other events are never dropped, and when
+  everything queued exceeds ``max_bytes`` the queue reports it, and the session ends with
+  :class:`~trio_gemini_live.SlowConsumerError`. O(1) per event: audio and the rest are two
+  lanes with sequence numbers, so the oldest audio is found at once.
+* :class:`OutboundQueue` adds the waiting to the protocol core's
+  :class:`~._buffers.Outbox`: ``send_*`` waits while it is full of non-audio frames
+  (backpressure); audio never waits (its budget drops the oldest); the one send task waits
+  while it is empty.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from typing import Final
 
-import msgspec
 import trio
 
 from . import events as ev
+from ._buffers import AUDIO, OutboundItem, Outbox
 
-__all__ = ["EventQueue", "OutboundItem", "OutboundQueue", "QueueClosed"]
+__all__ = ["EVENT_OVERHEAD", "EventQueue", "OutboundQueue", "QueueClosed"]
+
+#: Bytes an event is counted for on top of its payload (the struct and its queue slot).
+EVENT_OVERHEAD: Final = 96
+_TEXT_EVENTS: Final = frozenset({ev.TextChunk, ev.InputTranscription, ev.OutputTranscription})
+
 
 class QueueClosed(Exception):
     """The queue was closed; carries the error it was closed with, if any."""
@@ -33,18 +41,26 @@ class QueueClosed(Exception):
 
 
 class EventQueue:
-    """Events for one consumer. ``put`` never blocks; audio over budget is dropped oldest-first.
+    """Events for one consumer. ``put`` never blocks.
 
     Args:
         max_audio_bytes: the most PCM bytes of :class:`~.events.AudioChunk` kept queued.
+        max_bytes: the most bytes of events of any kind kept queued (audio dropped first).
     """
 
-    def __init__(self, max_audio_bytes: int) -> None:
-        if max_audio_bytes < 0:
-            raise ValueError("max_audio_bytes must be >= 0")
-        self._items: deque[ev.Event] = deque()
+    def __init__(self, max_audio_bytes: int, max_bytes: int) -> None:
+        if max_audio_bytes < 0 or max_bytes < 1:
+            raise ValueError("max_audio_bytes must be >= 0 and max_bytes >= 1")
+        self._audio: deque[ev.AudioChunk] = deque()
+        self._audio_seq: deque[int] = deque()
+        self._other: deque[ev.Event] = deque()
+        self._other_seq: deque[int] = deque()
+        self._other_sizes: deque[int] = deque()
+        self._next = 0
         self._audio_bytes = 0
+        self._other_bytes = 0
         self._max_audio_bytes = max_audio_bytes
+        self._max_bytes = max_bytes
         self._lot = trio.lowlevel.ParkingLot()
         self._closed = False
         self._error: BaseException | None = None
@@ -52,29 +68,57 @@ class EventQueue:
         self.dropped_audio_bytes = 0
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._audio) + len(self._other)
 
-    def put(self, event: ev.Event) -> None:
-        """Queue ``event``; never blocks (the oldest audio goes when over budget)."""
+    @property
+    def queued_bytes(self) -> int:
+        """The bytes counted for the queued events."""
+        return self._audio_bytes + self._other_bytes
+
+    def put(self, event: ev.Event, size: int = 0) -> bool:
+        """Queue ``event``; never blocks.
+
+        Args:
+            event: the event.
+            size: bytes to count for it besides its text or audio (e.g. a tool call's frame).
+
+        Returns:
+            ``False`` when the queue is over ``max_bytes`` even without audio: the consumer
+            is too slow (the event is queued all the same; the caller ends the session).
+        """
         if self._closed:
-            return
-        self._items.append(event)
+            return True
+        seq = self._next
+        self._next = seq + 1
         if type(event) is ev.AudioChunk:
-            self._audio_bytes += len(event.data)
-            while self._audio_bytes > self._max_audio_bytes:
-                self._drop_oldest_audio()
+            self._audio.append(event)
+            self._audio_seq.append(seq)
+            self._audio_bytes += len(event.data) + EVENT_OVERHEAD
+            if self._audio_bytes > self._max_audio_bytes:
+                self._drop_audio(self._max_audio_bytes)
+        else:
+            if type(event) in _TEXT_EVENTS:
+                size += len(event.text)  # type: ignore[union-attr]
+            size += EVENT_OVERHEAD
+            self._other.append(event)
+            self._other_seq.append(seq)
+            self._other_sizes.append(size)
+            self._other_bytes += size
         self._lot.unpark()
+        if self._audio_bytes + self._other_bytes > self._max_bytes:
+            self._drop_audio(max(0, self._max_bytes - self._other_bytes))
+            return self._other_bytes <= self._max_bytes
+        return True
 
-    def _drop_oldest_audio(self) -> None:
-        for index, item in enumerate(self._items):
-            if type(item) is ev.AudioChunk:
-                del self._items[index]
-                size = len(item.data)
-                self._audio_bytes -= size
-                self.dropped_audio_chunks += 1
-                self.dropped_audio_bytes += size
-                return
-        self._audio_bytes = 0  # pragma: no cover - unreachable: the count tracks the items
+    def _drop_audio(self, keep: int) -> None:
+        """Drop the oldest audio until at most ``keep`` bytes of it remain."""
+        while self._audio and self._audio_bytes > keep:
+            chunk = self._audio.popleft()
+            self._audio_seq.popleft()
+            size = len(chunk.data)
+            self._audio_bytes -= size + EVENT_OVERHEAD
+            self.dropped_audio_chunks += 1
+            self.dropped_audio_bytes += size
 
     def close(self, error: BaseException | None = None) -> None:
         """No more events will come. Queued events are still delivered, then ``error``."""
@@ -82,6 +126,17 @@ class EventQueue:
             self._closed = True
             self._error = error
             self._lot.unpark_all()
+
+    def _pop(self) -> ev.Event:
+        audio, other = self._audio, self._other
+        if audio and (not other or self._audio_seq[0] < self._other_seq[0]):
+            self._audio_seq.popleft()
+            chunk = audio.popleft()
+            self._audio_bytes -= len(chunk.data) + EVENT_OVERHEAD
+            return chunk
+        self._other_seq.popleft()
+        self._other_bytes -= self._other_sizes.popleft()
+        return other.popleft()
 
     async def get(self) -> ev.Event:
         """The next event. Raises :class:`QueueClosed` once closed and drained.
@@ -91,147 +146,80 @@ class EventQueue:
         (issue 7: a second yield per event cost a task step per message at scale).
         Cancellation loses nothing: an event is taken only after the last checkpoint.
         """
-        items = self._items
-        if items:
+        if self._audio or self._other:
             await trio.lowlevel.checkpoint_if_cancelled()
-            item = items.popleft()
-            if type(item) is ev.AudioChunk:
-                self._audio_bytes -= len(item.data)
+            item = self._pop()
             await trio.lowlevel.cancel_shielded_checkpoint()
             return item
-        while not items:
+        while not (self._audio or self._other):
             if self._closed:
                 await trio.lowlevel.checkpoint()
                 raise QueueClosed(self._error)
             await self._lot.park()
-        item = items.popleft()
-        if type(item) is ev.AudioChunk:
-            self._audio_bytes -= len(item.data)
-        return item
-
-
-class OutboundItem(msgspec.Struct):
-    """One encoded client frame waiting for the socket."""
-
-    frame: str
-    audio_seconds: float = 0.0
-    kind: str = "other"
+        return self._pop()
 
 
 class OutboundQueue:
-    """Frames for the socket, in order. Non-audio ``put`` waits when full; audio never waits.
+    """The waiting around the core's :class:`~._buffers.Outbox` (which keeps the frames)."""
 
-    Args:
-        max_items: non-audio frames queued before ``put`` waits.
-        max_audio_seconds: seconds of audio kept queued; the oldest beyond it is dropped.
-    """
-
-    def __init__(self, max_items: int, max_audio_seconds: float) -> None:
-        if max_items < 1:
-            raise ValueError("max_items must be >= 1")
-        if max_audio_seconds < 0:
-            raise ValueError("max_audio_seconds must be >= 0")
-        self._items: deque[OutboundItem] = deque()
-        self._other = 0
-        self._audio_seconds = 0.0
-        self._max_items = max_items
-        self._max_audio_seconds = max_audio_seconds
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
         self._readers = trio.lowlevel.ParkingLot()
         self._writers = trio.lowlevel.ParkingLot()
         self._closed: BaseException | None = None
-        self.dropped_audio_chunks = 0
-        self.dropped_audio_seconds = 0.0
 
     def __len__(self) -> int:
-        return len(self._items)
-
-    @property
-    def audio_seconds(self) -> float:
-        """Seconds of audio queued now."""
-        return self._audio_seconds
-
-    @property
-    def max_audio_seconds(self) -> float:
-        """The audio budget: beyond it the oldest queued audio is dropped."""
-        return self._max_audio_seconds
+        return len(self.outbox)
 
     async def put(self, item: OutboundItem) -> None:
-        """Queue ``item``; waits while ``max_items`` non-audio frames are queued.
+        """Queue ``item``; waits while the outbox is full of non-audio frames.
 
-        Raises the exception given to :meth:`close` once the queue is closed.
+        Raises the exception given to :meth:`close` once the queue is closed. Cancelled,
+        nothing was queued.
         """
-        if item.kind == "audio":
+        if item.kind == AUDIO:
             await trio.lowlevel.checkpoint()
             self._check_open()
-            self._items.append(item)
-            self._audio_seconds += item.audio_seconds
-            while self._audio_seconds > self._max_audio_seconds + 1e-9:
-                self._drop_oldest_audio()
         else:
             await trio.lowlevel.checkpoint_if_cancelled()
-            while self._other >= self._max_items:
+            while self.outbox.full:
                 self._check_open()
                 await self._writers.park()
             self._check_open()
-            self._items.append(item)
-            self._other += 1
             await trio.lowlevel.cancel_shielded_checkpoint()
+        self.outbox.append(item)
         self._readers.unpark()
 
     def _check_open(self) -> None:
         if self._closed is not None:
             raise self._closed
 
-    def _drop_oldest_audio(self) -> None:
-        for index, queued in enumerate(self._items):
-            if queued.kind == "audio":
-                del self._items[index]
-                self._audio_seconds -= queued.audio_seconds
-                self.dropped_audio_chunks += 1
-                self.dropped_audio_seconds += queued.audio_seconds
-                return
-        self._audio_seconds = 0.0  # pragma: no cover
-
     def push_front(self, items: list[OutboundItem]) -> None:
-        """Put back frames that were not sent (or must be re-sent), ahead of everything."""
-        for item in reversed(items):
-            self._items.appendleft(item)
-            if item.kind == "audio":
-                self._audio_seconds += item.audio_seconds
-            else:
-                self._other += 1
-        if items:
-            self._readers.unpark()
+        """Put back frames that were not sent (or must be sent again), ahead of everything."""
+        self.outbox.push_front(items)
+        self.wake()
+
+    def wake(self) -> None:
+        """The outbox changed behind our back (the core's resume plan): wake every waiter."""
+        if len(self.outbox):
+            self._readers.unpark_all()
+        if not self.outbox.full:
+            self._writers.unpark_all()
 
     async def get(self) -> OutboundItem:
         """The next frame; waits until there is one."""
-        while not self._items:
+        while not len(self.outbox):
             await self._readers.park()
         await trio.lowlevel.checkpoint_if_cancelled()
-        return self._pop()
-
-    def get_nowait(self) -> OutboundItem | None:
-        return self._pop() if self._items else None
-
-    def _pop(self) -> OutboundItem:
-        item = self._items.popleft()
-        if item.kind == "audio":
-            self._audio_seconds = max(0.0, self._audio_seconds - item.audio_seconds)
-        else:
-            self._other -= 1
-            self._writers.unpark()
+        item = self.get_nowait()
+        assert item is not None
         return item
 
-    def discard_kind(self, kind: str) -> list[OutboundItem]:
-        """Forget the queued frames of ``kind`` (never audio); returns them, oldest first."""
-        if kind == "audio":
-            raise ValueError("audio is bounded by its budget, not discarded by kind")
-        dropped = [item for item in self._items if item.kind == kind]
-        if dropped:
-            self._items = deque(item for item in self._items if item.kind != kind)
-            self._other -= len(dropped)
-            self._writers.unpark_all()
-        return dropped
+    def get_nowait(self) -> OutboundItem | None:
+        item = self.outbox.popleft()
+        if item is not None and item.kind != AUDIO:
+            self._writers.unpark()
+        return item
 
     @property
     def closed(self) -> bool:

@@ -182,9 +182,15 @@ class Reconnecting(_Event, frozen=True):
 
 
 class Reconnected(_Event, frozen=True):
-    """The session is connected again; ``resumed`` tells whether the context survived."""
+    """The session is connected again.
+
+    ``resumed`` tells whether the context survived (a resumption handle). ``resent_turns``
+    counts the user's turns sent again on the new connection: those the handle did not
+    include, or, on a fresh connection, those not known to be answered (issue 12).
+    """
 
     resumed: bool
+    resent_turns: int = 0
 
 
 class SessionClosed(_Event, frozen=True):

@@ -468,7 +468,7 @@ class LiveEmulator:
                 (``config``, ``resume_handle``, ``ssl_context`` for ``wss://``, handlers...).
         """
         from .._auth import ApiKey
-        from .._session import open_live_session
+        from .._open import open_live_session
 
         kwargs.setdefault("auth", ApiKey(self.api_key or "unchecked"))
         if in_memory:

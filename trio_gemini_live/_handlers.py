@@ -1,0 +1,133 @@
+"""The session's optional handlers (``on_message``, ``on_transcription``...), run in a task.
+
+The receive task never runs user code: it queues ``(handler, argument)`` here and one
+dispatcher task calls the handlers in order, so a slow handler never stalls the socket.
+The queue is bounded and O(1) per item (issue 12): past :data:`MAX_QUEUED` items the oldest
+*droppable* item (``on_message``, ``on_transcription``, ``on_voice_activity``: a stream of
+notifications) goes, counted; the rare control notifications (goAway, handles,
+cancellations, errors) are kept up to the same bound again, then the oldest of those goes.
+A handler that raises is logged and reported to ``on_error``; it never ends the session.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Final, TypeAlias
+
+import trio
+
+from . import events as ev
+
+__all__ = ["HANDLER_NAMES", "Handler", "HandlerDispatcher"]
+
+log: Final = logging.getLogger("trio_gemini_live")
+
+Handler: TypeAlias = Callable[[Any], Any]
+
+#: Every handler ``open_live_session`` takes.
+HANDLER_NAMES: Final = (
+    "on_message",
+    "on_error",
+    "on_close",
+    "on_tool_call",
+    "on_tool_call_cancellation",
+    "on_transcription",
+    "on_voice_activity",
+    "on_session_resumption",
+    "on_go_away",
+)
+#: The handler an event goes to (besides ``events()``).
+_HANDLER_FOR: Final[dict[type, str]] = {
+    ev.ToolCallCancellation: "on_tool_call_cancellation",
+    ev.InputTranscription: "on_transcription",
+    ev.OutputTranscription: "on_transcription",
+    ev.VoiceActivity: "on_voice_activity",
+    ev.SessionResumptionUpdate: "on_session_resumption",
+    ev.GoAway: "on_go_away",
+}
+_DROPPABLE: Final = frozenset({"on_message", "on_transcription", "on_voice_activity"})
+MAX_QUEUED: Final = 4096
+
+
+class HandlerDispatcher:
+    """Queues handler calls from the receive task and runs them in one task, in order."""
+
+    def __init__(self, handlers: dict[str, Handler | None]) -> None:
+        self._handlers = handlers
+        self._droppable: deque[tuple[int, Handler, Any]] = deque()
+        self._control: deque[tuple[int, Handler, Any]] = deque()
+        self._next = 0
+        self._lot = trio.lowlevel.ParkingLot()
+        #: Handler calls that raised.
+        self.errors = 0
+        #: Notifications dropped because the handlers fell far behind.
+        self.dropped = 0
+
+    @property
+    def any(self) -> bool:
+        """Whether any handler is set (otherwise no dispatcher task is needed)."""
+        return any(self._handlers.values())
+
+    def get(self, name: str) -> Handler | None:
+        return self._handlers.get(name)
+
+    def event(self, event: ev.Event) -> None:
+        """Queue ``event`` for its handler, if it has one and it is set."""
+        name = _HANDLER_FOR.get(type(event))
+        if name is not None:
+            self.queue(name, event)
+
+    def queue(self, name: str, arg: Any) -> None:
+        """Queue a call of handler ``name`` (if set) with ``arg``; never blocks."""
+        handler = self._handlers.get(name)
+        if handler is None:
+            return
+        lane = self._droppable if name in _DROPPABLE else self._control
+        lane.append((self._next, handler, arg))
+        self._next += 1
+        if len(self._droppable) + len(self._control) > MAX_QUEUED:
+            # A handler far behind: drop the oldest notification, so that memory stays
+            # bounded and the receive task never waits.
+            (self._droppable or self._control).popleft()
+            self.dropped += 1
+        self._lot.unpark()
+
+    def report(self, error: BaseException) -> None:
+        """Hand ``error`` to ``on_error`` (if set)."""
+        self.queue("on_error", error)
+
+    async def run(self) -> None:
+        """The dispatcher task: call the queued handlers, forever, in order."""
+        while True:
+            while not (self._droppable or self._control):
+                await self._lot.park()
+            droppable, control = self._droppable, self._control
+            if droppable and (not control or droppable[0][0] < control[0][0]):
+                _, handler, arg = droppable.popleft()
+            else:
+                _, handler, arg = control.popleft()
+            await self.call(handler, arg)
+
+    async def call(self, handler: Handler, arg: Any) -> Any:
+        """Call ``handler(arg)`` (awaiting it if async); errors are logged and reported."""
+        try:
+            result = handler(arg)
+            if inspect.isawaitable(result):
+                result = await result
+            return result
+        except Exception as exc:
+            self.errors += 1
+            name = getattr(handler, "__qualname__", repr(handler))
+            log.exception("handler %s raised", name)
+            on_error = self._handlers.get("on_error")
+            if on_error is not None and handler is not on_error:
+                try:
+                    result = on_error(exc)
+                    if inspect.isawaitable(result):
+                        await result
+                except Exception:
+                    log.exception("on_error handler raised")
+            return None
