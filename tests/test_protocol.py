@@ -19,11 +19,19 @@ import trio_gemini_live
 from trio_gemini_live import _wire as w
 from trio_gemini_live import events as ev
 from trio_gemini_live._errors import ProtocolError
-from trio_gemini_live._protocol import TRANSITIONS, IllegalTransition, LiveProtocol, Status
+from trio_gemini_live._protocol import (
+    CLOSED,
+    TRANSITIONS,
+    ConnectionEnd,
+    IllegalTransition,
+    LiveProtocol,
+    Status,
+)
 
 from .strategies import int64s, plausible_server_frames, structs
 
 SETUP = w.Setup(model="models/gemini-test", session_resumption=w.SessionResumptionConfig())
+DROP = ConnectionEnd(CLOSED, 1006)
 
 
 def ready_protocol(setup: w.Setup = SETUP, **kwargs: Any) -> LiveProtocol:
@@ -180,7 +188,7 @@ def test_setup_frame_resumes_the_latest_resumable_handle() -> None:
     proto.receive(frame({"sessionResumptionUpdate": {"resumable": False}}))
     proto.receive(frame({"sessionResumptionUpdate": {"newHandle": "h2", "resumable": False}}))
     assert proto.handle == "h1"
-    proto.connection_lost()
+    proto.connection_ended(DROP, 1.0)
     assert proto.status is Status.DISCONNECTED
     proto.transition(Status.CONNECTING)
     sent = json.loads(proto.setup_frame())
@@ -198,16 +206,19 @@ def test_resume_handle_without_a_resumption_config() -> None:
     }
 
 
-def test_client_frame_refuses_setup_and_counts_messages() -> None:
+def test_prepare_refuses_setup_and_written_counts_the_connection_s_indexes() -> None:
     proto = ready_protocol()
     with pytest.raises(ValueError):
-        proto.client_frame(w.ClientMessage(setup=SETUP))
+        proto.prepare(w.ClientMessage(setup=SETUP), "other")
     text = w.ClientMessage(realtime_input=w.RealtimeInput(text="hi"))
-    assert proto.client_frame(text) == b'{"realtimeInput":{"text":"hi"}}'
-    proto.client_frame(text)
-    assert proto.sent_on_connection == 2
-    proto.connection_lost()
-    assert proto.sent_on_connection == 0
+    item = proto.prepare(text, "text")
+    assert item.frame == '{"realtimeInput":{"text":"hi"}}' and item.kind == "text"
+    assert proto.sent_index == 0  # preparing (or queueing) is not writing
+    assert [proto.written(item), proto.written(item)] == [1, 2]  # setup is index 0
+    proto.connection_ended(DROP, 1.0)
+    proto.transition(Status.CONNECTING)
+    proto.setup_frame()
+    assert proto.sent_index == 0
 
 
 def test_tool_calls_are_tracked_until_answered_or_cancelled() -> None:
@@ -222,7 +233,10 @@ def test_tool_calls_are_tracked_until_answered_or_cancelled() -> None:
     assert set(proto.active_tool_calls) == {"a", "c"}
     answer = w.ClientMessage(tool_response=w.ToolResponse(function_responses=[
         w.FunctionResponse(id="a", name="f", response={"output": 1})]))
-    assert proto.client_frame(answer) == w.encode(answer)
+    item = proto.prepare(answer, "tool_response")
+    assert item.frame.encode() == w.encode(answer) and item.call_ids == ("a",)
+    assert set(proto.active_tool_calls) == {"a", "c"}  # answered once committed
+    proto.queued(item)
     assert set(proto.active_tool_calls) == {"c"}
 
 
@@ -239,7 +253,9 @@ def test_vertex_calls_without_ids_get_ids_the_server_never_sees() -> None:
     answer = w.ClientMessage(tool_response=w.ToolResponse(function_responses=[
         w.FunctionResponse(id=ids[0], name="f", response={}),
         w.FunctionResponse(id="server-id", name="h", response={})]))
-    sent = json.loads(proto.client_frame(answer))
+    item = proto.prepare(answer, "tool_response")
+    proto.queued(item)
+    sent = json.loads(item.frame)
     assert sent == {"toolResponse": {"functionResponses": [
         {"name": "f", "response": {}}, {"id": "server-id", "name": "h", "response": {}}]}}
     assert set(proto.active_tool_calls) == {ids[1]}
@@ -265,7 +281,7 @@ def test_go_away_sets_a_deadline_that_a_new_connection_clears() -> None:
     assert proto.go_away_deadline == 150.0
     proto.receive(frame({"goAway": {"timeLeft": -3}}), now=200.0)
     assert proto.go_away_deadline == 200.0  # a negative Duration is clamped to "now"
-    proto.connection_lost()
+    proto.connection_ended(DROP, 201.0)
     assert proto.go_away_deadline is None
 
 
@@ -436,23 +452,28 @@ def test_any_conversation_keeps_the_state_valid(
             message = w.decode_server_message(data)
             apply_to_model(model, message, events, now)
         elif kind == "answer" and proto.status is Status.READY:
-            proto.client_frame(_answer(arg))
+            proto.queued(proto.prepare(_answer(arg), "tool_response"))
             model.active -= set(arg)
         elif kind == "answer_generated" and proto.status is Status.READY:
             generated = sorted(i for i in proto.active_tool_calls if i.startswith("trio-"))[:arg]
-            sent = json.loads(proto.client_frame(_answer(generated)))
-            for response in sent["toolResponse"]["functionResponses"]:
+            item = proto.prepare(_answer(generated), "tool_response")
+            proto.queued(item)
+            for response in json.loads(item.frame)["toolResponse"]["functionResponses"]:
                 assert "id" not in response  # made-up ids never reach the server
             model.active -= set(generated)
         elif kind == "drop":
-            proto.connection_lost()
+            closing = proto.status is Status.CLOSING
+            proto.connection_ended(DROP, now, closing=closing)
             model.deadline = None
             if proto.status is Status.DISCONNECTED:
-                proto.transition(Status.CONNECTING)
+                proto.connecting(now)
                 sent = json.loads(proto.setup_frame())
                 resumption = sent["setup"]["sessionResumption"]
                 assert resumption == ({"handle": model.handle} if model.handle else {})
                 proto.receive(b'{"setupComplete": {}}')
+                proto.after_setup(now)
+                # Not a transparent resumption: the new server state issued no calls.
+                model.active = set()
             elif proto.status is Status.CLOSING:
                 proto.transition(Status.CLOSED)
         elif kind == "close" and proto.status in (Status.READY, Status.SETUP_PENDING):
