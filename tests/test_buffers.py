@@ -122,6 +122,7 @@ def test_outbox_keeps_order_across_its_two_lanes() -> None:
     for name in names:
         box.append(item(name, "audio" if name.startswith("a") else "text", 0.1))
     box.push_front([item("r1", "text"), item("r2", "audio", 0.1)])
+    assert [i.frame for i in box] == ["r1", "r2", *names]  # a snapshot, nothing taken
     out = []
     while (popped := box.popleft()) is not None:
         out.append(popped.frame)

@@ -296,9 +296,7 @@ class CoreMachine(RuleBasedStateMachine):
             return
         for call_id, call in self.proto.active_tool_calls.items():
             assert call.id == call_id
-        queued = {
-            i for item in list(self.proto.outbox._other) for i in item.call_ids  # noqa: SLF001
-        }
+        queued = {i for item in self.proto.outbox for i in item.call_ids}
         assert not queued & set(self.proto.active_tool_calls)
 
 

@@ -18,7 +18,7 @@ oldest audio used to scan past every queued frame that was not audio).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Final
 
 import msgspec
@@ -105,6 +105,15 @@ class Outbox:
 
     def __len__(self) -> int:
         return len(self._audio) + len(self._other)
+
+    def __iter__(self) -> Iterator[OutboundItem]:
+        """The queued frames, oldest first (a snapshot; for inspection, not the hot path)."""
+        merged = sorted(
+            [*zip(self._audio_seq, self._audio, strict=True),
+             *zip(self._other_seq, self._other, strict=True)],
+            key=lambda pair: pair[0],
+        )
+        return iter([item for _, item in merged])
 
     @property
     def full(self) -> bool:
