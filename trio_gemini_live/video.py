@@ -184,6 +184,11 @@ class VideoPacer:
         self._held_since = None
         self._wake()
 
+    @property
+    def active(self) -> bool:
+        """Whether the user is active, as last told (:meth:`activity`, :meth:`handle`)."""
+        return self._active
+
     def handle(self, event: Event) -> None:
         """Route a session event: ``VoiceActivity`` start/end -> :meth:`activity`.
 
