@@ -203,24 +203,22 @@ class TurnMetrics(_Event, frozen=True):
     Emitted by the session right after the :class:`TurnComplete` of every model turn that
     had output. Times are in seconds; a figure the turn does not allow is ``None``.
 
-    Attributes:
-        time_to_first_output: From the end of the user's turn to the model's first output
-            (text, transcript, audio or a tool call). ``None`` when the end of the user's
-            turn was not seen (automatic voice activity detection without the server's
-            ``voiceActivity`` or a finished input transcription; a proactive turn).
-        time_to_first_audio: From the end of the user's turn to the first audio chunk
-            (``None`` also for a turn without audio). With a tool call in the turn, it
-            includes the time the tool took.
-        duration: From the first output to ``TurnComplete``.
-        tokens_per_second: ``response_tokens`` over the time from the first output to
-            ``GenerationComplete`` (or ``TurnComplete``), when usage was reported.
-        response_tokens: The response token count of the turn's last usage report, as the
-            server gave it (whether reports are per turn or cumulative is disputed,
-            PROTOCOL.md 4).
-        interrupted: The turn was interrupted (barge-in).
-        user_turn_end: What marked the end of the user's turn: ``"text"``,
-            ``"client_turn"``, ``"activity_end"``, ``"audio_stream_end"``,
-            ``"voice_activity"``, ``"input_transcription"``, or ``None``.
+    * ``time_to_first_output``: from the end of the user's turn to the model's first output
+      (text, transcript, audio or a tool call). ``None`` when the end of the user's turn was
+      not seen (automatic voice activity detection without the server's ``voiceActivity``
+      or a finished input transcription; a proactive turn).
+    * ``time_to_first_audio``: from the end of the user's turn to the first audio chunk
+      (``None`` also for a turn without audio). With a tool call in the turn, it includes
+      the time the tool took.
+    * ``duration``: from the first output to ``TurnComplete``.
+    * ``tokens_per_second``: ``response_tokens`` over the time from the first output to
+      ``GenerationComplete`` (or ``TurnComplete``), when usage was reported.
+    * ``response_tokens``: the response token count of the turn's last usage report, as the
+      server gave it (whether reports are per turn or cumulative is disputed, PROTOCOL.md 4).
+    * ``interrupted``: the turn was interrupted (barge-in).
+    * ``user_turn_end``: what marked the end of the user's turn: ``"text"``,
+      ``"client_turn"``, ``"activity_end"``, ``"audio_stream_end"``, ``"voice_activity"``,
+      ``"input_transcription"``, or ``None``.
     """
 
     time_to_first_output: float | None = None
@@ -235,13 +233,10 @@ class TurnMetrics(_Event, frozen=True):
 class Stalled(_Event, frozen=True):
     """The model owes an answer and the server has sent nothing for ``seconds`` (issue 14).
 
-    A healthy socket can carry a dead stream (the keepalive only catches dead sockets).
-    Reported once per silence; any server message ends the stall.
-
-    Attributes:
-        seconds: How long the server has been silent.
-        owed: ``"turn"`` (a user turn was sent or heard) or ``"tool_response"`` (tool
-            results were sent).
+    ``owed`` is ``"turn"`` (a user turn was sent, or the server heard one end) or
+    ``"tool_response"`` (tool results were sent). A healthy socket can carry a dead stream
+    (the keepalive only catches dead sockets). Reported once per silence; any server
+    message ends the stall.
     """
 
     seconds: float
