@@ -3,6 +3,8 @@ history it re-seeds a fresh connection with. Pure: scripted events and timestamp
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 import pytest
 import trio
@@ -267,3 +269,75 @@ async def test_history_is_accepted_by_the_emulator_and_remembered(
         {"role": "model", "text": '[tool call get_weather({"city":"Paris"}) -> '
                                   '{"output":{"celsius":21}}]\nIt is 21 degrees.'},
     ]
+
+
+async def test_a_real_conversation_recorded_and_carried_to_a_fresh_session(
+        live_emulator: LiveEmulator, nursery: trio.Nursery) -> None:
+    """Fed the way the session will feed it (sends, then every event), from an emulator
+    conversation: a text turn, a spoken turn, a tool call. Its history then seeds a fresh
+    session, as re-seeding after a lost resumption handle will (issue 14)."""
+    from trio_gemini_live.testing import speech_like_pcm
+
+    config = LiveConfig(
+        response_modalities=["AUDIO"], input_audio_transcription={},
+        output_audio_transcription={},
+        tools=[{"function_declarations": [{"name": "get_weather", "parameters": {
+            "type": "OBJECT", "properties": {"city": {"type": "STRING"}}}}]}])
+    record = ConversationRecord()
+
+    async def turn(session: Any) -> None:
+        async for event in session.events():
+            record.event(event, trio.current_time())
+            if isinstance(event, ev.ToolCall):
+                responses = [FunctionResponse(id=c.id, name=c.name,
+                                              response={"output": {"celsius": 21}})
+                             for c in event.calls]
+                await session.send_tool_response(responses)
+                record.tool_results(responses, trio.current_time())
+            if isinstance(event, ev.TurnComplete):
+                return
+
+    with trio.fail_after(20):
+        async with live_emulator.open_session(nursery, config=config, in_memory=True) as session:
+            await session.send_client_content("Hello")
+            record.user_text("Hello", trio.current_time())
+            await turn(session)
+            pcm = speech_like_pcm(1.0, trail_silence=0.8)
+            for i in range(0, len(pcm), 3200):
+                await session.send_realtime_input(audio=pcm[i : i + 3200])
+            await turn(session)
+            await session.send_client_content("Ask get_weather")
+            record.user_text("Ask get_weather", trio.current_time())
+            await turn(session)
+    heard = record.turns[2].text  # the emulator's transcript: "[audio 1.Ns]"
+    assert heard.startswith("[audio 1.")
+    assert brief(record) == [
+        ("user", "Hello", False),
+        ("model", 'I heard: "Hello". This is turn 1 of our conversation.', False),
+        ("user", heard, False),
+        ("model", f'I heard: "{heard}". This is turn 2 of our conversation.', False),
+        ("user", "Ask get_weather", False),
+        ("model", "", False),
+        ("tool", "", False),
+        ("model", 'The result of get_weather is {"output": {"celsius": 21}}.', False),
+    ]
+    assert record.turns[5].tool_calls[0].name == "get_weather"
+    history = record.as_history()
+    with trio.fail_after(20):
+        async with live_emulator.open_session(
+                nursery, config=LiveConfig(response_modalities=["TEXT"]),
+                in_memory=True) as fresh:
+            await fresh.send_client_content(history, turn_complete=False)
+            await fresh.send_client_content("What did I ask?")
+            await until_turn_complete(fresh)
+    remembered = live_emulator.history()
+    assert [h["role"] for h in remembered] == ["user", "model"] * 4
+    assert remembered[4]["text"] == "Ask get_weather"
+    assert remembered[5]["text"].startswith('[tool call get_weather({"city":"city"}) -> ')
+    assert remembered[-2] == {"role": "user", "text": "What did I ask?"}
+
+
+async def until_turn_complete(session: Any) -> None:
+    async for event in session.events():
+        if isinstance(event, ev.TurnComplete):
+            return
