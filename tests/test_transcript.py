@@ -341,3 +341,15 @@ async def until_turn_complete(session: Any) -> None:
     async for event in session.events():
         if isinstance(event, ev.TurnComplete):
             return
+
+
+def test_late_transcription_after_tool_results_is_a_new_user_turn() -> None:
+    record = ConversationRecord()
+    record.user_text("Weather?", 0.0)
+    feed(record, (1.0, ev.ToolCall(calls=(CALL,))))
+    record.tool_results([RESULT], 2.0)
+    feed(record, (3.0, ev.OutputTranscription(text="21 degrees.")),
+         (3.2, ev.InputTranscription(text="Thanks")),  # the user speaks over the answer
+         (3.5, ev.TurnComplete()), (4.0, ev.InputTranscription(text="!", finished=True)))
+    assert [t.role for t in record.turns] == ["user", "model", "tool", "model", "user"]
+    assert record.turns[-1].text == "Thanks!"

@@ -239,6 +239,7 @@ class ConversationRecord:
                 self._append(entry, entry.text, text)
                 self._slots.append(entry)
                 self._close(entry, now)
+                self._user_since_model = False
             elif text:
                 self.user_text(text, now, turn_complete=False)
         if turn_complete and self._typed is not None:
@@ -263,6 +264,9 @@ class ConversationRecord:
             self._model = None
         entry = Turn(role="tool", tool_results=tuple(responses), started_at=now, ended_at=now)
         self._slots.append(entry)
+        # The model's next words answer these results: late input transcription is not
+        # theirs to precede.
+        self._user_since_model = True
         self._completed += 1
         self._changed()
 
