@@ -190,7 +190,8 @@ def test_statistics_are_exact_up_to_the_reservoir() -> None:
     assert stats.time_to_first_audio_p95 == pytest.approx(percentile(ordered, 0.95))
     fields = tracker.statistics_fields()
     assert fields["time_to_first_audio_p95"] == stats.time_to_first_audio_p95
-    assert set(fields) == {"turns", "time_to_first_output_p50", "time_to_first_output_p95",
+    assert fields["measured_turns"] == 100
+    assert set(fields) == {"measured_turns", "time_to_first_output_p50", "time_to_first_output_p95",
                            "time_to_first_audio_p50", "time_to_first_audio_p95"}
 
 

@@ -248,8 +248,11 @@ class LatencyTracker:
         )
 
     def statistics_fields(self) -> dict[str, Any]:
-        """:meth:`statistics` as keyword arguments, for flat ``SessionStatistics`` fields."""
-        return msgspec.structs.asdict(self.statistics())
+        """:meth:`statistics` as keyword arguments for flat ``SessionStatistics`` fields:
+        ``measured_turns`` and the four percentiles, under their own names."""
+        fields = msgspec.structs.asdict(self.statistics())
+        fields["measured_turns"] = fields.pop("turns")
+        return fields
 
     # --- internals ------------------------------------------------------------------------
 

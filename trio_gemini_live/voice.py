@@ -279,7 +279,8 @@ async def stream_wav(
     """Send a 16-bit WAV file as a microphone would, and end the turn (see :func:`stream_pcm`).
 
     Any rate (resampled to 16 kHz); several channels are mixed to mono. The file is read in
-    a worker thread.
+    a worker thread (a test on Trio's autojump clock, which jumps while a thread runs, reads
+    it first with :func:`~trio_gemini_live.audio.read_wav` and calls :func:`stream_pcm`).
 
     Returns:
         The seconds of audio sent.
