@@ -50,6 +50,13 @@ EXPECTED = {
         'model said: The result of get_weather is {"output": {"celsius": 21.0}}.',
     ],
     "telephony_bridge": ["μ-law bytes", "to the phone"],
+    "voice_input": [
+        "streamed 1.0 s, then audio_stream_end",
+        'model: I heard: "[audio 1.0s]". This is turn 1 of our conversation.',
+        # The 300 ms pre-roll, then 0.8 s of live audio.
+        'model: I heard: "[audio 1.1s]". This is turn 1 of our conversation.',
+        "frames: 15 submitted, ",
+    ],
     "survive_go_away": [
         "[goAway:",
         "[reconnected, resumed=True]",

@@ -772,22 +772,51 @@ def tone(
     return _to_bytes(samples)
 
 
-def speechlike(seconds: float, rate: int = INPUT_RATE, seed: int = 0) -> bytes:
-    """Syllable-like voiced bursts separated by pauses: a stand-in for speech in VAD demos.
+def speechlike(
+    seconds: float,
+    rate: int = INPUT_RATE,
+    seed: int = 0,
+    *,
+    word_pauses: bool = True,
+    lead_silence: float = 0.0,
+    trail_silence: float = 0.0,
+) -> bytes:
+    """Syllable-like voiced bursts: a stand-in for speech in VAD demos and tests.
 
     Syllables are 80-250 ms of a harmonic tone (fundamental 100-220 Hz, four harmonics,
-    a smooth envelope), 2-5 per word, with 40-120 ms gaps inside words and 250-700 ms
-    pauses between words. Deterministic for a given ``seed``.
+    a smooth envelope), 2-5 per word, with 40-120 ms gaps inside words. Between words:
+
+    * ``word_pauses=True`` (default): pauses of 250-700 ms, so a voice activity detector
+      that ends speech after 500 ms of silence (the Live API's and the emulator's default)
+      hears several utterances;
+    * ``word_pauses=False``: the same short gaps as inside words, so the whole stretch is
+      one utterance (:func:`trio_gemini_live.testing.speech_like_pcm` is this).
+
+    Every 20 ms frame of a syllable's middle is far above the emulator's VAD threshold
+    (500 RMS); the gaps are exact silence. Deterministic for a given ``seed``.
+
+    Args:
+        seconds: Duration of the speech-like part (it may end inside a syllable or a gap).
+        rate: Sample rate (Hz).
+        seed: Seed of the syllables' lengths, pitches and levels.
+        word_pauses: Long pauses between words (several utterances) or not (one).
+        lead_silence: Seconds of silence before the speech.
+        trail_silence: Seconds of silence after it (enough for a VAD to end the turn:
+            more than the server's ``silenceDurationMs``, 500 ms by default).
+
+    Returns:
+        16-bit mono PCM, ``round(seconds * rate)`` samples plus the silences.
 
     Raises:
         ValueError: a negative duration or a bad rate.
     """
     _check_rate(rate, "rate")
-    if seconds < 0:
-        raise ValueError("seconds must not be negative")
+    if seconds < 0 or lead_silence < 0 or trail_silence < 0:
+        raise ValueError("seconds, lead_silence and trail_silence must not be negative")
     rng = random.Random(seed)
     total = round(seconds * rate)
-    out = array("h")
+    out = array("h", bytes(2 * round(lead_silence * rate)))
+    total += len(out)
     while len(out) < total:
         for _ in range(rng.randint(2, 5)):
             length = int(rng.uniform(0.08, 0.25) * rate)
@@ -801,6 +830,8 @@ def speechlike(seconds: float, rate: int = INPUT_RATE, seed: int = 0) -> bytes:
                          + 0.25 * math.sin(3 * phase) + 0.125 * math.sin(4 * phase))
                 out.append(_clip16(level * envelope * value))
             out.extend(array("h", bytes(2 * int(rng.uniform(0.04, 0.12) * rate))))
-        out.extend(array("h", bytes(2 * int(rng.uniform(0.25, 0.7) * rate))))
+        pause = rng.uniform(0.25, 0.7) if word_pauses else rng.uniform(0.04, 0.12)
+        out.extend(array("h", bytes(2 * int(pause * rate))))
     del out[total:]
+    out.extend(array("h", bytes(2 * round(trail_silence * rate))))
     return _to_bytes(out)

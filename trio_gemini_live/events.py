@@ -4,11 +4,12 @@ One server message becomes zero or more events, always in this order::
 
     SetupComplete, TextChunk / AudioChunk (in the order of the model turn's parts),
     InputTranscription, OutputTranscription, Grounding, Interrupted, GenerationComplete,
-    UsageUpdate, TurnComplete, ToolCall, ToolCallCancellation, VoiceActivity,
+    UsageUpdate, TurnComplete, TurnMetrics, ToolCall, ToolCallCancellation, VoiceActivity,
     SessionResumptionUpdate, GoAway, UnknownMessage
 
 Content always comes before ``TurnComplete`` (PROTOCOL.md 4). The session adds its own
-events: :class:`Reconnecting`, :class:`Reconnected` and :class:`SessionClosed`.
+events: :class:`TurnMetrics` (right after the ``TurnComplete`` it measures),
+:class:`Stalled`, :class:`Reconnecting`, :class:`Reconnected` and :class:`SessionClosed`.
 
 Events are small frozen structs, meant for ``match``::
 
@@ -41,10 +42,12 @@ __all__ = [
     "SessionClosed",
     "SessionResumptionUpdate",
     "SetupComplete",
+    "Stalled",
     "TextChunk",
     "ToolCall",
     "ToolCallCancellation",
     "TurnComplete",
+    "TurnMetrics",
     "UnknownMessage",
     "Usage",
     "UsageUpdate",
@@ -200,6 +203,52 @@ class SessionClosed(_Event, frozen=True):
     reason: str = ""
 
 
+class TurnMetrics(_Event, frozen=True):
+    """How long the model took, measured on the client's clock (issue 14).
+
+    Emitted by the session right after the :class:`TurnComplete` of every model turn that
+    had output. Times are in seconds; a figure the turn does not allow is ``None``.
+
+    * ``time_to_first_output``: from the end of the user's turn to the model's first output
+      (text, transcript, audio or a tool call). ``None`` when the end of the user's turn was
+      not seen (automatic voice activity detection without the server's ``voiceActivity``
+      or a finished input transcription; a proactive turn).
+    * ``time_to_first_audio``: from the end of the user's turn to the first audio chunk
+      (``None`` also for a turn without audio). With a tool call in the turn, it includes
+      the time the tool took.
+    * ``duration``: from the first output to ``TurnComplete``.
+    * ``tokens_per_second``: ``response_tokens`` over the time from the first output to
+      ``GenerationComplete`` (or ``TurnComplete``), when usage was reported.
+    * ``response_tokens``: the response token count of the turn's last usage report, as the
+      server gave it (whether reports are per turn or cumulative is disputed, PROTOCOL.md 4).
+    * ``interrupted``: the turn was interrupted (barge-in).
+    * ``user_turn_end``: what marked the end of the user's turn: ``"text"``,
+      ``"client_turn"``, ``"activity_end"``, ``"audio_stream_end"``, ``"voice_activity"``,
+      ``"input_transcription"``, or ``None``.
+    """
+
+    time_to_first_output: float | None = None
+    time_to_first_audio: float | None = None
+    duration: float = 0.0
+    tokens_per_second: float | None = None
+    response_tokens: int | None = None
+    interrupted: bool = False
+    user_turn_end: str | None = None
+
+
+class Stalled(_Event, frozen=True):
+    """The model owes an answer and the server has sent nothing for ``seconds`` (issue 14).
+
+    ``owed`` is ``"turn"`` (a user turn was sent, or the server heard one end) or
+    ``"tool_response"`` (tool results were sent). A healthy socket can carry a dead stream
+    (the keepalive only catches dead sockets). Reported once per silence; any server
+    message ends the stall.
+    """
+
+    seconds: float
+    owed: str
+
+
 Event: TypeAlias = (
     SetupComplete
     | TextChunk
@@ -211,12 +260,14 @@ Event: TypeAlias = (
     | GenerationComplete
     | UsageUpdate
     | TurnComplete
+    | TurnMetrics
     | ToolCall
     | ToolCallCancellation
     | VoiceActivity
     | SessionResumptionUpdate
     | GoAway
     | UnknownMessage
+    | Stalled
     | Reconnecting
     | Reconnected
     | SessionClosed

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from .. import _wire as w
-from ..audio import tone
+from ..audio import speechlike, tone
 
 __all__ = [
     "OUTPUT_RATE",
@@ -77,20 +77,19 @@ def synthesize_speech(text: str, rate: int = OUTPUT_RATE) -> Iterator[tuple[str,
 
 
 def speech_like_pcm(seconds: float, rate: int = 16_000, *, lead_silence: float = 0.0,
-                    trail_silence: float = 0.0) -> bytes:
-    """Speech-like test input: syllable-length tones with a wobbling pitch, between silences.
+                    trail_silence: float = 0.0, seed: int = 0) -> bytes:
+    """Speech-like test input that the emulator hears as one utterance.
 
-    Used by the demo and by tests to drive the emulator's voice activity detection. Unlike
-    :func:`trio_gemini_live.audio.speechlike` (whose pauses between words reach 700 ms),
-    the syllables follow each other without a pause, so the whole stretch is one utterance
-    for a VAD that ends speech after 500 ms of silence.
+    A thin alias (issue 14: one speech-like generator) of
+    :func:`trio_gemini_live.audio.speechlike` with ``word_pauses=False``: syllables with
+    short gaps (at most 120 ms) and no pause between words, so the whole stretch is one
+    utterance for a VAD that ends speech after 300 ms of silence or more; end it with
+    ``trail_silence`` longer than the server's ``silenceDurationMs`` (500 ms by default).
+    Used by the demo, the docs' examples and the tests to drive the emulator's voice
+    activity detection.
     """
-    out = bytearray(2 * int(rate * lead_silence))
-    syllable_ms = 150
-    for n in range(max(1, int(seconds * 1000) // syllable_ms)):
-        out += tone(160.0 + 40.0 * (n % 5), syllable_ms / 1000, rate, amplitude=6000 / 32767)
-    out += bytes(2 * int(rate * trail_silence))
-    return bytes(out)
+    return speechlike(seconds, rate, seed, word_pauses=False, lead_silence=lead_silence,
+                      trail_silence=trail_silence)
 
 
 def frame_rms(pcm: bytes) -> float:
