@@ -204,6 +204,7 @@ async def open_live_session(
     )
     session = LiveSession(
         model=model,
+        config=config,
         auth=resolved_auth,
         api_version=api_version,
         endpoint=endpoint,

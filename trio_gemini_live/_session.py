@@ -50,6 +50,7 @@ from ._websocket import ConnectionClosed
 
 if TYPE_CHECKING:
     from ._auth import Auth
+    from ._config import LiveConfig
     from ._connection import Connect
     from ._websocket import MessageConnection, WebSocket
 
@@ -122,6 +123,7 @@ class LiveSession:
         self,
         *,
         model: str,
+        config: LiveConfig,
         auth: Auth,
         api_version: str,
         endpoint: str | None,
@@ -132,6 +134,7 @@ class LiveSession:
         tools: ToolCallRunner,
     ) -> None:
         self._model = model
+        self._config = config
         self._auth = auth
         self._api_version = api_version
         self._endpoint = endpoint
@@ -177,6 +180,16 @@ class LiveSession:
     def status(self) -> Status:
         """The current :class:`~trio_gemini_live.Status`."""
         return self._status
+
+    @property
+    def model(self) -> str:
+        """The model name, as given to ``open_live_session``."""
+        return self._model
+
+    @property
+    def config(self) -> LiveConfig:
+        """The session's :class:`~trio_gemini_live.LiveConfig` (as given)."""
+        return self._config
 
     @property
     def session_id(self) -> str | None:

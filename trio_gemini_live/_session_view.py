@@ -1,8 +1,7 @@
 """What the voice and video helpers read from a session: its config and model rules.
 
 One place for it, so that the helpers (:mod:`.voice`, :mod:`.video`) stay written against
-the session's public surface. ``LiveSession`` does not expose its config or model yet
-(issue 11 rewrites it); until it does, these read its private attributes, and return
+the session's public surface (``LiveSession.config`` and ``.model``); they return
 ``None`` for anything else that looks like a session (test doubles).
 """
 
@@ -18,20 +17,14 @@ __all__ = ["manual_activity", "session_config", "turn_coverage"]
 
 def session_config(session: Any) -> LiveConfig | None:
     """The session's :class:`LiveConfig`, if it can be read."""
-    for name in ("config", "_config"):
-        config = getattr(session, name, None)
-        if isinstance(config, LiveConfig):
-            return config
-    return None
+    config = getattr(session, "config", None)
+    return config if isinstance(config, LiveConfig) else None
 
 
 def session_model(session: Any) -> str | None:
     """The session's model id, if it can be read."""
-    for name in ("model", "_model"):
-        model = getattr(session, name, None)
-        if isinstance(model, str):
-            return model
-    return None
+    model = getattr(session, "model", None)
+    return model if isinstance(model, str) else None
 
 
 def manual_activity(session: Any) -> bool | None:
