@@ -278,57 +278,23 @@ def test_watchdog_bad_timeout(timeout: float) -> None:
         StallWatchdog(timeout)
 
 
-# --- against the emulator ------------------------------------------------------------------
+# --- against the emulator, through the session ---------------------------------------------
 
 
-async def observe(session: LiveSession, tracker: LatencyTracker | None,
-                  dog: StallWatchdog | None, until: Callable[[ev.Event], bool],
+async def collect(session: LiveSession, until: Callable[[ev.Event], bool],
                   seen: list[ev.Event] | None = None) -> list[ev.Event]:
-    """Read events as the session will feed the tracker and the watchdog; the watchdog's
-    timer runs as the session's task will (StallWatchdog's docstring). Events (and the
-    metrics and stalls made of them) are appended to ``seen`` as they come."""
+    """The session's events up to the first that ``until`` accepts (appended to ``seen``)."""
     seen = [] if seen is None else seen
-    changed = trio.Event()
-
-    async def timer() -> None:
-        nonlocal changed
-        assert dog is not None
-        while True:
-            deadline = dog.deadline()
-            if deadline is None:
-                await changed.wait()
-                changed = trio.Event()
-                continue
-            await trio.sleep_until(deadline)
-            stalled = dog.check(trio.current_time())
-            if stalled is not None:
-                seen.append(stalled)
-
-    async with trio.open_nursery() as nursery:
-        if dog is not None:
-            nursery.start_soon(timer)
-        async for event in session.events():
-            now = trio.current_time()
-            seen.append(event)
-            if dog is not None:
-                dog.heard(now)
-                if dog.event(event, now):
-                    changed.set()
-            if tracker is not None:
-                metrics = tracker.event(event, now)
-                if metrics is not None:
-                    seen.append(metrics)
-            if until(event):
-                break
-        nursery.cancel_scope.cancel()
+    async for event in session.events():
+        seen.append(event)
+        if until(event):
+            break
     return seen
 
 
-async def send_text(session: LiveSession, text: str, *feeds: LatencyTracker | StallWatchdog,
-                    ) -> None:
-    await session.send_client_content(text)
-    for feed in feeds:
-        feed.sent("client_turn", trio.current_time())
+def after_turn(event: ev.Event) -> bool:
+    # TurnMetrics comes right after its TurnComplete (the documented order).
+    return isinstance(event, ev.TurnMetrics)
 
 
 @pytest.mark.live_emulator(audio_chunk_delay=0.1)
@@ -337,15 +303,14 @@ async def test_latency_figures_against_the_emulators_delays(
         autojump_clock: trio.testing.MockClock) -> None:
     live_emulator.send_delay = 0.25  # before every server message
     config = LiveConfig(response_modalities=["AUDIO"], output_audio_transcription={})
-    tracker = LatencyTracker()
     with trio.fail_after(60):
         async with live_emulator.open_session(nursery, config=config, in_memory=True) as session:
             record = await live_emulator.wait_connection()
             for text in ("Hello", "Two words please"):
                 before = len(record.sent)
-                await send_text(session, text, tracker)
-                seen = await observe(session, tracker, None,
-                                     lambda e: isinstance(e, ev.TurnComplete))
+                await session.send_client_content(text)
+                seen = await collect(session, after_turn)
+                assert isinstance(seen[-2], ev.TurnComplete)
                 metrics = [e for e in seen if isinstance(e, ev.TurnMetrics)]
                 assert len(metrics) == 1
                 (m,) = metrics
@@ -360,8 +325,9 @@ async def test_latency_figures_against_the_emulators_delays(
                 assert m.response_tokens and m.tokens_per_second == pytest.approx(
                     m.response_tokens / (m.duration - 0.25))  # GenerationComplete: 1 delay
                 assert m.user_turn_end == "client_turn" and not m.interrupted
-    stats = tracker.statistics()
+            stats = session.statistics().latency
     assert stats.turns == 2 and stats.time_to_first_audio_p95 == pytest.approx(0.25)
+    assert stats.time_to_first_output_p50 == pytest.approx(0.25)
 
 
 async def test_latency_of_a_voice_turn_ended_by_activity_end(
@@ -370,16 +336,13 @@ async def test_latency_of_a_voice_turn_ended_by_activity_end(
     live_emulator.send_delay = 0.5
     config = LiveConfig(response_modalities=["AUDIO"], realtime_input_config={
         "automatic_activity_detection": {"disabled": True}})
-    tracker = LatencyTracker()
     with trio.fail_after(60):
         async with live_emulator.open_session(nursery, config=config, in_memory=True) as session:
             await session.send_realtime_input(activity_start=True)
-            tracker.sent("activity_start", trio.current_time())
             await session.send_realtime_input(audio=speech_like_pcm(0.5))
             await trio.sleep(1.0)
             await session.send_realtime_input(activity_end=True)
-            tracker.sent("activity_end", trio.current_time())
-            seen = await observe(session, tracker, None, lambda e: isinstance(e, ev.TurnComplete))
+            seen = await collect(session, after_turn)
     (m,) = [e for e in seen if isinstance(e, ev.TurnMetrics)]
     assert m.user_turn_end == "activity_end"
     assert m.time_to_first_audio == pytest.approx(0.5)
@@ -388,21 +351,23 @@ async def test_latency_of_a_voice_turn_ended_by_activity_end(
 async def test_watchdog_fires_on_a_stalled_stream(
         live_emulator: LiveEmulator, nursery: trio.Nursery,
         autojump_clock: trio.testing.MockClock) -> None:
-    dog = StallWatchdog(5.0)
     config = LiveConfig(response_modalities=["TEXT"])
     with trio.fail_after(60):
-        async with live_emulator.open_session(nursery, config=config, in_memory=True) as session:
+        async with live_emulator.open_session(
+            nursery, config=config, in_memory=True, stall_timeout=5.0
+        ) as session:
             live_emulator.pause()  # the socket stays healthy; the stream is dead
-            await send_text(session, "Hello", dog)
+            await session.send_client_content("Hello")
             start = trio.current_time()
             seen: list[ev.Event] = []
             with trio.move_on_after(20):
-                await observe(session, None, dog, lambda e: False, seen)
+                await collect(session, lambda e: False, seen)
             stalled = [e for e in seen if isinstance(e, ev.Stalled)]
             assert stalled == [ev.Stalled(seconds=pytest.approx(5.0), owed="turn")]
-            assert dog.stalls == 1
+            assert session.statistics().stalls == 1
+            assert session.statistics().reconnects == 0  # only an event by default
             live_emulator.resume()
-            seen = await observe(session, None, dog, lambda e: isinstance(e, ev.TurnComplete))
+            seen = await collect(session, lambda e: isinstance(e, ev.TurnComplete))
             assert not [e for e in seen if isinstance(e, ev.Stalled)]
             assert trio.current_time() - start >= 20
 
@@ -412,13 +377,38 @@ async def test_watchdog_quiet_on_a_slow_live_stream(
         live_emulator: LiveEmulator, nursery: trio.Nursery,
         autojump_clock: trio.testing.MockClock) -> None:
     # Chunks 4 s apart: the answer takes longer than the 5 s timeout, and never stalls.
-    dog = StallWatchdog(5.0)
     config = LiveConfig(response_modalities=["TEXT"])
     with trio.fail_after(60):
-        async with live_emulator.open_session(nursery, config=config, in_memory=True) as session:
+        async with live_emulator.open_session(
+            nursery, config=config, in_memory=True, stall_timeout=5.0
+        ) as session:
             start = trio.current_time()
-            await send_text(session, "Tell me a long story with many words in it", dog)
-            seen = await observe(session, None, dog, lambda e: isinstance(e, ev.TurnComplete))
+            await session.send_client_content("Tell me a long story with many words in it")
+            seen = await collect(session, lambda e: isinstance(e, ev.TurnComplete))
             assert trio.current_time() - start > 5.0
+            assert session.statistics().stalls == 0
     assert not [e for e in seen if isinstance(e, ev.Stalled)]
-    assert dog.stalls == 0
+
+
+async def test_a_stall_can_reconnect_and_resume(
+        live_emulator: LiveEmulator, nursery: trio.Nursery,
+        autojump_clock: trio.testing.MockClock) -> None:
+    # Issue 14 (cookbook #1225): a dead stream on a healthy socket; reconnect_on_stall
+    # resumes the session on a new connection, where the turn is answered.
+    config = LiveConfig(response_modalities=["TEXT"], session_resumption={})
+    with trio.fail_after(60):
+        async with live_emulator.open_session(
+            nursery, config=config, in_memory=True, stall_timeout=5.0, reconnect_on_stall=True
+        ) as session:
+            await collect(session, lambda e: isinstance(e, ev.SessionResumptionUpdate))
+            live_emulator.pause()
+            await session.send_client_content("Hello")
+            seen = await collect(session, lambda e: isinstance(e, ev.Stalled))
+            live_emulator.resume()  # for the next connection (this one is abandoned)
+            seen = await collect(session, lambda e: isinstance(e, ev.Reconnected), seen)
+            kinds = [type(e) for e in seen]
+            assert kinds.index(ev.Stalled) < kinds.index(ev.Reconnecting)
+            reconnected = seen[-1]
+            assert isinstance(reconnected, ev.Reconnected) and reconnected.resumed
+            answer = await collect(session, lambda e: isinstance(e, ev.TurnComplete))
+            assert "Hello" in "".join(e.text for e in answer if isinstance(e, ev.TextChunk))

@@ -17,12 +17,15 @@ from ._errors import SessionClosedError as SessionClosedError
 from ._errors import SetupError as SetupError
 from ._errors import SlowConsumerError as SlowConsumerError
 from ._errors import TransientError as TransientError
+from ._latency import LatencyStatistics as LatencyStatistics
 from ._open import open_live_session as open_live_session
 from ._protocol import Status as Status
 from ._resume import ReconnectPolicy as ReconnectPolicy
 from ._session import LiveSession as LiveSession
 from ._session import SessionStatistics as SessionStatistics
 from ._tokens import create_ephemeral_token as create_ephemeral_token
+from ._transcript import Turn as Turn
+from ._transcript import history_from_turns as history_from_turns
 from ._version import __version__ as __version__
 from ._wire import Blob as Blob
 from ._wire import Content as Content
@@ -45,6 +48,7 @@ __all__ = [
     "FunctionDeclaration",
     "FunctionResponse",
     "InvalidArgumentError",
+    "LatencyStatistics",
     "LiveConfig",
     "LiveError",
     "LiveSession",
@@ -61,9 +65,11 @@ __all__ = [
     "Status",
     "Tool",
     "TransientError",
+    "Turn",
     "VertexAI",
     "__version__",
     "create_ephemeral_token",
     "events",
+    "history_from_turns",
     "open_live_session",
 ]

@@ -275,6 +275,17 @@ class TurnBuffer:
         # Content that starts no turn counts as answered at once.
         self._entries.append(_Entry(item, item.kind not in TURNS))
 
+    @property
+    def unanswered(self) -> bool:
+        """A turn was sent and its ``turnComplete`` has not come."""
+        return any(not entry.answered for entry in self._entries)
+
+    def unsend(self, items: Iterable[OutboundItem]) -> None:
+        """Forget ``items`` (the last ones sent: a write that failed); they go out again."""
+        gone = {id(item) for item in items}
+        while self._entries and id(self._entries[-1].item) in gone:
+            self._entries.pop()
+
     def turn_completed(self) -> None:
         """A ``turnComplete``: the oldest unanswered turn was answered (or interrupted)."""
         for entry in self._entries:

@@ -30,8 +30,9 @@ from . import _websocket
 from . import _wire as w
 from . import events as ev
 from ._errors import LiveError, ProtocolError, SessionClosedError, SetupError, TransientError
-from ._protocol import FAILED, GO_AWAY, KEEPALIVE, USER, ConnectionEnd
+from ._protocol import FAILED, GO_AWAY, KEEPALIVE, STALLED, USER, ConnectionEnd
 from ._session import DISCONNECT_TIMEOUT, QUICK_CLOSE_TIMEOUT, closed_end
+from ._transcript import history_from_turns
 from ._websocket import (
     ConnectionClosed,
     HandshakeFailed,
@@ -141,9 +142,9 @@ async def run(session: LiveSession, on_started: Callable[[], None]) -> None:
     proto = session._proto
     while True:
         end = await _connect_once(session, on_started if proto.connections == 0 else None)
-        outcome = proto.connection_ended(
-            end, trio.current_time(), closing=session._user_close
-        )
+        now = trio.current_time()
+        session._monitor.connection_lost(now)
+        outcome = proto.connection_ended(end, now, closing=session._user_close)
         session._sync_status()
         session._sync_idle()
         for event in outcome.events:
@@ -220,7 +221,7 @@ async def _connect_once(session: LiveSession, on_started: Callable[[], None] | N
                         await _close(ws, 1000, QUICK_CLOSE_TIMEOUT)
                     raise
                 end = session._conn_end
-                if end is not None and end.kind in (USER, GO_AWAY, KEEPALIVE, FAILED):
+                if end is not None and end.kind in (USER, GO_AWAY, KEEPALIVE, STALLED, FAILED):
                     # Break before make (PROTOCOL.md 6): close this socket first.
                     bound = QUICK_CLOSE_TIMEOUT if session._quick_close else DISCONNECT_TIMEOUT
                     session._quick_close = False
@@ -282,6 +283,17 @@ async def _setup_and_serve(
     proto.vertex = target.vertex
     session._tools.vertex = target.vertex
     setup_timeout = session._options.setup_timeout
+    record = session._monitor.record
+    if session._options.reseed_conversation and record.turns:
+        # Issue 14: a fresh connection (the core sends the history only then) starts from
+        # the conversation so far, up to the model's last finished turn. What follows it
+        # was not answered: the core sends the user's words again as turns (rule 5).
+        turns = list(record.turns)
+        while turns and (turns[-1].role != "model" or turns[-1].cut):
+            turns.pop()
+        history = history_from_turns(turns)
+        if history:
+            proto.set_history(history)
     with trio.move_on_after(setup_timeout) as timeout:
         await _stop_if_closing(session)
         frame = proto.setup_frame()
@@ -295,23 +307,25 @@ async def _setup_and_serve(
             raise _SetupFailed(proto.classify(end)) from None
         # aclose() may have run while the answer was on its way: a close, not an error.
         await _stop_if_closing(session)
+        now = trio.current_time()
         try:
             message = w.decode_server_message(data)
-            events = proto.receive_message(message, data, trio.current_time())
+            events = proto.receive_message(message, data, now)
         except ProtocolError as exc:
             raise _SetupFailed(SetupError(f"invalid answer to setup: {exc}")) from None
     if timeout.cancelled_caught:
         raise _SetupFailed(SetupError(f"no setupComplete within {setup_timeout:g} s"))
     session._sync_status()
     log.info("session ready (session id %s)", proto.session_id)
-    session._dispatch(message, data, events)
-    plan = proto.after_setup(trio.current_time())
+    session._dispatch(message, data, events, now)
+    plan = proto.after_setup(now)
     session._outbound.wake()
     for event in plan:
         if isinstance(event, ev.ToolCallCancellation):
             session._tools.cancel(event.ids)
         session._emit(event)
     session._sync_idle()
+    session._monitor.connected(trio.current_time())
     if on_started is not None:
         on_started()
     await session._serve(ws)

@@ -18,6 +18,7 @@ from ._config import LiveConfig
 from ._connection import Connect
 from ._handlers import HANDLER_NAMES, Handler, HandlerDispatcher
 from ._mime import INPUT_RATE
+from ._monitor import Monitor
 from ._protocol import LiveProtocol, Status
 from ._resume import ReconnectPolicy
 from ._session import DISCONNECT_TIMEOUT, LiveSession, SessionOptions
@@ -57,6 +58,10 @@ async def open_live_session(
     max_outbound_messages: int = 256,
     max_outbound_audio_seconds: float = 5.0,
     tool_timeout: float | None = 60.0,
+    conversation_turns: int = 100,
+    reseed_conversation: bool = True,
+    stall_timeout: float | None = 30.0,
+    reconnect_on_stall: bool = False,
     on_message: Handler | None = None,
     on_error: Handler | None = None,
     on_close: Handler | None = None,
@@ -114,6 +119,16 @@ async def open_live_session(
             before the oldest is dropped.
         tool_timeout: seconds a tool or ``on_tool_call`` may take before the call is
             answered with an error (``None``: no limit).
+        conversation_turns: completed turns kept in :attr:`LiveSession.conversation`
+            (``0``: none).
+        reseed_conversation: on a fresh reconnection (no resumption handle: the model
+            remembers nothing) send the conversation so far as initial history, so that
+            the call goes on with its context (issue 14).
+        stall_timeout: seconds without any server message while the model owes an answer
+            (a turn or a tool response was sent) before a
+            :class:`~trio_gemini_live.events.Stalled` event (``None``: no watchdog). A
+            healthy socket can carry a dead stream; the keepalive only sees dead sockets.
+        reconnect_on_stall: after a ``Stalled`` event, reconnect (resuming the session).
         on_*: the optional handlers ``on_message``, ``on_error``, ``on_close``,
             ``on_tool_call``, ``on_tool_call_cancellation``, ``on_transcription``,
             ``on_voice_activity``, ``on_session_resumption`` and ``on_go_away``: sync or
@@ -143,6 +158,9 @@ async def open_live_session(
         raise ValueError("tool_timeout must be positive, or None for no limit")
     if not isinstance(max_event_bytes, int) or max_event_bytes < 1:
         raise ValueError("max_event_bytes must be a positive number of bytes")
+    if stall_timeout is not None and not stall_timeout > 0:
+        raise ValueError("stall_timeout must be positive, or None for no watchdog")
+    monitor = Monitor(conversation_turns=conversation_turns, stall_timeout=stall_timeout)
     resolved_auth = auth if auth is not None else auth_from_env()
     policy = _policy(reconnect, config)
     registry = None
@@ -177,6 +195,8 @@ async def open_live_session(
         max_event_audio_seconds=max_event_audio_seconds,
         max_event_bytes=max_event_bytes,
         tool_timeout=tool_timeout,
+        reseed_conversation=reseed_conversation,
+        reconnect_on_stall=reconnect_on_stall,
     )
     # The model's wire name depends on the backend: ask the auth for it before building
     # the setup (Vertex credentials may be refreshed here, in a thread, and again before
@@ -219,6 +239,7 @@ async def open_live_session(
         ),
         handlers=handlers,
         tools=tool_runner,
+        monitor=monitor,
     )
     try:
         await nursery.start(_main, session)

@@ -150,6 +150,8 @@ USER: Final = "user"
 FAILED: Final = "failed"
 #: The server broke the WebSocket protocol; ``reason`` says how (issue 12).
 BROKEN: Final = "broken"
+#: The model stopped answering on a live socket and the session reconnects (issue 14).
+STALLED: Final = "stalled"
 
 
 @dataclass(frozen=True)
@@ -304,6 +306,12 @@ class LiveProtocol:
         return self.in_turn or bool(self.active_tool_calls)
 
     @property
+    def owes_answer(self) -> bool:
+        """The model owes an answer: a turn sent and not answered, a turn in progress, or
+        a tool call (what ``aclose(finish_turn=...)`` waits for)."""
+        return self.busy or self._turns.unanswered
+
+    @property
     def dropped_audio_chunks(self) -> int:
         """Input audio chunks dropped (over the budget, queued or kept for a replay)."""
         return self.outbox.dropped_audio_chunks + self._replay.dropped_audio_chunks
@@ -452,16 +460,18 @@ class LiveProtocol:
             self._turns.sent(item)
         return self.sent_index
 
-    def write_failed(self, items: Iterable[OutboundItem]) -> list[OutboundItem]:
+    def write_failed(self, items: list[OutboundItem]) -> list[OutboundItem]:
         """A write of ``items`` failed or was cancelled: what must be queued again, in order.
 
         Some may have reached the server. With transparent resumption the replay buffer
-        holds every frame not acknowledged, so nothing is queued again; otherwise the user's
-        words are in the turn buffer (the resume plan decides), and the rest is queued again.
+        holds every frame not acknowledged, so nothing is queued again. Otherwise they are
+        all queued again, in their order (the user's words leave the turn buffer, so that
+        the resume plan does not send them a second time, nor out of order).
         """
         if self._transparent_now:
             return []
-        return [i for i in items if i.kind not in WORDS and i.kind != FLUSH]
+        self._turns.unsend(items)
+        return [i for i in items if i.kind != FLUSH]
 
     # --- server frames --------------------------------------------------------------------
 
@@ -584,7 +594,7 @@ class LiveProtocol:
         )
         if useful:
             self._attempt = 0
-        retryable = end.kind in (GO_AWAY, KEEPALIVE) or getattr(error, "retryable", False)
+        retryable = end.kind in (GO_AWAY, KEEPALIVE, STALLED) or error.retryable
         if (
             policy is None
             or not self._ever_ready
@@ -625,6 +635,8 @@ class LiveProtocol:
             return TransientError(end.code, reason or "reconnecting before the goAway deadline")
         if end.kind == KEEPALIVE:
             return TransientError(1011, "keepalive ping timeout", hint="no pong in time")
+        if end.kind == STALLED:
+            return TransientError(None, reason or "the model stopped answering")
         if end.kind == BROKEN:
             return ProtocolError(
                 f"the server broke the WebSocket protocol: {reason}", code=end.code

@@ -33,12 +33,15 @@ from . import events as ev
 from ._buffers import AUDIO, FLUSH, OutboundItem
 from ._errors import LiveError, ProtocolError, SlowConsumerError
 from ._handlers import HandlerDispatcher
+from ._latency import LatencyStatistics
+from ._monitor import Monitor
 from ._protocol import (
     BROKEN,
     CLOSED,
     FAILED,
     GO_AWAY,
     KEEPALIVE,
+    STALLED,
     USER,
     ConnectionEnd,
     LiveProtocol,
@@ -46,6 +49,7 @@ from ._protocol import (
 )
 from ._queues import EventQueue, OutboundQueue, QueueClosed
 from ._toolcalls import ToolCallRunner
+from ._transcript import Turn
 from ._websocket import ConnectionClosed
 
 if TYPE_CHECKING:
@@ -82,6 +86,8 @@ class SessionOptions:
     max_event_audio_seconds: float
     max_event_bytes: int
     tool_timeout: float | None
+    reseed_conversation: bool
+    reconnect_on_stall: bool
 
 
 class SessionStatistics(msgspec.Struct, frozen=True, kw_only=True):
@@ -107,6 +113,10 @@ class SessionStatistics(msgspec.Struct, frozen=True, kw_only=True):
     handler_errors: int
     dropped_handler_messages: int
     protocol_errors: int
+    #: Latency percentiles over the call (issue 14): see ``events.TurnMetrics``.
+    latency: LatencyStatistics
+    #: ``Stalled`` events so far.
+    stalls: int
 
 
 class LiveSession:
@@ -132,6 +142,7 @@ class LiveSession:
         connect: Connect,
         handlers: HandlerDispatcher,
         tools: ToolCallRunner,
+        monitor: Monitor,
     ) -> None:
         self._model = model
         self._config = config
@@ -143,6 +154,7 @@ class LiveSession:
         self._connect = connect
         self._handlers = handlers
         self._tools = tools
+        self._monitor = monitor
         self._events = EventQueue(
             int(options.max_event_audio_seconds * 24000 * 2), options.max_event_bytes
         )
@@ -172,6 +184,8 @@ class LiveSession:
         self._readers = 0
         self._idle = trio.Event()
         self._idle.set()
+        #: Set (and replaced) at every turnComplete: what aclose(finish_turn=...) waits for.
+        self._turn_done = trio.Event()
         self._protocol_errors = 0
 
     # --- public state ---------------------------------------------------------------------
@@ -212,6 +226,18 @@ class LiveSession:
         return dict(self._proto.active_tool_calls)
 
     @property
+    def conversation(self) -> tuple[Turn, ...]:
+        """The conversation so far, one entry per completed turn (issue 14).
+
+        User turns come from text sent and input transcription, model turns from text and
+        output transcription; fragments are joined, turns cut by an interruption or a lost
+        connection are marked ``cut``, tool calls and results are included. Bounded by
+        ``open_live_session(conversation_turns=...)`` (``0``: not kept). With
+        ``reseed_conversation`` (the default) a fresh reconnection starts from it.
+        """
+        return self._monitor.record.turns
+
+    @property
     def error(self) -> LiveError | None:
         """The error that ended the session, if one did."""
         return self._error
@@ -236,6 +262,8 @@ class LiveSession:
             handler_errors=self._handlers.errors,
             dropped_handler_messages=self._handlers.dropped,
             protocol_errors=self._protocol_errors,
+            latency=self._monitor.latency.statistics(),
+            stalls=self._monitor.watchdog.stalls if self._monitor.watchdog else 0,
         )
 
     def __repr__(self) -> str:
@@ -324,7 +352,7 @@ class LiveSession:
             activity_end=activity_end,
             audio_stream_end=audio_stream_end,
         )
-        await self._send(message, _REALTIME_KINDS.get(kind, kind), seconds)
+        await self._send(message, _REALTIME_KINDS.get(kind, kind), seconds, kind)
 
     async def send_tool_response(
         self,
@@ -356,9 +384,13 @@ class LiveSession:
         except LiveError as exc:
             log.info("tool response not sent: %s", exc)
 
-    async def _send(self, message: w.ClientMessage, kind: str, audio_seconds: float = 0.0) -> (
-        None
-    ):
+    async def _send(
+        self,
+        message: w.ClientMessage,
+        kind: str,
+        audio_seconds: float = 0.0,
+        send_kind: str | None = None,
+    ) -> None:
         if self._status in (Status.CLOSING, Status.CLOSED):
             await trio.lowlevel.checkpoint()
             raise self._closed_error()
@@ -379,6 +411,8 @@ class LiveSession:
             # Only once committed: a cancelled send leaves its calls active (and unanswered).
             proto.queued(item)
             self._sync_idle()
+        if kind != AUDIO:
+            self._monitor.sent(message, send_kind or kind, trio.current_time())
         dropped = proto.outbox.dropped_audio_chunks
         if dropped != dropped_before and (dropped_before == 0 or dropped % 50 == 0):
             # Issue 5: beyond the audio budget the oldest input audio goes, and is reported.
@@ -435,19 +469,27 @@ class LiveSession:
 
     # --- closing --------------------------------------------------------------------------
 
-    async def aclose(self) -> None:
+    async def aclose(self, *, finish_turn: float = 0.0) -> None:
         """Close the session gracefully: flush queued input, close frame 1000, end tasks.
 
         Idempotent. Cancellation does not prevent the close: the socket and the tasks are
         torn down either way (the flush is then skipped). Called from one of the session's
         own tasks (a handler, a tool), it starts the close and returns at once: the caller
         is one of the tasks the close ends.
+
+        Args:
+            finish_turn: seconds to wait, after the flush, for the model to finish answering
+                (a turn sent and not answered, a turn in progress, a tool call): the way to
+                hang up once the goodbye was spoken (issue 14). Its events are delivered to
+                ``events()`` as usual meanwhile; nothing new can be sent.
         """
-        await self._shutdown(flush=True)
+        if not finish_turn >= 0:
+            raise ValueError("finish_turn must be >= 0 seconds")
+        await self._shutdown(flush=True, finish_turn=finish_turn)
 
     close = aclose
 
-    async def _shutdown(self, *, flush: bool) -> None:
+    async def _shutdown(self, *, flush: bool, finish_turn: float = 0.0) -> None:
         """End the session: optionally flush, close the socket, wait (bounded) for the end."""
         if self._done.is_set():
             await trio.lowlevel.checkpoint()
@@ -463,6 +505,10 @@ class LiveSession:
             if flush and self._serving and self._conn_end is None:
                 with trio.move_on_after(CLOSE_FLUSH_TIMEOUT):
                     await self._flushed()
+            if finish_turn and not inside:
+                with trio.move_on_after(finish_turn):
+                    while self._proto.owes_answer and self._serving and self._conn_end is None:
+                        await self._turn_done.wait()
         finally:
             self._end_connection(ConnectionEnd(USER, 1000, "closed by the client"))
             if not inside:
@@ -521,6 +567,7 @@ class LiveSession:
     def _end_connection(self, end: ConnectionEnd) -> None:
         if self._conn_end is None:
             self._conn_end = end
+        self._turn_done.set()
         self._drained.unpark_all()
         if self._conn_scope is not None:
             self._conn_scope.cancel()
@@ -543,6 +590,8 @@ class LiveSession:
                     nursery.start_soon(self._keepalive, ws, nursery.cancel_scope)
                 if self._proto.go_away_latest is not None:
                     nursery.start_soon(self._go_away_timer)
+                if self._monitor.watchdog is not None:
+                    nursery.start_soon(self._monitor.watch, self._emit, self._on_stall)
         finally:
             # Frames handled while the socket closes (the close drain) must not start
             # tasks here any more: a goAway then is moot.
@@ -559,20 +608,24 @@ class LiveSession:
         scope.cancel()
 
     def _handle_frame(self, data: str | bytes) -> None:
+        now = trio.current_time()
+        watchdog = self._monitor.watchdog
+        if watchdog is not None:
+            watchdog.heard(now)
         try:
             message = w.decode_server_message(data)
-            events = self._proto.receive_message(message, data, trio.current_time())
+            events = self._proto.receive_message(message, data, now)
         except ProtocolError as exc:
             # PROTOCOL.md 8.7: a malformed or unexpected frame never crashes the session.
             self._protocol_errors += 1
             log.warning("ignored a malformed server message: %s", exc)
             self._handlers.report(exc)
             return
-        self._dispatch(message, data, events)
+        self._dispatch(message, data, events, now)
 
-    def _dispatch(self, message: w.ServerMessage, raw: str | bytes, events: list[ev.Event]) -> (
-        None
-    ):
+    def _dispatch(
+        self, message: w.ServerMessage, raw: str | bytes, events: list[ev.Event], now: float
+    ) -> None:
         handlers = self._handlers
         if handlers.any:
             handlers.queue("on_message", message)
@@ -583,10 +636,14 @@ class LiveSession:
                 self._slow_consumer()
             if self._idle.is_set():
                 self._idle = trio.Event()
+            latency = self._monitor.latency
+            if latency.awaiting_audio:
+                latency.audio(now)
             return
         if log.isEnabledFor(logging.DEBUG):
             log.debug("received %s", ", ".join(type(e).__name__ for e in events) or "nothing")
         size = len(raw)
+        monitor = self._monitor
         for event in events:
             kind = type(event)
             if kind is ev.ToolCallCancellation:
@@ -595,7 +652,13 @@ class LiveSession:
                 self._tools.call(event)  # type: ignore[arg-type]
             elif kind is ev.GoAway:
                 self._on_go_away()
+            metrics = monitor.event(event, now)
             self._emit(event, size if kind in _SIZED_BY_FRAME else 0)
+            if metrics is not None:
+                self._emit(metrics)
+            if kind is ev.TurnComplete:
+                done, self._turn_done = self._turn_done, trio.Event()
+                done.set()
         self._sync_idle()
 
     def _emit(self, event: ev.Event, size: int = 0) -> None:
@@ -611,6 +674,12 @@ class LiveSession:
             )
             log.warning("%s", error)
             self._fail_now(error)
+
+    def _on_stall(self) -> None:
+        """The model stopped answering on a live socket: optionally reconnect (resume)."""
+        if self._options.reconnect_on_stall and self._proto.reconnects_enabled:
+            self._quick_close = True  # the server is not answering: no long close handshake
+            self._end_connection(ConnectionEnd(STALLED, None, "the model stopped answering"))
 
     def _on_go_away(self) -> None:
         proto = self._proto
