@@ -41,6 +41,7 @@ def ready_protocol(setup: w.Setup = SETUP, **kwargs: Any) -> LiveProtocol:
     proto.setup_frame()
     proto.receive(b'{"setupComplete": {"sessionId": "s-1"}}')
     assert proto.status is Status.READY
+    assert proto.after_setup(0.0) == []  # the first connection: nothing to resend
     return proto
 
 
