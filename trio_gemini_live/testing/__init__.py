@@ -6,8 +6,13 @@
   on demand and a record of every client message.
 * :class:`Fault`, :class:`ConnectionRecord`: fault injection and what a connection saw.
 * ``speech_like_pcm``: speech-like 16 kHz input audio that triggers the emulator's VAD.
+* Recordings (issue 15): :class:`Recorder` writes every frame of a session (against Google
+  or the emulator) to a JSON-lines file, :class:`Recording` reads and checks one, and
+  :class:`ReplayServer` serves one, checking that the client does what the recorded client
+  did (:class:`ReplayDivergence` otherwise).
 * The pytest plugin (``trio_gemini_live.testing._plugin``) provides the ``live_emulator``
-  fixture.
+  fixture, and the ``live_recording`` marker with the ``live_endpoint`` fixture (replay a
+  recording, or record it with ``--live-record``).
 """
 
 from ._emulator import DEFAULT_MODEL as DEFAULT_MODEL
@@ -16,6 +21,17 @@ from ._emulator import ConnectionRecord as ConnectionRecord
 from ._emulator import Fault as Fault
 from ._emulator import LiveEmulator as LiveEmulator
 from ._model import speech_like_pcm as speech_like_pcm
+from ._recorder import Recorder as Recorder
+from ._recorder import RecordingConnection as RecordingConnection
+from ._recording import RecordedConnection as RecordedConnection
+from ._recording import RecordedEnd as RecordedEnd
+from ._recording import RecordedFrame as RecordedFrame
+from ._recording import Recording as Recording
+from ._recording import RecordingError as RecordingError
+from ._recording import RecordingHeader as RecordingHeader
+from ._recording import message_kind as message_kind
+from ._replay import ReplayDivergence as ReplayDivergence
+from ._replay import ReplayServer as ReplayServer
 from ._strict import ClientFrameError as ClientFrameError
 from ._strict import parse_client_frame as parse_client_frame
 
@@ -26,6 +42,17 @@ __all__ = [
     "ConnectionRecord",
     "Fault",
     "LiveEmulator",
+    "RecordedConnection",
+    "RecordedEnd",
+    "RecordedFrame",
+    "Recorder",
+    "Recording",
+    "RecordingConnection",
+    "RecordingError",
+    "RecordingHeader",
+    "ReplayDivergence",
+    "ReplayServer",
+    "message_kind",
     "parse_client_frame",
     "speech_like_pcm",
 ]
