@@ -62,21 +62,6 @@ _encoder: Final = msgspec.json.Encoder()
 # --- writing --------------------------------------------------------------------------------
 
 
-class _Pending:
-    """Client frames being written: their place in the recording is taken before the write
-    (a server frame that arrives during the write comes after them), their fate is known
-    only after it (``state``: 0 writing, 1 written, 2 not written)."""
-
-    __slots__ = ("conn", "frames", "size", "state", "t")
-
-    def __init__(self, conn: int, t: float, frames: Sequence[str | bytes], size: int) -> None:
-        self.conn = conn
-        self.t = t
-        self.frames = frames
-        self.size = size
-        self.state = 0
-
-
 class _Wav:
     """One WAV side file: the PCM audio of one connection, direction and rate."""
 
@@ -157,7 +142,7 @@ class Recorder:
         for secret in secrets:
             self.add_secret(secret)
         self._info: dict[str, Any] = {}
-        # The buffer: a deque (appends and pops are atomic) of tuples and _Pending; the
+        # The buffer: a deque (appends and pops are atomic) of tuples; the
         # producer (the session's Trio thread) only appends and the writer only pops. Byte
         # counts in and out are kept by one side each, so neither needs a lock.
         self._queue: collections.deque[Any] = collections.deque()
@@ -409,9 +394,7 @@ class Recorder:
             return False
         if (len(self._queue) >= self._max_frames or self._error is not None
                 or self._bytes_in - self._bytes_out + size > self._max_bytes):
-            if isinstance(item, _Pending):
-                self._dropped += len(item.frames)
-            elif item[0] == 0:
+            if item[0] == 0:  # a frame (an open or end line always fits: they are tiny)
                 self._dropped += 1
             return False
         self._bytes_in += size
@@ -422,16 +405,6 @@ class Recorder:
 
     def _frame(self, index: int, sender: int, data: str | bytes) -> None:
         self._put((0, index, self._now(), sender, data), len(data))
-
-    def _pending(self, index: int, frames: Sequence[str | bytes]) -> _Pending | None:
-        size = sum(len(f) for f in frames)
-        pending = _Pending(index, self._now(), frames, size)
-        return pending if self._put(pending, size) else None
-
-    def _resolve(self, pending: _Pending | None, written: bool) -> None:
-        if pending is not None:
-            pending.state = 1 if written else 2
-            self._wake.set()
 
     def _end(self, index: int, by: EndedBy, code: int | None, reason: str) -> None:
         self._open.pop(index, None)
@@ -463,20 +436,15 @@ class Recorder:
             while True:
                 self._wake.wait(0.5)
                 self._wake.clear()
-                closing = self._closing
-                self._drain(closing)
+                closing = self._closing  # read first: what was put before it is drained
+                self._drain()
                 if closing and not self._queue:
                     break
                 self._file.flush()
             self._finish()
         except BaseException as exc:
             self._error = exc
-            lost = 0
-            for item in self._queue:
-                if isinstance(item, _Pending):
-                    lost += len(item.frames)
-                elif item[0] == 0:
-                    lost += 1
+            lost = sum(1 for item in self._queue if item[0] == 0)
             self._lost += lost
             self._queue.clear()
         finally:
@@ -490,21 +458,10 @@ class Recorder:
             except Exception as exc:
                 self._error = self._error or exc
 
-    def _drain(self, closing: bool) -> None:
+    def _drain(self) -> None:
         queue = self._queue
         while queue:
-            item = queue[0]
-            if isinstance(item, _Pending):
-                if item.state == 0 and not closing:
-                    return  # its write is under way: what follows must wait for it
-                queue.popleft()
-                self._gap(item.t)
-                if item.state == 1:
-                    for frame in item.frames:
-                        self._write_frame(item.conn, _CLIENT, item.t, frame)
-                self._bytes_out += item.size
-                continue
-            queue.popleft()
+            item = queue.popleft()
             kind = item[0]
             self._gap(item[2])
             if kind == 0:
@@ -671,6 +628,12 @@ class RecordingConnection:
     nothing, since the session sends that frame again on its next connection. Server frames
     are recorded as ``get_message`` returns them; the connection's end as the client sees
     it: the server's close frame, a drop (1006), or the client's own close.
+
+    A frame's place in the recording is the moment the client saw it: for a client frame,
+    when its write completed, which is when the session counts it as sent. A server frame
+    that arrived during that write comes before it, as the session saw them; a replay sends
+    it before waiting for the client's frame, so that the client sees the same order (which
+    decides, e.g., which messages it sends again after resuming, PROTOCOL.md 6).
     """
 
     #: One write for a batch; present only when the wrapped connection has it.
@@ -712,29 +675,22 @@ class RecordingConnection:
 
     async def send_message(self, message: str | bytes) -> None:
         """Send one frame (recorded once written)."""
-        pending = self._recorder._pending(self._index, (message,))
-        written = False
         try:
             await self._conn.send_message(message)
-            written = True
         except ConnectionClosed as exc:
             self._peer_closed(exc.reason)
             raise
-        finally:
-            self._recorder._resolve(pending, written)
+        self._recorder._frame(self._index, _CLIENT, message)
 
     async def _send_messages(self, messages: Sequence[str | bytes]) -> None:
         frames = list(messages)
-        pending = self._recorder._pending(self._index, frames)
-        written = False
         try:
             await self._conn.send_messages(frames)
-            written = True
         except ConnectionClosed as exc:
             self._peer_closed(exc.reason)
             raise
-        finally:
-            self._recorder._resolve(pending, written)
+        for frame in frames:
+            self._recorder._frame(self._index, _CLIENT, frame)
 
     def _try_send_message(self, message: str | bytes) -> bool | None:
         result: bool | None = self._conn.try_send_message(message)

@@ -47,7 +47,9 @@ from ._recording import (
     RecordedFrame,
     Recording,
     RecordingError,
+    _blobs,
     audio_sizes,
+    blob_size,
     message_kind,
 )
 
@@ -113,6 +115,10 @@ class ReplayServer:
             they came in the recording.
         check_setup: compare the client's ``setup`` with the recorded one, field by field
             (the value of the resumption handle excepted). ``False``: by kind only.
+        check_content: compare the other client messages field by field too: texts, turns,
+            activity signals; media by MIME type and length (never by bytes); tool
+            responses by call id and name (what a tool returns may vary from run to run).
+            ``False``: by kind (and audio length) only.
         wait_timeout: seconds the server waits for a client frame (or close) beyond the
             recorded gap before it reports a divergence.
         raise_on_divergence: :meth:`serve` raises the divergence at once (ending the
@@ -138,6 +144,7 @@ class ReplayServer:
         *,
         pace: Literal["fast", "recorded"] = "fast",
         check_setup: bool = True,
+        check_content: bool = True,
         wait_timeout: float = 10.0,
         raise_on_divergence: bool = True,
         ssl_context: ssl.SSLContext | None = None,
@@ -160,6 +167,7 @@ class ReplayServer:
         self.recording = recording
         self.pace = pace
         self.check_setup = check_setup
+        self.check_content = check_content
         self.wait_timeout = wait_timeout
         self.raise_on_divergence = raise_on_divergence
         self.ssl_context = ssl_context
@@ -280,20 +288,34 @@ class ReplayServer:
         """
         from .._session import open_live_session
 
-        header = self.recording.header
         model = kwargs.pop("model", None) or self._recorded_model()
+        header = self.recording.header
         if header.api_version:
             kwargs.setdefault("api_version", header.api_version)
-        if "auth" not in kwargs:
-            kwargs["auth"] = self._auth(model)
+        for name, value in self.session_kwargs(in_memory=in_memory, model=model).items():
+            kwargs.setdefault(name, value)
+        return open_live_session(nursery, model=model, **kwargs)
+
+    def session_kwargs(self, *, in_memory: bool = False,
+                       model: str | None = None) -> dict[str, Any]:
+        """``endpoint``, ``auth`` (and ``connect`` in memory) for ``open_live_session``.
+
+        The credentials are fake ones of the recorded kind (API key, ephemeral token or
+        Vertex AI, the project and location taken from ``model``, by default the recorded
+        one): nothing is checked, but the URL path must be the recorded one.
+
+        Raises:
+            RuntimeError: the server is not serving (not listening, for TCP).
+        """
+        kwargs: dict[str, Any] = {"auth": self._auth(model or self._recorded_model())}
         if in_memory:
-            kwargs.setdefault("connect", self.connect_in_memory())
-            kwargs.setdefault("endpoint", "ws://replay.invalid")
+            kwargs["connect"] = self.connect_in_memory()
+            kwargs["endpoint"] = "ws://replay.invalid"
         else:
             if not self.port:
                 raise RuntimeError("the replay server is not listening: start serve() first")
-            kwargs.setdefault("endpoint", self.url)
-        return open_live_session(nursery, model=model, **kwargs)
+            kwargs["endpoint"] = self.url
+        return kwargs
 
     def check(self) -> None:
         """Raise the divergence, if any, or a :class:`ReplayDivergence` if the recording
@@ -523,18 +545,29 @@ class ReplayServer:
         kind = message_kind(message)
         if kind != expected.kind:
             return _describe(expected), _received(data, message)
-        if isinstance(message, dict):
-            want, have = audio_sizes(expected.message), audio_sizes(message)
-            if want != have:
-                return (f"{kind} of {_sizes(want)} bytes",
-                        f"{kind} of {_sizes(have)} bytes")
-            if self.check_setup and kind == "setup" and expected.message is not None:
-                difference = _difference(_setup(expected.message["setup"]),
-                                         _setup(message["setup"]), "setup")
-                if difference is not None:
-                    where, recorded, sent = difference
-                    return (f"setup with {where} = {recorded}", f"{where} = {sent}")
-        return None
+        if not isinstance(message, dict) or expected.message is None:
+            return None
+        want, have = audio_sizes(expected.message), audio_sizes(message)
+        if want != have:
+            return f"{kind} of {_sizes(want)} bytes", f"{kind} of {_sizes(have)} bytes"
+        if kind == "setup":
+            if not self.check_setup:
+                return None
+            recorded, sent = _setup(expected.message["setup"]), _setup(message["setup"])
+            where = "setup"
+        elif not self.check_content:
+            return None
+        elif kind == "toolResponse":
+            recorded, sent = _calls(expected.message), _calls(message)
+            where = "toolResponse (id, name)"
+        else:
+            recorded, sent = _normalized(expected.message), _normalized(message)
+            where = ""
+        difference = _difference(recorded, sent, where)
+        if difference is None:
+            return None
+        path, old, new = difference
+        return f"{kind} with {path} = {old}", f"{path} = {new}"
 
     async def _diverge(self, ws: trio_websocket.WebSocketConnection, connection: int,
                        line: int | None, expected: str, received: str) -> NoReturn:
@@ -638,15 +671,30 @@ def _setup(setup: Any) -> Any:
     return setup
 
 
+def _normalized(message: dict[str, Any]) -> Any:
+    """A client message to compare: media data as its length (recorded or as sent)."""
+    copy = msgspec.json.decode(msgspec.json.encode(message))
+    for blob in _blobs(copy):
+        blob["data"] = {"bytes": blob_size(blob)}
+    return copy
+
+
+def _calls(message: dict[str, Any]) -> Any:
+    """A tool response to compare: which calls it answers, not what it says."""
+    responses = (message.get("toolResponse") or {}).get("functionResponses") or []
+    return [[r.get("id"), r.get("name")] for r in responses if isinstance(r, dict)]
+
+
 def _difference(recorded: Any, sent: Any, where: str) -> tuple[str, str, str] | None:
     """The first place two JSON values differ: ``(path, recorded, sent)``."""
     if isinstance(recorded, dict) and isinstance(sent, dict):
         for key in list(recorded) + [k for k in sent if k not in recorded]:
+            inner = f"{where}.{key}" if where else str(key)
             if key not in sent:
-                return f"{where}.{key}", _short(recorded[key]), "(absent)"
+                return inner, _short(recorded[key]), "(absent)"
             if key not in recorded:
-                return f"{where}.{key}", "(absent)", _short(sent[key])
-            found = _difference(recorded[key], sent[key], f"{where}.{key}")
+                return inner, "(absent)", _short(sent[key])
+            found = _difference(recorded[key], sent[key], inner)
             if found is not None:
                 return found
         return None
