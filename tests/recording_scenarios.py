@@ -83,28 +83,37 @@ def conversation_faults(emulator: LiveEmulator) -> None:
                             after_client_messages=CONVERSATION_FIRST_CONNECTION, connection=0)
 
 
-async def faults(session: LiveSession) -> list[ev.Event]:
-    """Text turns across a dropped connection (1006) and a transient close (1011)."""
+async def answered(session: LiveSession) -> list[ev.Event]:
+    """Events until a reply completes (a turn cut short by a lost connection does not
+    count), and the resumption handle after it (see :func:`turn`)."""
     events: list[ev.Event] = []
+    while True:
+        events += await until(session, ev.TurnComplete)
+        last = events[-1]
+        if isinstance(last, ev.TurnComplete) and last.reason != "CONNECTION_LOST":
+            break
+    return events + await until(session, ev.SessionResumptionUpdate)
+
+
+async def faults(session: LiveSession) -> list[ev.Event]:
+    """Three text turns across a dropped connection (1006) and a transient close (1011):
+    each question is sent again on the new connection, and answered once."""
+    # The first handle before anything else (see :func:`turn`).
+    events = await until(session, ev.SessionResumptionUpdate)
     for text in ("one", "two", "three"):
         await session.send_client_content(text)
-        events += await until(session, ev.TurnComplete)
-        if text != "three":
-            events += await until(session, ev.Reconnected)
+        events += await answered(session)
     return events
 
 
 def faults_faults(emulator: LiveEmulator) -> None:
-    """While recording :func:`faults`: a drop after the first turn, a 1011 after the second
-    (each connection's setup is its message 1, the text its message 2)."""
-    emulator.schedule_fault(Fault.drop(), after_server_messages=_TEXT_TURN_MESSAGES,
-                            connection=0)
+    """While recording :func:`faults`: the first connection drops as "one" arrives (its
+    message 2, after setup); the second closes with 1011 as "two" arrives (its message 3,
+    after setup and "one" sent again)."""
+    emulator.schedule_fault(Fault.drop(), after_client_messages=2, connection=0)
     emulator.schedule_fault(Fault.close(1011, "Internal error occurred."),
-                            after_server_messages=_TEXT_TURN_MESSAGES, connection=1)
+                            after_client_messages=3, connection=1)
 
-
-# setupComplete, a resumption update, the reply, turnComplete (with usage), then a handle.
-_TEXT_TURN_MESSAGES = 5
 
 SCENARIOS = {
     "conversation": (conversation, conversation_faults, CONFIG),

@@ -670,7 +670,8 @@ class RecordingConnection:
         except ConnectionClosed as exc:
             self._peer_closed(exc.reason)
             raise
-        self._recorder._frame(self._index, _SERVER, data)
+        if not self._ended:  # after its recorded end, a frame belongs to no connection
+            self._recorder._frame(self._index, _SERVER, data)
         return data
 
     async def send_message(self, message: str | bytes) -> None:
@@ -680,7 +681,8 @@ class RecordingConnection:
         except ConnectionClosed as exc:
             self._peer_closed(exc.reason)
             raise
-        self._recorder._frame(self._index, _CLIENT, message)
+        if not self._ended:
+            self._recorder._frame(self._index, _CLIENT, message)
 
     async def _send_messages(self, messages: Sequence[str | bytes]) -> None:
         frames = list(messages)
@@ -689,12 +691,13 @@ class RecordingConnection:
         except ConnectionClosed as exc:
             self._peer_closed(exc.reason)
             raise
-        for frame in frames:
-            self._recorder._frame(self._index, _CLIENT, frame)
+        if not self._ended:
+            for frame in frames:
+                self._recorder._frame(self._index, _CLIENT, frame)
 
     def _try_send_message(self, message: str | bytes) -> bool | None:
         result: bool | None = self._conn.try_send_message(message)
-        if result is not None:  # written, or committed (the rest follows on the stream)
+        if result is not None and not self._ended:  # written, or committed
             self._recorder._frame(self._index, _CLIENT, message)
         return result
 
