@@ -537,12 +537,15 @@ async def test_a_full_buffer_drops_frames_and_counts_them(tmp_path: Path) -> Non
     try:
         for _ in range(50):
             await wrapped.get_message()
+        # A connection's open and end lines are never dropped (the file stays valid).
+        recorder.wrap(FakeConnection(), url=URL)
     finally:
         sys.setswitchinterval(interval)
     await recorder.aclose()
     assert recorder.dropped == 41  # the open line and 9 frames fit, 41 did not
     recording = Recording.load(path)
     assert recording.dropped == 41 and len(recording.frames()) == 9
+    assert [c.end is not None for c in recording.connections] == [True, True]
     [(line, frames)] = recording.gaps
     assert frames == 41 and lines(path)[line - 1]["gap"] == {"frames": 41}
     assert lines(path)[-1]["trailer"]["dropped"] == 41

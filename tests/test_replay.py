@@ -450,3 +450,31 @@ def test_recordings_to_replay_are_checked(tmp_path: Path) -> None:
         ReplayServer(incomplete)
     with pytest.raises(RecordingError, match="incomplete"):
         ReplayServer(Recording.load(incomplete, allow_incomplete=True))
+
+
+async def test_a_client_that_leaves_while_the_answer_streams(tmp_path: Path) -> None:
+    # Recorded: the client left after the first chunk of a slow answer. Replayed at the
+    # recorded pace, it leaves while server frames are still due: they are skipped, and
+    # its close is what the recording expects.
+    path = tmp_path / "leave.jsonl"
+    emulator = LiveEmulator(api_key=API_KEY, text_chunk_delay=0.2)
+
+    async def client(kwargs: dict[str, Any]) -> None:
+        async with trio.open_nursery() as nursery:
+            async with emulator_session(nursery, kwargs) as session:
+                await session.send_client_content("Hello there, how are you today?")
+                await until(session, ev.TextChunk)
+            nursery.cancel_scope.cancel()
+
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(emulator.serve)
+            async with Recorder(path) as recorder:
+                await client({**emulator_kwargs(emulator), "connect": recorder.wrap_connect()})
+            server = ReplayServer(path, pace="recorded")
+            await nursery.start(server.serve)
+            await client(server.session_kwargs())
+            await server.wait_finished()
+            nursery.cancel_scope.cancel()
+    assert server.divergence is None
+    assert Recording.load(path).connections[0].end.by == "client"  # type: ignore[union-attr]

@@ -53,6 +53,8 @@ Connect: TypeAlias = Callable[[str, list[tuple[str, str]]], AbstractAsyncContext
 _MIN_SECRET: Final = 8
 _SECRET_HEADERS: Final = frozenset({"x-goog-api-key", "authorization"})
 _MAX_MESSAGE: Final = 16 * 1024 * 1024  # PROTOCOL.md 2
+#: How long leaving ``async with Recorder(...)`` waits for the writer to finish.
+_CLOSE_TIMEOUT: Final = 10.0
 _CLIENT: Final = 0
 _SERVER: Final = 1
 _SENDERS: Final[tuple[Sender, Sender]] = ("client", "server")
@@ -171,7 +173,6 @@ class Recorder:
         self._held: list[bytes] | None = []  # lines held until the header is known
         self._wavs: dict[tuple[int, int, int], _Wav] = {}
         self._wav_names: set[str] = set()
-        self._zero_t = 0.0
 
     # -- public --------------------------------------------------------------------------
 
@@ -214,7 +215,8 @@ class Recorder:
             RuntimeError: the recorder was started before.
         """
         if self._thread is not None or self._closed:
-            raise RuntimeError("this Recorder was already started: one recorder per session")
+            raise RuntimeError("this Recorder was already started (or closed): one recorder "
+                               "per session")
         for secret in secrets:
             self.add_secret(secret)
         self._info = {"model": model, "api_version": api_version, "backend": backend}
@@ -378,7 +380,9 @@ class Recorder:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        with trio.CancelScope(shield=True):
+        # Closed even when cancelled, but not waited for forever (a hung disk): after the
+        # bound, the writer thread finishes the file by itself.
+        with trio.move_on_after(_CLOSE_TIMEOUT, shield=True):
             await self.aclose()
 
     def __repr__(self) -> str:
@@ -395,10 +399,11 @@ class Recorder:
         """Buffer ``item`` for the writer; ``False`` if it was dropped (or recording ended)."""
         if self._closing:
             return False
-        if (len(self._queue) >= self._max_frames or self._error is not None
-                or self._bytes_in - self._bytes_out + size > self._max_bytes):
-            if item[0] == 0:  # a frame (an open or end line always fits: they are tiny)
-                self._dropped += 1
+        # Only frames are dropped: a connection's open and end lines are tiny and few, and
+        # without them the file would not be a valid recording.
+        if item[0] == 0 and (len(self._queue) >= self._max_frames or self._error is not None
+                             or self._bytes_in - self._bytes_out + size > self._max_bytes):
+            self._dropped += 1
             return False
         self._bytes_in += size
         self._queue.append(item)
