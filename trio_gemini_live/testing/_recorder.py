@@ -111,9 +111,6 @@ class Recorder:
             transcripts and tool calls replay exactly. ``"wav"`` writes PCM audio to WAV
             files beside the recording (playable, a quarter smaller than base64; the
             replay sends the real audio). ``"keep"`` keeps the base64 as sent.
-
-    Under ``trio.testing``'s autojump clock, close with :meth:`close` rather than
-    :meth:`aclose`: waiting for a thread lets the mock clock jump to the next deadline.
         secrets: values never to write (API keys, tokens), in addition to those read from
             the handshake headers shown to :meth:`wrap`.
         max_buffered_frames: frames the buffer holds before it drops.
@@ -124,6 +121,9 @@ class Recorder:
 
     One recorder records one session, from one Trio run. It is not a context for several
     sessions: a second :meth:`start` raises ``RuntimeError``.
+
+    Under ``trio.testing``'s autojump clock, close with :meth:`close` rather than
+    :meth:`aclose`: waiting for a thread lets the mock clock jump to the next deadline.
     """
 
     def __init__(
