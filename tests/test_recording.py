@@ -529,12 +529,13 @@ def test_bad_media_references(tmp_path: Path, ref: dict[str, Any], problem: str)
 async def test_a_full_buffer_drops_frames_and_counts_them(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
     recorder = Recorder(path, max_buffered_frames=10).start()
-    wrapped = recorder.wrap(FakeConnection([SETUP_COMPLETE] * 50), url=URL)
     interval = sys.getswitchinterval()
-    # Hold the GIL for the burst so that the writer thread cannot drain meanwhile (the
-    # fake's get_message returns without a checkpoint: nothing here blocks).
+    # Hold the GIL from the open line to the end of the burst so that the writer thread
+    # cannot drain meanwhile (the fake's get_message returns without a checkpoint: nothing
+    # here blocks or releases the GIL).
     sys.setswitchinterval(10)
     try:
+        wrapped = recorder.wrap(FakeConnection([SETUP_COMPLETE] * 50), url=URL)
         for _ in range(50):
             await wrapped.get_message()
         # A connection's open and end lines are never dropped (the file stays valid).
