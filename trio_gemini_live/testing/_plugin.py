@@ -133,16 +133,18 @@ class LiveRecording:
 
 
 @pytest.fixture
-def live_record_target() -> dict[str, Any] | None:
+def live_record_target(request: pytest.FixtureRequest) -> dict[str, Any] | None:
     """Where ``--live-record`` records: keyword arguments for ``open_live_session``.
 
     By default Google's Gemini API with the key in ``GEMINI_API_KEY`` (or
     ``GOOGLE_API_KEY``), or ``None`` when there is none (recording then fails the test with
-    a message). Override this fixture to record against something else: return e.g.
+    a message) or when not recording. Override this fixture to record against something else: return e.g.
     ``{"auth": VertexAI(...)}``, or ``{"endpoint": emulator.url, "auth": ApiKey(...)}``; a
     ``connect`` hook given here is wrapped by the recorder, and ``ssl_context`` is used by
     its default trio-websocket transport.
     """
+    if request.config.getoption("live_record") is None:
+        return None  # replaying: the environment is not even read
     key = os.environ.get("GOOGLE_API_KEY") or os.environ.get("GEMINI_API_KEY")
     if not key:
         return None
@@ -180,7 +182,12 @@ async def live_recording(
             yield recording
         finally:
             assert recording.recorder is not None
-            await recording.recorder.aclose()
+            import trio
+
+            # Closed even when the test was cancelled, bounded (the writer thread finishes
+            # the file by itself after that).
+            with trio.move_on_after(_FINISH_TIMEOUT, shield=True):
+                await recording.recorder.aclose()
         return
     if not path.exists():
         pytest.fail(f"no recording {path}: record it against the Live API with "
