@@ -138,10 +138,10 @@ def live_record_target(request: pytest.FixtureRequest) -> dict[str, Any] | None:
 
     By default Google's Gemini API with the key in ``GEMINI_API_KEY`` (or
     ``GOOGLE_API_KEY``), or ``None`` when there is none (recording then fails the test with
-    a message) or when not recording. Override this fixture to record against something else: return e.g.
-    ``{"auth": VertexAI(...)}``, or ``{"endpoint": emulator.url, "auth": ApiKey(...)}``; a
-    ``connect`` hook given here is wrapped by the recorder, and ``ssl_context`` is used by
-    its default trio-websocket transport.
+    a message) or when not recording. Override this fixture to record against something
+    else: return e.g. ``{"auth": VertexAI(...)}``, or ``{"endpoint": emulator.url,
+    "auth": ApiKey(...)}``; a ``connect`` hook given here is wrapped by the recorder, and
+    ``ssl_context`` is used by its default trio-websocket transport.
     """
     if request.config.getoption("live_record") is None:
         return None  # replaying: the environment is not even read
