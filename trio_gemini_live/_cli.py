@@ -33,6 +33,7 @@ from typing import Any, TextIO, cast
 
 import trio
 
+from . import _cli_recording
 from . import events as ev
 from ._auth import ApiKey, Auth, auth_from_env
 from ._config import LiveConfig
@@ -140,18 +141,25 @@ def build_parser() -> argparse.ArgumentParser:
     talk.add_argument("--reply-timeout", type=_positive, default=30.0, metavar="SECONDS",
                       help="give up if no reply starts this long after the audio ended (30)")
     talk.set_defaults(fast=False)
+    _cli_recording.add_parsers(commands)  # record, replay, inspect (issue 15)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *,
+         session_options: dict[str, Any] | None = None) -> int:
     """Run the command line; returns the exit status.
 
     0 on success, 1 for an error (a message on stderr), 2 for missing credentials, 130
     after Ctrl-C. Bad arguments make argparse print the usage and raise ``SystemExit(2)``.
+    ``session_options``: more ``open_live_session`` arguments for ``chat`` and ``talk``
+    (``record`` passes its recorder's ``connect`` hook).
     """
     parser = build_parser()
     args = parser.parse_args(argv)
     args.auth = None
+    args.session_options = session_options or {}
+    if args.command in _cli_recording.COMMANDS:
+        return _cli_recording.run(parser, args)
     try:
         if args.command == "emulator":
             context = None
@@ -381,12 +389,13 @@ async def _open_session(
         emulator = LiveEmulator(api_key=_DEMO_KEY)
         await nursery.start(emulator.serve)
         async with emulator.open_session(
-            nursery, model=args.model, auth=ApiKey(_DEMO_KEY), config=config
+            nursery, model=args.model, auth=ApiKey(_DEMO_KEY), config=config,
+            **args.session_options,
         ) as session:
             yield session
     else:
         async with open_live_session(
-            nursery, model=args.model, auth=args.auth, config=config
+            nursery, model=args.model, auth=args.auth, config=config, **args.session_options
         ) as session:
             yield session
 
