@@ -128,6 +128,9 @@ def digest(events: list[ev.Event], *, audio: bool = False) -> list[tuple[str, An
         name = type(event).__name__
         if isinstance(event, ev.AudioChunk):
             out.append((name, (event.data if audio else len(event.data), event.sample_rate)))
+        elif isinstance(event, ev.TurnMetrics):
+            # Times on the client's clock differ from run to run; what was measured does not.
+            out.append((name, (event.response_tokens, event.interrupted, event.user_turn_end)))
         else:
             out.append((name, msgspec.to_builtins(event)))
     return out

@@ -22,9 +22,10 @@ import trio
 import trio.testing
 from trio_websocket import CloseReason, ConnectionClosed
 
-from trio_gemini_live import ApiKey, EphemeralToken, LiveConfig
+from trio_gemini_live import ApiKey, AuthRejectedError, EphemeralToken, LiveConfig
 from trio_gemini_live import events as ev
 from trio_gemini_live.testing import (
+    DEFAULT_MODEL,
     LiveEmulator,
     Recorder,
     Recording,
@@ -403,6 +404,44 @@ async def test_a_session_recording_holds_no_secret(tmp_path: Path, nursery: trio
     data = token_path.read_bytes()
     assert b"emulator-token-42" not in data and b"auth_tokens/" not in data
     assert Recording.load(token_path).header.api_version == "v1alpha"
+
+
+async def test_record_records_the_session_s_own_transport(
+    tmp_path: Path, nursery: trio.Nursery
+) -> None:
+    """``open_live_session(record=...)``: the frames of the library's own WebSocket, both
+    ways, with no secret even when the server echoes the key; the file replays."""
+    emulator = LiveEmulator(api_key=API_KEY)
+    await nursery.start(emulator.serve)
+    path = tmp_path / "session.jsonl"
+    config = LiveConfig(response_modalities=["TEXT"])
+    with trio.fail_after(30):
+        async with emulator.open_session(nursery, config=config, record=path) as session:
+            await session.send_client_content("Hello")
+            await until(session, ev.TurnComplete)
+            await emulator.close(1008, f"API key {API_KEY} is not valid")
+            await until(session, ev.SessionClosed)
+            assert isinstance(session.error, AuthRejectedError)
+            assert str(session.error).endswith("API key <redacted> is not valid")
+    data = path.read_bytes()
+    assert API_KEY.encode() not in data
+    recording = Recording.load(path)  # complete: the session closed its recorder
+    assert recording.header.model == DEFAULT_MODEL
+    kinds = [f.kind for f in recording.frames("client")]
+    assert kinds == ["setup", "clientContent"]
+    assert any("turnComplete" in f.kind for f in recording.frames("server"))
+    end = recording.connections[0].end
+    assert end is not None and (end.code, end.reason) == (1008, "API key <redacted> is not valid")
+    # The same client code against the recording.
+    server = ReplayServer(recording)
+    await nursery.start(server.serve)
+    with trio.fail_after(30):
+        async with server.open_session(nursery, config=config) as session:
+            await session.send_client_content("Hello")
+            await until(session, ev.TurnComplete)
+            await until(session, ev.SessionClosed)
+            assert isinstance(session.error, AuthRejectedError)
+    server.check()
 
 
 @pytest.mark.parametrize("secret", [UNKNOWN_KEY, "auth_tokens/leaked", "ya29.a0AfH6SM-leaked"])

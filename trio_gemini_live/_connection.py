@@ -205,30 +205,16 @@ async def _connect_once(session: LiveSession, on_started: Callable[[], None] | N
             url = target.url
             proto.add_secrets(_secrets(target))
             log.info("connecting to %s", url)
-            async with session._connect(target.url, list(target.headers)) as ws:
+            async with session._connect(target.url, list(target.headers)) as opened:
                 conn_scope.deadline = math.inf
-                serve_scope = trio.CancelScope()
-                session._conn_scope = serve_scope
-                if conn_scope.cancel_called:
-                    serve_scope.cancel()
+                ws: Any = opened
+                if session._recorder is not None:
+                    ws = session._recorder.wrap(ws, url=target.url, headers=target.headers)
                 try:
-                    with serve_scope:
-                        await _setup_and_serve(session, ws, target, on_started)
-                except BaseException:
-                    # Cancelled from outside, or the setup failed: the server may be gone
-                    # or mute; a short bound for the close handshake (issue 12).
-                    with trio.CancelScope(shield=True):
-                        await _close(ws, 1000, QUICK_CLOSE_TIMEOUT)
-                    raise
-                end = session._conn_end
-                if end is not None and end.kind in (USER, GO_AWAY, KEEPALIVE, STALLED, FAILED):
-                    # Break before make (PROTOCOL.md 6): close this socket first.
-                    bound = QUICK_CLOSE_TIMEOUT if session._quick_close else DISCONNECT_TIMEOUT
-                    session._quick_close = False
-                    with trio.CancelScope(shield=True):
-                        await _close_draining(
-                            session, ws, 1011 if end.kind == KEEPALIVE else 1000, bound
-                        )
+                    await _use(session, ws, target, on_started, conn_scope.cancel_called)
+                finally:
+                    if session._recorder is not None:
+                        ws.finish()  # its end, if the connection did not report one
     except _SetupFailed as failed:
         return ConnectionEnd(FAILED, error=failed.error)
     except HandshakeRejected as exc:
@@ -255,6 +241,36 @@ async def _connect_once(session: LiveSession, on_started: Callable[[], None] | N
     if conn_scope.cancelled_caught and not session._user_close:
         return ConnectionEnd(FAILED, error=_timed_out(url, timeout))
     return ConnectionEnd(USER, 1000, "closed by the client")
+
+
+async def _use(
+    session: LiveSession,
+    ws: WebSocket | MessageConnection,
+    target: ConnectTarget,
+    on_started: Callable[[], None] | None,
+    cancelled: bool,
+) -> None:
+    """Set up and serve an open connection, then close it (break before make)."""
+    serve_scope = trio.CancelScope()
+    session._conn_scope = serve_scope
+    if cancelled:
+        serve_scope.cancel()
+    try:
+        with serve_scope:
+            await _setup_and_serve(session, ws, target, on_started)
+    except BaseException:
+        # Cancelled from outside, or the setup failed: the server may be gone or mute; a
+        # short bound for the close handshake (issue 12: cancelling returns at once).
+        with trio.CancelScope(shield=True):
+            await _close(ws, 1000, QUICK_CLOSE_TIMEOUT)
+        raise
+    end = session._conn_end
+    if end is not None and end.kind in (USER, GO_AWAY, KEEPALIVE, STALLED, FAILED):
+        # Break before make (PROTOCOL.md 6): close this socket first.
+        bound = QUICK_CLOSE_TIMEOUT if session._quick_close else DISCONNECT_TIMEOUT
+        session._quick_close = False
+        with trio.CancelScope(shield=True):
+            await _close_draining(session, ws, 1011 if end.kind == KEEPALIVE else 1000, bound)
 
 
 def _timed_out(url: str, timeout: float) -> TransientError:

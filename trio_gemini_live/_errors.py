@@ -198,7 +198,7 @@ def classify_refusal(status: int, body: str) -> SessionClosedError:
 
 
 #: What a secret becomes in any text shown (issue 12).
-REDACTED = "[redacted]"
+REDACTED = "<redacted>"
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import ssl
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import trio
 
@@ -23,6 +24,9 @@ from ._protocol import LiveProtocol, Status
 from ._resume import ReconnectPolicy
 from ._session import DISCONNECT_TIMEOUT, LiveSession, SessionOptions
 from ._toolcalls import ToolCallRunner
+
+if TYPE_CHECKING:
+    from .testing._recorder import Recorder
 
 __all__ = ["open_live_session"]
 
@@ -62,6 +66,7 @@ async def open_live_session(
     reseed_conversation: bool = True,
     stall_timeout: float | None = 30.0,
     reconnect_on_stall: bool = False,
+    record: str | os.PathLike[str] | Recorder | None = None,
     on_message: Handler | None = None,
     on_error: Handler | None = None,
     on_close: Handler | None = None,
@@ -129,6 +134,9 @@ async def open_live_session(
             :class:`~trio_gemini_live.events.Stalled` event (``None``: no watchdog). A
             healthy socket can carry a dead stream; the keepalive only sees dead sockets.
         reconnect_on_stall: after a ``Stalled`` event, reconnect (resuming the session).
+        record: write every frame of the session, both ways, to this JSON-lines file (or
+            :class:`~trio_gemini_live.testing.Recorder`), to replay it later in tests
+            (issue 15). Secrets are never written; writing never blocks the session.
         on_*: the optional handlers ``on_message``, ``on_error``, ``on_close``,
             ``on_tool_call``, ``on_tool_call_cancellation``, ``on_transcription``,
             ``on_voice_activity``, ``on_session_resumption`` and ``on_go_away``: sync or
@@ -203,6 +211,16 @@ async def open_live_session(
     # every connection if they expire).
     target = await resolved_auth.target(model=model, api_version=api_version, endpoint=endpoint)
     setup = config.to_setup(target.model, extra_tools, vertex=target.vertex)
+    recorder: Recorder | None = None
+    if record is not None:
+        from .testing._recorder import Recorder
+
+        recorder = Recorder.open(
+            record,
+            model=model,
+            api_version=api_version,
+            backend="vertex" if target.vertex else "gemini",
+        )
     proto = LiveProtocol(
         setup,
         resume_handle=resume_handle,
@@ -240,6 +258,7 @@ async def open_live_session(
         handlers=handlers,
         tools=tool_runner,
         monitor=monitor,
+        recorder=recorder,
     )
     try:
         await nursery.start(_main, session)
@@ -301,6 +320,10 @@ async def _main(session: LiveSession, *, task_status: trio.TaskStatus[None]) -> 
         if started and on_close is not None and session._closed_event is not None:
             with trio.CancelScope(shield=True), trio.move_on_after(DISCONNECT_TIMEOUT):
                 await handlers.call(on_close, session._closed_event)
+        if session._recorder is not None:
+            # The file is complete when the session is (its writer thread is bounded).
+            with trio.CancelScope(shield=True), trio.move_on_after(10):
+                await session._recorder.aclose()
         session._done.set()
 
 

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from ._config import LiveConfig
     from ._connection import Connect
     from ._websocket import MessageConnection, WebSocket
+    from .testing._recorder import Recorder
 
 __all__ = ["LiveSession", "SessionOptions", "SessionStatistics"]
 
@@ -143,6 +144,7 @@ class LiveSession:
         handlers: HandlerDispatcher,
         tools: ToolCallRunner,
         monitor: Monitor,
+        recorder: Recorder | None = None,
     ) -> None:
         self._model = model
         self._config = config
@@ -155,6 +157,7 @@ class LiveSession:
         self._handlers = handlers
         self._tools = tools
         self._monitor = monitor
+        self._recorder = recorder
         self._events = EventQueue(
             int(options.max_event_audio_seconds * 24000 * 2), options.max_event_bytes
         )

@@ -21,10 +21,11 @@ from typing import Any, Final, TypeAlias
 
 import msgspec
 import trio
-from trio_websocket import ConnectionClosed
+import trio_websocket
 
 from .._mime import INPUT_RATE, OUTPUT_RATE, parse_mime
 from .._version import __version__
+from .._websocket import ConnectionClosed
 from ._recording import (
     _REDACTED_B,
     _SECRET_MARKERS,
@@ -675,8 +676,8 @@ class RecordingConnection:
         """The next server frame (recorded)."""
         try:
             data: str | bytes = await self._conn.get_message()
-        except ConnectionClosed as exc:
-            self._peer_closed(exc.reason)
+        except (ConnectionClosed, trio_websocket.ConnectionClosed) as exc:
+            self._peer_closed(exc)
             raise
         if not self._ended:  # after its recorded end, a frame belongs to no connection
             self._recorder._frame(self._index, _SERVER, data)
@@ -686,8 +687,8 @@ class RecordingConnection:
         """Send one frame (recorded once written)."""
         try:
             await self._conn.send_message(message)
-        except ConnectionClosed as exc:
-            self._peer_closed(exc.reason)
+        except (ConnectionClosed, trio_websocket.ConnectionClosed) as exc:
+            self._peer_closed(exc)
             raise
         if not self._ended:
             self._recorder._frame(self._index, _CLIENT, message)
@@ -696,8 +697,8 @@ class RecordingConnection:
         frames = list(messages)
         try:
             await self._conn.send_messages(frames)
-        except ConnectionClosed as exc:
-            self._peer_closed(exc.reason)
+        except (ConnectionClosed, trio_websocket.ConnectionClosed) as exc:
+            self._peer_closed(exc)
             raise
         if not self._ended:
             for frame in frames:
@@ -733,9 +734,14 @@ class RecordingConnection:
         else:
             self._ended_by("client", None, "")
 
-    def _peer_closed(self, reason: Any) -> None:
-        code = getattr(reason, "code", None)
-        text = getattr(reason, "reason", None) or ""
+    def _peer_closed(self, exc: BaseException) -> None:
+        if isinstance(exc, ConnectionClosed):  # the library's own connections
+            code: int | None = exc.code
+            text = exc.reason
+        else:  # a trio-websocket connection (a connect= hook's): its CloseReason
+            reason = getattr(exc, "reason", None)
+            code = getattr(reason, "code", None)
+            text = getattr(reason, "reason", None) or ""
         if self._closing is not None:
             self._ended_by("client", self._closing, "")
         elif code == 1006 or code is None:

@@ -286,7 +286,7 @@ class ReplayServer:
             kwargs: anything else :func:`~trio_gemini_live.open_live_session` takes (give
                 the same ``config`` and ``tools`` as the recorded client).
         """
-        from .._session import open_live_session
+        from .._open import open_live_session
 
         model = kwargs.pop("model", None) or self._recorded_model()
         header = self.recording.header
