@@ -2,6 +2,7 @@
 
 from . import events as events
 from ._auth import ApiKey as ApiKey
+from ._auth import Auth as Auth
 from ._auth import ConnectTarget as ConnectTarget
 from ._auth import EphemeralToken as EphemeralToken
 from ._auth import VertexAI as VertexAI
@@ -21,6 +22,8 @@ from ._resume import ReconnectPolicy as ReconnectPolicy
 from ._session import LiveSession as LiveSession
 from ._session import SessionStatistics as SessionStatistics
 from ._session import open_live_session as open_live_session
+from ._tokens import TokenAuthError as TokenAuthError
+from ._tokens import TokenRequestError as TokenRequestError
 from ._tokens import create_ephemeral_token as create_ephemeral_token
 from ._version import __version__ as __version__
 from ._wire import Blob as Blob
@@ -34,6 +37,7 @@ from ._wire import Tool as Tool
 
 __all__ = [
     "ApiKey",
+    "Auth",
     "AuthError",
     "AuthRejectedError",
     "Blob",
@@ -57,6 +61,8 @@ __all__ = [
     "SessionStatistics",
     "SetupError",
     "Status",
+    "TokenAuthError",
+    "TokenRequestError",
     "Tool",
     "TransientError",
     "VertexAI",
@@ -65,3 +71,14 @@ __all__ = [
     "events",
     "open_live_session",
 ]
+
+# The exceptions print as users import them (issue 14): a traceback ends in
+# "trio_gemini_live.AuthRejectedError: ...", not "trio_gemini_live._errors.AuthRejectedError",
+# and pickles name the public path, which stays valid when private modules move (trio does
+# the same). Only exceptions: msgspec and typing resolve other classes' string annotations
+# in the module named by __module__, which must stay the defining one.
+for _name in __all__:
+    _value = globals()[_name]
+    if isinstance(_value, type) and issubclass(_value, BaseException):
+        _value.__module__ = __name__
+del _name, _value

@@ -14,16 +14,22 @@ Options for the emulator come from the ``live_emulator`` marker, passed to
 
     @pytest.mark.live_emulator(connection_lifetime=5, go_away_notice=2)
     async def test_go_away(live_emulator, nursery): ...
+
+pytest loads this plugin in every project where the library is installed, so loading it
+imports neither the emulator nor its server stack: the fixture imports them when a test
+asks for it (issue 11).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-import trio
 
-from ._emulator import LiveEmulator
+if TYPE_CHECKING:
+    import trio
+
+    from ._emulator import LiveEmulator
 
 __all__ = ["live_emulator", "pytest_configure"]
 
@@ -40,6 +46,8 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 async def live_emulator(request: pytest.FixtureRequest, nursery: trio.Nursery) -> LiveEmulator:
     """A :class:`LiveEmulator` serving on a free loopback port for the test's duration."""
+    from ._emulator import LiveEmulator  # here, not at plugin load: see the module docstring
+
     options: dict[str, Any] = {}
     for marker in reversed(list(request.node.iter_markers("live_emulator"))):
         if marker.args:
