@@ -67,7 +67,8 @@ class SessionClosedError(LiveError):
         super().__init__(text)
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (self.__class__, (self.code, self.reason), {"hint": self.hint})
+        # ``args`` too: the message includes the hint, which __init__ only gets by keyword.
+        return (self.__class__, (self.code, self.reason), {"hint": self.hint, "args": self.args})
 
 
 class InvalidArgumentError(SessionClosedError):
