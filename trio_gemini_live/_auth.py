@@ -194,17 +194,17 @@ class EphemeralToken:
 
     @property
     def expire_time(self) -> datetime | None:
-        """When the token stops working (``None``: unknown)."""
+        """When the token stops working, or ``None`` if unknown."""
         return self._expire_time
 
     @property
     def new_session_expire_time(self) -> datetime | None:
-        """When the token stops starting new sessions (``None``: unknown)."""
+        """When the token stops starting new sessions, or ``None`` if unknown."""
         return self._new_session_expire_time
 
     @property
     def uses(self) -> int | None:
-        """How many new sessions the token may start, 0 meaning unlimited (``None``: unknown)."""
+        """How many new sessions the token may start (0: unlimited), or ``None`` if unknown."""
         return self._uses
 
     async def target(self, *, model: str, api_version: str, endpoint: str | None) -> ConnectTarget:
