@@ -49,7 +49,7 @@ EXPECTED = {
         "model answered with",
     ],
     "voice_agent_tools": [
-        "model calls: [('get_weather',",
+        "model calls: [('get_weather', {'city': 'Paris'})]",
         'model said: The result of get_weather is {"output": {"celsius": 21.0}}.',
     ],
     "telephony_bridge": ["μ-law bytes", "to the phone"],

@@ -8,11 +8,11 @@
 * ``speech_like_pcm``: speech-like 16 kHz input audio that triggers the emulator's VAD.
 * The pytest plugin (``trio_gemini_live.testing._plugin``) provides the ``live_emulator``
   fixture.
-
-The names are imported on first use (PEP 562): the pytest plugin lives in this package, and
-every pytest run of a project that merely has this library installed loads it, so loading
-it must not load the emulator (issue 11).
 """
+
+# The names are imported on first use (PEP 562): the pytest plugin lives in this package,
+# and every pytest run of a project that merely has this library installed loads it, so
+# loading it must not load the emulator (issue 11).
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ Options for the emulator come from the ``live_emulator`` marker, passed to
 
 pytest loads this plugin in every project where the library is installed, so loading it
 imports neither the emulator nor its server stack: the fixture imports them when a test
-asks for it (issue 11).
+asks for it.
 """
 
 from __future__ import annotations
