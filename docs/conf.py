@@ -61,8 +61,8 @@ html_theme_options = {
 }
 
 
-# Classes users never construct: their signature would only list internals.
-_NO_SIGNATURE = frozenset({"trio_gemini_live.LiveSession"})
+# Classes users never construct (or a Protocol): their signature would only list internals.
+_NO_SIGNATURE = frozenset({"trio_gemini_live.LiveSession", "trio_gemini_live.Auth"})
 
 
 def _process_signature(
