@@ -18,7 +18,7 @@ import pytest
 import trio
 import trio.testing
 
-from trio_gemini_live import _cli
+from trio_gemini_live import _cli_common, _cli_demo, _cli_talk
 from trio_gemini_live import events as ev
 from trio_gemini_live.audio import read_wav, speechlike, tone, write_wav
 from trio_gemini_live.testing import speech_like_pcm
@@ -55,6 +55,10 @@ def test_talk_speaks_a_wav_file_and_saves_the_reply(
     assert len(model) == 1 and model[0].startswith('model: I heard: "[audio ')
     assert model[0].endswith("This is turn 1 of our conversation.")
     assert lines.index(you[0]) < lines.index(model[0])
+    # ... and says so before anyone wonders why (issue 14).
+    note = [line for line in lines if line.startswith("Note: ")]
+    assert len(note) == 1 and "recognises no speech" in note[0] and "[audio " in note[0]
+    assert lines.index(note[0]) < lines.index(you[0])
     assert f"of the reply to {out_wav}" in lines[-1]
     _check_reply(out_wav)
 
@@ -132,7 +136,7 @@ def test_talk_play_feeds_the_sound_device(speech_wav: Path, no_key: None,
                                           monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
     fake = types.SimpleNamespace(RawOutputStream=_FakeOutputStream)
-    monkeypatch.setattr(_cli, "_sounddevice", lambda: fake)
+    monkeypatch.setattr(_cli_talk, "_sounddevice", lambda: fake)
     _FakeOutputStream.played = bytearray()
     status = run_main(["talk", "--emulator", "--wav", str(speech_wav), "--play", "--fast"])
     out = capsys.readouterr().out
@@ -198,7 +202,7 @@ def test_talk_bad_arguments_exit_2(extra: list[str], message: str, tmp_path: Pat
 def test_talk_without_sounddevice_exits_2(flag: str, extra: list[str], speech_wav: Path,
                                           no_key: None, monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(_cli, "_sounddevice", lambda: None)
+    monkeypatch.setattr(_cli_talk, "_sounddevice", lambda: None)
     argv = ["talk", "--emulator", flag, *(arg.format(speech=speech_wav) for arg in extra)]
     assert run_main(argv) == 2
     err = capsys.readouterr().err
@@ -214,18 +218,19 @@ def test_sounddevice_missing_or_without_portaudio_is_none(
         imported.append(name)
         raise error("no PortAudio library found")
 
-    monkeypatch.setattr(_cli.importlib, "import_module", import_module)
-    assert _cli._sounddevice() is None
+    monkeypatch.setattr(_cli_talk.importlib, "import_module", import_module)
+    assert _cli_talk._sounddevice() is None
     assert imported == ["sounddevice"]
     fake = types.ModuleType("sounddevice")
-    monkeypatch.setattr(_cli.importlib, "import_module", lambda name: fake)
-    assert _cli._sounddevice() is fake
+    monkeypatch.setattr(_cli_talk.importlib, "import_module", lambda name: fake)
+    assert _cli_talk._sounddevice() is fake
 
 
 def test_talk_to_google_without_a_key_exits_2(speech_wav: Path, no_key: None,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     assert run_main(["talk", "--wav", str(speech_wav)]) == 2
-    assert "GEMINI_API_KEY" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "GEMINI_API_KEY" in err and "--emulator" in err and "auth=" not in err
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process")
@@ -263,7 +268,7 @@ def test_talk_without_a_sound_device_exits_1(flag: str, extra: list[str], speech
                                              capsys: pytest.CaptureFixture[str]) -> None:
     fake = types.SimpleNamespace(PortAudioError=_PortAudioError, RawInputStream=_no_device,
                                  RawOutputStream=_no_device)
-    monkeypatch.setattr(_cli, "_sounddevice", lambda: fake)
+    monkeypatch.setattr(_cli_talk, "_sounddevice", lambda: fake)
     argv = ["talk", "--emulator", flag, *(arg.format(speech=speech_wav) for arg in extra)]
     assert run_main(argv) == 1
     err = capsys.readouterr().err
@@ -288,13 +293,13 @@ class _FakeSession:
 async def test_model_turn_gives_up_when_the_turn_never_completes(
         autojump_clock: trio.testing.MockClock) -> None:
     session = _FakeSession([ev.TextChunk(text="half a ")])
-    with trio.fail_after(_cli._TURN_TIMEOUT + 10), pytest.raises(_cli._NoReplyError):
-        await _cli._model_turn(session, _cli._Transcript(io.StringIO()))  # type: ignore[arg-type]
+    with trio.fail_after(_cli_demo._TURN_TIMEOUT + 10), pytest.raises(_cli_common.NoReplyError):
+        await _cli_demo._model_turn(session, _cli_demo._Transcript(io.StringIO()))  # type: ignore[arg-type]
 
 
 async def test_replies_give_up_when_the_model_stops_mid_turn(
         autojump_clock: trio.testing.MockClock) -> None:
-    replies = _cli._Replies(io.StringIO(), None, reply_timeout=5.0)
+    replies = _cli_talk._Replies(io.StringIO(), None, reply_timeout=5.0)
     replies.input_done()
     session = _FakeSession([ev.OutputTranscription(text="I was saying")])
     with trio.fail_after(60):
@@ -311,20 +316,20 @@ class _StalledOutputStream:
 
 async def test_player_drain_is_bounded_and_checkpoints(
         autojump_clock: trio.testing.MockClock) -> None:
-    player = _cli._Player(types.SimpleNamespace(RawOutputStream=_StalledOutputStream))
+    player = _cli_talk._Player(types.SimpleNamespace(RawOutputStream=_StalledOutputStream))
     with trio.fail_after(1):
         await player.drain()  # nothing queued: returns, through a checkpoint
     player.handle(ev.AudioChunk(data=bytes(48000)))  # 1 s at 24 kHz
     start = trio.current_time()
     with trio.fail_after(60):
         await player.drain()
-    assert trio.current_time() - start == pytest.approx(1.0 + _cli._DRAIN_SLACK)
+    assert trio.current_time() - start == pytest.approx(1.0 + _cli_talk._DRAIN_SLACK)
     assert player.buffer.queued_seconds == 1.0
 
 
 async def test_audio_at_another_rate_is_resampled_for_playback_and_the_file() -> None:
-    player = _cli._Player(types.SimpleNamespace(RawOutputStream=_StalledOutputStream))
-    replies = _cli._Replies(io.StringIO(), player, reply_timeout=5.0)
+    player = _cli_talk._Player(types.SimpleNamespace(RawOutputStream=_StalledOutputStream))
+    replies = _cli_talk._Replies(io.StringIO(), player, reply_timeout=5.0)
     pcm_16k = tone(440, 0.5, 16000)
     replies._handle(ev.AudioChunk(data=pcm_16k, sample_rate=16000,
                                   mime_type="audio/pcm;rate=16000"))
@@ -356,7 +361,7 @@ async def test_a_microphone_block_after_the_loop_ended_is_dropped() -> None:
 
     with trio.fail_after(5):
         with pytest.raises(Stop):
-            await _cli._send_mic(Session(), types.SimpleNamespace(RawInputStream=Stream),  # type: ignore[arg-type]
+            await _cli_talk._send_mic(Session(), types.SimpleNamespace(RawInputStream=Stream),  # type: ignore[arg-type]
                                  io.StringIO())
         # The late block is offered now: a BrokenResourceError there would crash trio.run.
         await trio.testing.wait_all_tasks_blocked()

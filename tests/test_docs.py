@@ -3,15 +3,18 @@
 * every ``docs/examples/*.py`` program runs against the emulator and prints what the pages
   say it prints;
 * ``docs/examples/test_my_app.py`` (the testing how-to) passes under pytest;
-* the README's example runs;
+* the README's Python snippets run as they are: its example program, and its testing
+  snippet as a test file of another project;
 * the status diagram has exactly one arrow per transition of ``TRANSITIONS``;
-* the Sphinx build passes with warnings as errors (skipped when Sphinx is not installed:
-  ``nox -s docs`` installs it).
+* the Sphinx build passes with warnings as errors, and its pages hold none of the faults
+  found by looking at them (issue 14) (skipped when Sphinx or Furo is not installed:
+  ``nox -s docs`` installs them, and also runs the doctests).
 """
 
 from __future__ import annotations
 
 import gc
+import html as html_module
 import importlib.util
 import re
 import subprocess
@@ -46,7 +49,7 @@ EXPECTED = {
         "model answered with",
     ],
     "voice_agent_tools": [
-        "model calls: [('get_weather',",
+        "model calls: [('get_weather', {'city': 'Paris'})]",
         'model said: The result of get_weather is {"output": {"celsius": 21.0}}.',
     ],
     "telephony_bridge": ["μ-law bytes", "to the phone"],
@@ -110,22 +113,56 @@ def test_testing_howto_passes() -> None:
     assert "2 passed" in result.stdout
 
 
-def _readme_example() -> str:
+def _readme_snippets() -> list[str]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
-    assert len(blocks) == 1, "the README has exactly one Python example"
-    return str(blocks[0])
+    return [str(block) for block in re.findall(r"```python\n(.*?)```", text, flags=re.S)]
+
+
+def _readme_program() -> str:
+    (program,) = [s for s in _readme_snippets() if "trio.run(main)" in s]
+    return program
+
+
+def _readme_test_file() -> str:
+    (test_file,) = [s for s in _readme_snippets() if re.search(r"^async def test_", s, re.M)]
+    return test_file
+
+
+def test_every_readme_snippet_is_run() -> None:
+    # Each Python block is a program (run below) or a test file (run by pytest below).
+    snippets = _readme_snippets()
+    assert len(snippets) == 2
+    assert set(snippets) == {_readme_program(), _readme_test_file()}
+    # Fenced blocks without a language would escape these checks (issue 14: the testing
+    # snippet had no imports and no "python" tag).
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    untagged = [b for b in re.findall(r"```(\w*)\n(.*?)```", text, flags=re.S) if not b[0]]
+    assert untagged == []
 
 
 async def test_readme_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    source = _readme_example()
-    assert len(source.splitlines()) <= 30
+    source = _readme_program()
+    assert len(source.splitlines()) <= 32
     # The example ends with trio.run(main); run main() in this test's own Trio run instead.
     namespace: dict[str, object] = {"__name__": "readme_example"}
     exec(compile(source.replace("trio.run(main)", ""), "README.md", "exec"), namespace)
     with trio.fail_after(30):
         await namespace["main"]()  # type: ignore[operator]
-    assert 'I heard: "Hello!". This is turn 1 of our conversation.' in capsys.readouterr().out
+    out = capsys.readouterr().out
+    # The whole answer on one line, and the line ended (issue 14: no final newline).
+    assert out == 'I heard: "Hello!". This is turn 1 of our conversation.\n'
+
+
+def test_readme_test_file_passes_as_is(tmp_path: Path) -> None:
+    # Saved as a file of another project (no configuration of ours: no trio_mode) and run
+    # by pytest, the plugin found through the installed package's entry point.
+    (tmp_path / "test_hello.py").write_text(_readme_test_file(), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_hello.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
 
 
 def _diagram() -> ModuleType:
@@ -160,18 +197,87 @@ def test_benchmark_tables_convert() -> None:
     markdown = "Intro `x`.\n\n| a | n |\n|---|---:|\n| one | 1.5 |\n| two | 3 |\n"
     blocks = bench.parse_markdown(markdown)
     assert blocks == ["Intro `x`.", [["a", "n"], ["one", "1.5"], ["two", "3"]]]
-    rst = bench.to_rst(blocks, "/x.svg")
+    rst = bench.to_rst(blocks, "/x.svg", "Title")
+    assert rst.startswith("Title\n-----\n")
     assert "Intro ``x``." in rst and ".. list-table::" in rst and ".. image:: /x.svg" in rst
     svg = bench.bar_chart(blocks[1])
     assert svg is not None and svg.count('class="bar"') == 2
 
 
-@pytest.mark.skipif(importlib.util.find_spec("sphinx") is None, reason="needs sphinx (.[docs])")
-def test_sphinx_build_has_no_warnings(tmp_path: Path) -> None:
+def test_a_markdown_heading_becomes_the_section_title() -> None:
+    # Issue 14: "# Codec benchmark" showed as a literal paragraph.
+    bench = _load(DOCS / "_ext" / "bench_results.py")
+    blocks = bench.parse_markdown("# Codec benchmark\n\nText.\n\n## Details\nMore.\n")
+    assert blocks == [(1, "Codec benchmark"), "Text.", (2, "Details"), "More."]
+    rst = bench.to_rst(blocks, None, "Ignored: the file has its own")
+    assert rst.startswith("Codec benchmark\n---------------\n\nText.")
+    assert "Details\n~~~~~~~\n" in rst and "# " not in rst and "Ignored" not in rst
+
+
+def test_the_chart_draws_measurements_not_inputs() -> None:
+    # Issue 14: the codec chart drew its "PCM bytes" input column as a result.
+    bench = _load(DOCS / "_ext" / "bench_results.py")
+    table = [["operation", "PCM bytes", "ours (us)", "SDK (us)", "SDK/ours"],
+             ["encode", "3,200", "2.02", "35.00", "17.3x"],
+             ["encode", "32,000", "17.99", "115.54", "6.4x"]]
+    assert bench.chart_columns(table) == ([0, 1], [2, 3])
+    svg = bench.bar_chart(table)
+    assert svg is not None
+    assert "PCM bytes" not in svg and "ours (us)" in svg and "SDK (us)" in svg
+    assert svg.count('class="bar"') == 4
+    assert "encode · 3,200" in svg and "encode · 32,000" in svg  # the rows stay apart
+    # Without a unit in any header, every numeric column after the first is measured.
+    assert bench.chart_columns([["client", "send", "receive"], ["a", "1", "2"]]) == (
+        [0], [1, 2])
+
+
+def test_the_committed_results_chart_no_input_column() -> None:
+    bench = _load(DOCS / "_ext" / "bench_results.py")
+    for md in sorted((ROOT / "benchmarks" / "results").glob("*.md")):
+        tables = [b for b in bench.parse_markdown(md.read_text(encoding="utf-8"))
+                  if isinstance(b, list)]
+        if not tables:
+            continue
+        header = tables[0][0]
+        _, charted = bench.chart_columns(tables[0])
+        assert charted, md.name
+        assert not {"PCM bytes", "sessions"} & {header[j] for j in charted}, md.name
+
+
+NEEDS_SPHINX = pytest.mark.skipif(
+    importlib.util.find_spec("sphinx") is None or importlib.util.find_spec("furo") is None,
+    reason="needs sphinx and furo (.[docs])",
+)
+
+
+def html_text(page: str) -> str:
+    """The text of an HTML page, tags removed and entities decoded."""
+    return html_module.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def _sphinx(builder: str, out: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
-         str(DOCS), str(tmp_path / "html")],
+        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", builder,
+         str(DOCS), str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert (tmp_path / "html" / "explanation" / "lifecycle.html").exists()
+
+
+@NEEDS_SPHINX
+def test_sphinx_build_has_no_warnings(tmp_path: Path) -> None:
+    html = tmp_path / "html"
+    _sphinx("html", html)
+    assert (html / "explanation" / "lifecycle.html").exists()
+    # What a -W build does not catch, found by looking at the pages (issue 14):
+    bench = (html / "benchmarks.html").read_text(encoding="utf-8")
+    assert "<p># " not in bench  # a Markdown heading left as text
+    for page in sorted((html / "reference").glob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        # A "Type:" field holds a type, never the start of a sentence napoleon split off a
+        # docstring's first line ("Type: The latest resumable handle").
+        for value in re.findall(r">Type<.*?<dd[^>]*>(.*?)</dd>", text, flags=re.S):
+            plain = re.sub(r"<[^>]+>", "", value).strip()
+            assert not re.match(r"[A-Z][a-z]+ [a-z]+ ", plain), (page.name, plain)
+        # A sentinel default shown as its repr (open_live_session's reconnect).
+        assert "object object" not in html_text(text), page.name

@@ -2,6 +2,7 @@
 
 from . import events as events
 from ._auth import ApiKey as ApiKey
+from ._auth import Auth as Auth
 from ._auth import ConnectTarget as ConnectTarget
 from ._auth import EphemeralToken as EphemeralToken
 from ._auth import VertexAI as VertexAI
@@ -23,6 +24,8 @@ from ._protocol import Status as Status
 from ._resume import ReconnectPolicy as ReconnectPolicy
 from ._session import LiveSession as LiveSession
 from ._session import SessionStatistics as SessionStatistics
+from ._tokens import TokenAuthError as TokenAuthError
+from ._tokens import TokenRequestError as TokenRequestError
 from ._tokens import create_ephemeral_token as create_ephemeral_token
 from ._transcript import Turn as Turn
 from ._transcript import history_from_turns as history_from_turns
@@ -38,6 +41,7 @@ from ._wire import Tool as Tool
 
 __all__ = [
     "ApiKey",
+    "Auth",
     "AuthError",
     "AuthRejectedError",
     "Blob",
@@ -63,6 +67,8 @@ __all__ = [
     "SetupError",
     "SlowConsumerError",
     "Status",
+    "TokenAuthError",
+    "TokenRequestError",
     "Tool",
     "TransientError",
     "Turn",
@@ -73,3 +79,14 @@ __all__ = [
     "history_from_turns",
     "open_live_session",
 ]
+
+# The exceptions print as users import them (issue 14): a traceback ends in
+# "trio_gemini_live.AuthRejectedError: ...", not "trio_gemini_live._errors.AuthRejectedError",
+# and pickles name the public path, which stays valid when private modules move (trio does
+# the same). Only exceptions: msgspec and typing resolve other classes' string annotations
+# in the module named by __module__, which must stay the defining one.
+for _name in __all__:
+    _value = globals()[_name]
+    if isinstance(_value, type) and issubclass(_value, BaseException):
+        _value.__module__ = __name__
+del _name, _value

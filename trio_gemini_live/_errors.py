@@ -74,11 +74,7 @@ class ProtocolError(LiveError):
         self.reason = message
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (_protocol_error, (self.reason, self.code))
-
-
-def _protocol_error(message: str, code: int | None) -> ProtocolError:
-    return ProtocolError(message, code=code)
+        return (self.__class__, (self.reason,), {"code": self.code})
 
 
 class SlowConsumerError(LiveError):
@@ -108,7 +104,8 @@ class SessionClosedError(LiveError):
         super().__init__(text)
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (self.__class__, (self.code, self.reason), {"hint": self.hint})
+        # ``args`` too: the message includes the hint, which __init__ only gets by keyword.
+        return (self.__class__, (self.code, self.reason), {"hint": self.hint, "args": self.args})
 
 
 class InvalidArgumentError(SessionClosedError):

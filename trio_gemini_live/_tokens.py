@@ -40,9 +40,10 @@ import msgspec
 import trio
 
 from . import _wire as w
-from ._auth import _GEMINI_HOST, USER_AGENT, ApiKey, EphemeralToken, _base_url, _gemini_model
+from ._auth import ApiKey, EphemeralToken
 from ._config import LiveConfig
 from ._errors import AuthError, LiveError
+from ._target import _GEMINI_HOST, USER_AGENT, _base_url, _gemini_model
 
 __all__ = ["TokenAuthError", "TokenRequestError", "create_ephemeral_token"]
 

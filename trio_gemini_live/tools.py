@@ -83,21 +83,20 @@ anything that cannot be converted exactly (``3.5`` for an ``int``, ``"abc"``) is
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import inspect
 import logging
 import math
 import re
-import typing
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Final, Generic, Literal, ParamSpec, TypeVar, overload
 
 import msgspec
-import msgspec.inspect as mi
 import trio
 
 from . import _wire
+from ._tool_docstrings import Docstring as Docstring
+from ._tool_docstrings import parse_docstring as parse_docstring
+from ._tool_schema import function_schema, is_async, resolve_target, unwrap_partial
 
 __all__ = [
     "Docstring",
@@ -126,317 +125,6 @@ BehaviorName = Literal["BLOCKING", "NON_BLOCKING"]
 SchedulingName = Literal["SILENT", "WHEN_IDLE", "INTERRUPT"]
 
 
-# --- docstrings ----------------------------------------------------------------------------
-
-
-class Docstring(msgspec.Struct, frozen=True, kw_only=True):
-    """A parsed docstring: the summary and the per-parameter (or per-attribute) texts."""
-
-    summary: str | None = None
-    params: dict[str, str] = msgspec.field(default_factory=dict)
-
-
-# Google-style section headers. The ones whose entries describe names are "param sections";
-# every other known header ends the summary and is skipped.
-_PARAM_SECTIONS: Final = frozenset(
-    {
-        "args",
-        "arguments",
-        "parameters",
-        "params",
-        "keyword args",
-        "keyword arguments",
-        "kwargs",
-        "attributes",
-    }
-)
-_OTHER_SECTIONS: Final = frozenset(
-    {
-        "returns",
-        "return",
-        "yields",
-        "yield",
-        "raises",
-        "raise",
-        "except",
-        "exceptions",
-        "example",
-        "examples",
-        "note",
-        "notes",
-        "warning",
-        "warnings",
-        "warns",
-        "see also",
-        "todo",
-        "references",
-        "methods",
-        "other parameters",
-    }
-)
-_SECTION_RE: Final = re.compile(r"^([A-Za-z][A-Za-z ]*?)\s*:\s*$")
-# "name (type): text"; the type may hold parentheses nested two deep ("dict(str, list(int))").
-_PARENS: Final = r"\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)"
-_GOOGLE_ENTRY_RE: Final = re.compile(r"^\*{0,2}(\w+)\s*(?:" + _PARENS + r")?\s*:(?:\s+(.*)|\s*$)")
-_REST_FIELD_RE: Final = re.compile(r"^:(\w+)(?:\s+([^:]*?))?\s*:(?:\s+(.*)|\s*$)")
-_REST_PARAM_KINDS: Final = frozenset({"param", "parameter", "arg", "argument", "key", "keyword",
-                                      "ivar", "var", "cvar"})
-
-
-def _indent(line: str) -> int:
-    return len(line) - len(line.lstrip())
-
-
-def _section_name(line: str) -> str | None:
-    match = _SECTION_RE.match(line.strip())
-    if match is None:
-        return None
-    name = match.group(1).lower()
-    if name in _PARAM_SECTIONS or name in _OTHER_SECTIONS:
-        return name
-    return None
-
-
-def parse_docstring(doc: str | None) -> Docstring:
-    """Parse a Google-style or reST docstring.
-
-    The summary is everything before the first section header (``Args:``, ``Returns:``...)
-    or the first reST field (``:param x:``), stripped; ``None`` when empty. Parameters come
-    from Google-style ``Args:``/``Arguments:``/``Parameters:``/``Attributes:`` sections
-    (``name: text`` or ``name (type): text``, with more-indented continuation lines) and
-    from reST ``:param name:`` / ``:param type name:`` / ``:ivar name:`` fields.
-    Continuation lines are joined with single spaces.
-
-    Args:
-        doc: The docstring (``func.__doc__``), or ``None``.
-
-    Returns:
-        The parsed :class:`Docstring`.
-    """
-    if not doc or not doc.strip():
-        return Docstring()
-    lines = inspect.cleandoc(doc).splitlines()
-    summary: list[str] = []
-    params: dict[str, str] = {}
-    i = 0
-    # The summary: up to the first section header or reST field.
-    while i < len(lines):
-        stripped = lines[i].strip()
-        if _section_name(lines[i]) is not None or _REST_FIELD_RE.match(stripped):
-            break
-        summary.append(lines[i])
-        i += 1
-    while i < len(lines):
-        line = lines[i]
-        stripped = line.strip()
-        section = _section_name(line)
-        if section is not None:
-            header_indent = _indent(line)
-            i += 1
-            # The section's body: every blank or more-indented line.
-            body: list[str] = []
-            while i < len(lines) and (not lines[i].strip() or _indent(lines[i]) > header_indent):
-                body.append(lines[i])
-                i += 1
-            if section in _PARAM_SECTIONS:
-                params.update(_google_entries(body))
-            continue
-        rest = _REST_FIELD_RE.match(stripped)
-        if rest is not None:
-            kind, spec, text = rest.group(1), rest.group(2), rest.group(3) or ""
-            field_indent = _indent(line)
-            i += 1
-            parts = [text.strip()] if text.strip() else []
-            while (
-                i < len(lines)
-                and lines[i].strip()
-                and _indent(lines[i]) > field_indent
-                and not lines[i].strip().startswith(":")
-            ):
-                parts.append(lines[i].strip())
-                i += 1
-            if kind in _REST_PARAM_KINDS and spec:
-                # ":param type name:" puts the name last.
-                params[spec.split()[-1]] = " ".join(parts)
-            continue
-        i += 1
-    text = "\n".join(summary).strip()
-    return Docstring(summary=text or None, params=params)
-
-
-def _google_entries(body: list[str]) -> dict[str, str]:
-    entries: dict[str, str] = {}
-    content = [line for line in body if line.strip()]
-    if not content:
-        return entries
-    entry_indent = min(_indent(line) for line in content)
-    name: str | None = None
-    parts: list[str] = []
-    for line in content:
-        match = _GOOGLE_ENTRY_RE.match(line.strip()) if _indent(line) == entry_indent else None
-        if match is not None:
-            if name is not None:
-                entries[name] = " ".join(parts)
-            name = match.group(1)
-            parts = [match.group(2).strip()] if match.group(2) else []
-        elif name is not None:
-            parts.append(line.strip())
-    if name is not None:
-        entries[name] = " ".join(parts)
-    return entries
-
-
-# --- schemas -------------------------------------------------------------------------------
-
-
-def _class_doc(cls: type) -> Docstring:
-    doc = cls.__doc__
-    # dataclasses invent a docstring from the signature ("Point(x: int, y: int)"): not a
-    # description anyone wrote.
-    if dataclasses.is_dataclass(cls) and doc and doc.startswith(cls.__name__ + "("):
-        return Docstring()
-    return parse_docstring(doc)
-
-
-class _SchemaBuilder:
-    """Turns a msgspec type tree (``msgspec.inspect.type_info``) into a ``_wire.Schema``."""
-
-    def __init__(self, where: str) -> None:
-        # ``where`` names the function and parameter in every error message.
-        self.where = where
-        self.stack: list[type] = []
-
-    def fail(self, what: str) -> TypeError:
-        return TypeError(f"{self.where}: {what}")
-
-    def build(self, node: mi.Type) -> _wire.Schema:
-        if isinstance(node, mi.Metadata):
-            schema = self.build(node.type)
-            extra = node.extra_json_schema or {}
-            description = extra.get("description")
-            title = extra.get("title")
-            changes: dict[str, Any] = {}
-            if isinstance(description, str):
-                changes["description"] = description
-            if isinstance(title, str):
-                changes["title"] = title
-            return msgspec.structs.replace(schema, **changes) if changes else schema
-        if isinstance(node, mi.BoolType):
-            return _wire.Schema(type="BOOLEAN")
-        if isinstance(node, mi.StrType):
-            return _wire.Schema(
-                type="STRING",
-                min_length=node.min_length,
-                max_length=node.max_length,
-                pattern=node.pattern,
-            )
-        if isinstance(node, mi.IntType):
-            # The schema's bounds are inclusive; an exclusive integer bound moves by one.
-            low = node.ge
-            if low is None and node.gt is not None:
-                low = node.gt + 1
-            high = node.le
-            if high is None and node.lt is not None:
-                high = node.lt - 1
-            return _wire.Schema(
-                type="INTEGER",
-                minimum=None if low is None else float(low),
-                maximum=None if high is None else float(high),
-            )
-        if isinstance(node, mi.FloatType):
-            # Exclusive float bounds cannot be said in this schema; the inclusive bound is a
-            # hint for the model, and msgspec still enforces the exact rule on the arguments.
-            low_f = node.ge if node.ge is not None else node.gt
-            high_f = node.le if node.le is not None else node.lt
-            return _wire.Schema(
-                type="NUMBER",
-                minimum=None if low_f is None else float(low_f),
-                maximum=None if high_f is None else float(high_f),
-            )
-        if isinstance(node, mi.LiteralType):
-            return self._enum(list(node.values), "Literal")
-        if isinstance(node, mi.EnumType):
-            return self._enum([member.value for member in node.cls], f"Enum {node.cls.__name__}")
-        if isinstance(node, mi.ListType):
-            if isinstance(node.item_type, mi.AnyType):
-                raise self.fail("a list needs an item type: write list[T], not list or list[Any]")
-            return _wire.Schema(
-                type="ARRAY",
-                items=self.build(node.item_type),
-                min_items=node.min_length,
-                max_items=node.max_length,
-            )
-        if isinstance(node, mi.UnionType):
-            others = [t for t in node.types if not isinstance(t, mi.NoneType)]
-            if len(others) != 1:
-                raise self.fail(
-                    "unions of several types are not supported (only T | None is); "
-                    f"got {len(others)} non-None members"
-                )
-            inner = self.build(others[0])
-            if len(others) == len(node.types):  # pragma: no cover - msgspec never does this
-                return inner
-            return msgspec.structs.replace(inner, nullable=True)
-        if isinstance(node, (mi.StructType, mi.DataclassType, mi.TypedDictType)):
-            return self._object(node)
-        raise self.fail(_unsupported(node))
-
-    def _enum(self, values: list[Any], what: str) -> _wire.Schema:
-        bad = [v for v in values if not isinstance(v, str)]
-        if bad:
-            raise self.fail(f"{what} values must all be strings (the schema's enum is "
-                            f"string-only); got {bad!r}")
-        return _wire.Schema(type="STRING", enum=list(values))
-
-    def _object(self, node: mi.StructType | mi.DataclassType | mi.TypedDictType) -> _wire.Schema:
-        cls = node.cls
-        if cls in self.stack:
-            raise self.fail(f"recursive type {cls.__qualname__} is not supported")
-        if isinstance(node, mi.StructType) and node.array_like:
-            raise self.fail(f"array_like Struct {cls.__qualname__} is not supported")
-        if not node.fields:
-            # The Gemini API rejects an OBJECT schema without properties.
-            raise self.fail(f"{cls.__qualname__} has no fields")
-        doc = _class_doc(cls)
-        self.stack.append(cls)
-        try:
-            properties: dict[str, _wire.Schema] = {}
-            for field in node.fields:
-                schema = self.build(field.type)
-                text = doc.params.get(field.name) or doc.params.get(field.encode_name)
-                if text and schema.description is None:
-                    schema = msgspec.structs.replace(schema, description=text)
-                properties[field.encode_name] = schema
-        finally:
-            self.stack.pop()
-        required = [f.encode_name for f in node.fields if f.required]
-        return _wire.Schema(
-            type="OBJECT",
-            description=doc.summary,
-            properties=properties,
-            required=required or None,
-        )
-
-
-def _unsupported(node: mi.Type) -> str:
-    if isinstance(node, mi.AnyType):
-        return "Any is not supported: give a precise type"
-    if isinstance(node, mi.DictType):
-        return ("dict/mapping types are not supported (an OBJECT schema needs named "
-                "properties): use a TypedDict, a dataclass or a msgspec Struct")
-    if isinstance(node, (mi.SetType, mi.FrozenSetType)):
-        return "sets are not supported: use list[T]"
-    if isinstance(node, (mi.TupleType, mi.VarTupleType)):
-        return "tuples are not supported: use list[T]"
-    if isinstance(node, (mi.BytesType, mi.ByteArrayType, mi.MemoryViewType)):
-        return "bytes are not supported: the model can only send JSON"
-    if isinstance(node, mi.NoneType):
-        return "None alone is not a parameter type"
-    if isinstance(node, mi.CustomType):
-        return f"{node.cls.__qualname__} is not supported (use a TypedDict, dataclass or Struct)"
-    return f"{type(node).__name__} is not supported"
-
-
 # --- LiveTool ------------------------------------------------------------------------------
 
 
@@ -448,41 +136,6 @@ def _error(
 ) -> _wire.FunctionResponse:
     return _wire.FunctionResponse(
         id=call.id, name=call.name or name, response={"error": message}, scheduling=scheduling
-    )
-
-
-def _unwrap_partial(func: Callable[..., Any]) -> Callable[..., Any]:
-    while isinstance(func, functools.partial):
-        func = func.func
-    return func
-
-
-def _bound_keywords(func: Callable[..., Any]) -> frozenset[str]:
-    """The names bound by keyword in ``func`` and every partial nested in it."""
-    names: set[str] = set()
-    while isinstance(func, functools.partial):
-        names.update(func.keywords)
-        func = func.func
-    return frozenset(names)
-
-
-def _resolve_target(func: Callable[..., Any]) -> Callable[..., Any]:
-    # Callable objects carry their annotations and their async-ness on __call__.
-    if (
-        inspect.isfunction(func)
-        or inspect.ismethod(func)
-        or inspect.isbuiltin(func)
-        or isinstance(func, (functools.partial, type))
-    ):
-        return func
-    call = getattr(func, "__call__", None)  # noqa: B004 - we want the bound method
-    return call if call is not None else func
-
-
-def _is_async(func: Callable[..., Any]) -> bool:
-    base = _unwrap_partial(func)
-    return inspect.iscoroutinefunction(base) or inspect.iscoroutinefunction(
-        _resolve_target(base)
     )
 
 
@@ -575,87 +228,26 @@ class LiveTool(Generic[P, R]):
         self._limiter: trio.lowlevel.RunVar[trio.CapacityLimiter] = trio.lowlevel.RunVar(
             f"tool {tool_name} limiter"
         )
-        self.is_async: bool = _is_async(func)
+        self.is_async: bool = is_async(func)
 
         # The signature is the callable's own (a partial hides the bound arguments); the
         # annotations and the docstring are those of the function underneath.
-        base = _resolve_target(_unwrap_partial(func))
+        base = resolve_target(unwrap_partial(func))
         # __doc__ rather than inspect.getdoc, which would inherit object.__call__'s text.
         doc_text = getattr(base, "__doc__", None)
-        if doc_text is None and base is not _unwrap_partial(func):
-            doc_text = type(_unwrap_partial(func)).__doc__  # a callable object's class doc
+        if doc_text is None and base is not unwrap_partial(func):
+            doc_text = type(unwrap_partial(func)).__doc__  # a callable object's class doc
         doc = parse_docstring(doc_text)
         self.description: str | None = description if description is not None else doc.summary
-        parameters, self._args_type = self._analyse(_resolve_target(func), base, doc)
+        parameters, self._args_type = function_schema(
+            self.name, func, resolve_target(func), base, doc
+        )
         self.declaration: _wire.FunctionDeclaration = _wire.FunctionDeclaration(
             name=self.name,
             description=self.description,
             parameters=parameters,
             behavior=behavior,
         )
-
-    def _analyse(
-        self, target: Callable[..., Any], base: Callable[..., Any], doc: Docstring
-    ) -> tuple[_wire.Schema | None, type[msgspec.Struct]]:
-        where = f"tool {self.name!r}"
-        try:
-            signature = inspect.signature(target)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{where}: cannot read the signature: {exc}") from None
-        try:
-            hints = typing.get_type_hints(base, include_extras=True)
-        except Exception as exc:  # NameError for unresolvable forward references, and more
-            raise TypeError(f"{where}: cannot resolve the annotations: {exc}") from None
-        properties: dict[str, _wire.Schema] = {}
-        required: list[str] = []
-        fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
-        # inspect.signature keeps keyword-bound arguments of a partial as optional
-        # parameters; the caller fixed them, so the model neither sees nor overrides them.
-        bound = _bound_keywords(self.func)
-        for param in signature.parameters.values():
-            if param.name in bound:
-                continue
-            here = f"{where}, parameter {param.name!r}"
-            if param.kind is inspect.Parameter.VAR_POSITIONAL:
-                raise TypeError(f"{here}: *args is not supported (the model passes named "
-                                "arguments)")
-            if param.kind is inspect.Parameter.VAR_KEYWORD:
-                raise TypeError(f"{here}: **kwargs is not supported (declare each argument)")
-            if param.kind is inspect.Parameter.POSITIONAL_ONLY:
-                raise TypeError(f"{here}: positional-only parameters are not supported (the "
-                                "model passes arguments by name)")
-            if param.name not in hints:
-                raise TypeError(f"{here}: the parameter needs a type annotation")
-            hint = hints[param.name]
-            try:
-                node = mi.type_info(hint)
-            except Exception as exc:
-                raise TypeError(f"{here}: unsupported annotation {hint!r}: {exc}") from None
-            schema = _SchemaBuilder(here).build(node)
-            text = doc.params.get(param.name)
-            # Meta(description=...) wins, as it does for nested fields (_SchemaBuilder._object).
-            if text and schema.description is None:
-                schema = msgspec.structs.replace(schema, description=text)
-            properties[param.name] = schema
-            if param.default is inspect.Parameter.empty:
-                required.append(param.name)
-                fields.append((param.name, hint))
-            else:
-                _check_default(here, param.default, hint)
-                # typing.Union rather than "|": not every annotation object supports "|".
-                optional = typing.Union[hint, msgspec.UnsetType]  # type: ignore[valid-type]  # noqa: UP007
-                fields.append((param.name, optional, msgspec.UNSET))
-        # Unknown arguments are errors (forbid_unknown_fields): a misspelt argument would
-        # otherwise be dropped silently and the default used instead.
-        args_type = msgspec.defstruct(
-            f"{self.name}_arguments", fields, kw_only=True, forbid_unknown_fields=True
-        )
-        if not properties:
-            return None, args_type
-        parameters = _wire.Schema(
-            type="OBJECT", properties=properties, required=required or None
-        )
-        return parameters, args_type
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """Call the wrapped function directly."""
@@ -762,13 +354,6 @@ class LiveTool(Generic[P, R]):
             scheduling=self.scheduling,
         )
 
-
-def _check_default(where: str, default: Any, hint: Any) -> None:
-    try:
-        msgspec.convert(msgspec.to_builtins(default), hint, strict=False)
-    except (msgspec.ValidationError, TypeError, ValueError) as exc:
-        raise TypeError(f"{where}: the default {default!r} does not match the annotation: "
-                        f"{exc}") from None
 
 
 @overload

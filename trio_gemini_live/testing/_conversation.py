@@ -389,8 +389,9 @@ class Conversation:
         calls: list[w.FunctionCall] = []
         for name in names:
             decl = self._functions[name]
-            args = (m.sample_args(decl.parameters) if decl.parameters is not None
-                    else m.sample_args_json_schema(decl.parameters_json_schema))
+            # Filled from the words of the turn that named the function (issue 14).
+            args = (m.sample_args(decl.parameters, user_text) if decl.parameters is not None
+                    else m.sample_args_json_schema(decl.parameters_json_schema, user_text))
             call = w.FunctionCall(id=f"fc_{next(self._counters.calls)}", name=name, args=args)
             calls.append(call)
             behavior = decl.behavior or "BLOCKING"
