@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import re
 from typing import Any, Final, Literal, TypeAlias
 
@@ -35,33 +36,73 @@ from ._errors import ProtocolError
 __all__ = [
     "ActivityEnd",
     "ActivityStart",
+    "AudioMetadata",
     "AudioTranscriptionConfig",
+    "AuthorAttribution",
     "AutomaticActivityDetection",
+    "AvatarConfig",
     "Blob",
+    "BuiltinToolCall",
+    "BuiltinToolResponse",
     "ClientContent",
     "ClientMessage",
     "CodeExecution",
     "CodeExecutionResult",
     "Content",
     "ContextUpdate",
+    "ContextUpdateTools",
     "ContextWindowCompression",
+    "CustomizedAvatar",
+    "DocumentMetadata",
     "ExecutableCode",
     "FileData",
+    "FileSearch",
     "FunctionCall",
     "FunctionDeclaration",
     "FunctionResponse",
+    "FunctionResponsePart",
     "GenerationConfig",
     "GoAway",
+    "GoogleMaps",
+    "GoogleMapsGroundingTypes",
+    "GoogleMapsPlaces",
+    "GoogleMapsRouting",
     "GoogleSearch",
+    "GroundingChunk",
+    "GroundingChunkCustomMetadata",
+    "GroundingChunkImage",
+    "GroundingChunkMaps",
+    "GroundingChunkRetrievedContext",
+    "GroundingChunkStringList",
+    "GroundingChunkWeb",
     "GroundingMetadata",
+    "GroundingSupport",
     "HistoryConfig",
+    "ImageSearch",
+    "Interval",
+    "LanguageAuto",
+    "LanguageHints",
+    "MapsRoute",
     "ModalityTokenCount",
+    "MultiSpeakerVoiceConfig",
     "Part",
+    "PartMediaResolution",
+    "PartialArg",
+    "PlaceAnswerSources",
     "PrebuiltVoiceConfig",
     "Proactivity",
+    "RagChunk",
+    "RagChunkPageSpan",
     "RealtimeInput",
     "RealtimeInputConfig",
+    "ReplicatedVoiceConfig",
+    "RetrievalMetadata",
+    "ReviewSnippet",
+    "SafetySetting",
     "Schema",
+    "SearchEntryPoint",
+    "SearchTypes",
+    "Segment",
     "ServerContent",
     "ServerMessage",
     "SessionResumptionConfig",
@@ -69,18 +110,29 @@ __all__ = [
     "Setup",
     "SetupComplete",
     "SlidingWindow",
+    "SourceFlaggingUri",
+    "SpeakerVoiceConfig",
     "SpeechConfig",
+    "SpeechMetadata",
+    "SpreadsheetMetadata",
     "ThinkingConfig",
     "Tool",
     "ToolCall",
     "ToolCallCancellation",
     "ToolResponse",
     "Transcription",
+    "TranslationConfig",
     "UrlContext",
+    "UrlContextMetadata",
+    "UrlMetadata",
     "UsageMetadata",
+    "VideoMetadata",
     "VoiceActivity",
     "VoiceActivityDetectionSignal",
     "VoiceConfig",
+    "VoiceConsentSignature",
+    "WebSearch",
+    "WordInfo",
     "decode_server_message",
     "encode",
 ]
@@ -91,15 +143,20 @@ class WireStruct(msgspec.Struct, rename="camel", omit_defaults=True, kw_only=Tru
 
 
 # --- enumerations the client sends (checked before sending) -------------------------------
+# Each is a subset of the official SDK's enum of the same meaning (tests/test_referee.py
+# checks it). Enumerations of types the server sends too (``Part`` and what it holds) are
+# plain ``str`` instead: the server may grow them.
 
-Modality: TypeAlias = Literal["TEXT", "AUDIO", "IMAGE"]
+Modality: TypeAlias = Literal["TEXT", "AUDIO", "IMAGE", "VIDEO"]
 MediaResolution: TypeAlias = Literal[
     "MEDIA_RESOLUTION_UNSPECIFIED",
     "MEDIA_RESOLUTION_LOW",
     "MEDIA_RESOLUTION_MEDIUM",
     "MEDIA_RESOLUTION_HIGH",
 ]
-ThinkingLevel: TypeAlias = Literal["MINIMAL", "LOW", "MEDIUM", "HIGH"]
+ThinkingLevel: TypeAlias = Literal[
+    "THINKING_LEVEL_UNSPECIFIED", "MINIMAL", "LOW", "MEDIUM", "HIGH", "XHIGH"
+]
 SchemaType: TypeAlias = Literal[
     "TYPE_UNSPECIFIED", "STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT", "NULL"
 ]
@@ -119,6 +176,38 @@ TurnCoverage: TypeAlias = Literal[
     "TURN_INCLUDES_ONLY_ACTIVITY",
     "TURN_INCLUDES_ALL_INPUT",
     "TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO",
+]
+TranscriptionMode: TypeAlias = Literal["MODE_UNSPECIFIED", "VERBATIM", "SMART"]
+HarmCategory: TypeAlias = Literal[
+    "HARM_CATEGORY_UNSPECIFIED",
+    "HARM_CATEGORY_HARASSMENT",
+    "HARM_CATEGORY_HATE_SPEECH",
+    "HARM_CATEGORY_SEXUALLY_EXPLICIT",
+    "HARM_CATEGORY_DANGEROUS_CONTENT",
+    "HARM_CATEGORY_CIVIC_INTEGRITY",
+    "HARM_CATEGORY_JAILBREAK",
+    "HARM_CATEGORY_IMAGE_HATE",
+    "HARM_CATEGORY_IMAGE_DANGEROUS_CONTENT",
+    "HARM_CATEGORY_IMAGE_HARASSMENT",
+    "HARM_CATEGORY_IMAGE_SEXUALLY_EXPLICIT",
+]
+HarmBlockMethod: TypeAlias = Literal["HARM_BLOCK_METHOD_UNSPECIFIED", "SEVERITY", "PROBABILITY"]
+HarmBlockThreshold: TypeAlias = Literal[
+    "HARM_BLOCK_THRESHOLD_UNSPECIFIED",
+    "BLOCK_LOW_AND_ABOVE",
+    "BLOCK_MEDIUM_AND_ABOVE",
+    "BLOCK_ONLY_HIGH",
+    "BLOCK_NONE",
+    "OFF",
+]
+PhishBlockThreshold: TypeAlias = Literal[
+    "PHISH_BLOCK_THRESHOLD_UNSPECIFIED",
+    "BLOCK_LOW_AND_ABOVE",
+    "BLOCK_MEDIUM_AND_ABOVE",
+    "BLOCK_HIGH_AND_ABOVE",
+    "BLOCK_HIGHER_AND_ABOVE",
+    "BLOCK_VERY_HIGH_AND_ABOVE",
+    "BLOCK_ONLY_EXTREMELY_HIGH",
 ]
 Role: TypeAlias = Literal["user", "model"]
 
@@ -145,24 +234,115 @@ class FileData(WireStruct):
     display_name: str | None = None
 
 
+class PartialArg(WireStruct):
+    """One streamed piece of a function call's arguments (Vertex AI; ``partialArgs``).
+
+    ``json_path`` (RFC 9535, e.g. ``"$.city"``) names the argument; exactly one of the
+    ``*_value`` fields holds (a piece of) its value; ``will_continue`` says that more pieces
+    of the same path follow (string values are then concatenated).
+    """
+
+    json_path: str | None = None
+    string_value: str | None = None
+    number_value: float | None = None
+    bool_value: bool | None = None
+    #: ``"NULL_VALUE"`` for a JSON null.
+    null_value: str | None = None
+    will_continue: bool | None = None
+
+    @property
+    def value(self) -> str | float | bool | None:
+        """The value this piece carries (``None`` for a null or for no value)."""
+        if self.string_value is not None:
+            return self.string_value
+        if self.number_value is not None:
+            return self.number_value
+        if self.bool_value is not None:
+            return self.bool_value
+        return None
+
+
 class FunctionCall(WireStruct):
-    """A call the model asks the client to run (``toolCall.functionCalls[]``)."""
+    """A call the model asks the client to run (``toolCall.functionCalls[]``).
+
+    On Vertex AI a call may be streamed: ``partial_args`` holds pieces of the arguments and
+    ``will_continue=True`` says that more pieces of the same call follow.
+    """
 
     id: str | None = None
     name: str | None = None
     args: dict[str, Any] | None = None
+    partial_args: list[PartialArg] | None = None
     will_continue: bool | None = None
+
+
+class PartMediaResolution(WireStruct):
+    """Per-part media resolution: a ``level`` (``MEDIA_RESOLUTION_*``) or a token count."""
+
+    level: str | None = None
+    num_tokens: int | None = None
+
+
+class VideoMetadata(WireStruct):
+    """Which part of a video a part stands for, and at what frame rate."""
+
+    start_offset: Duration | None = None
+    end_offset: Duration | None = None
+    fps: float | None = None
+    #: ``FRAMES``, ``AUDIO``, ``TRANSCRIPT``.
+    content_layers: list[str] | None = None
+
+
+class DocumentMetadata(WireStruct):
+    """Which pages of a document a part stands for."""
+
+    start_page: int | None = None
+    end_page: int | None = None
+    #: ``PAGE_IMAGE``, ``PAGE_TEXT``.
+    content_layers: list[str] | None = None
+
+
+class SpreadsheetMetadata(WireStruct):
+    """Which cells of a spreadsheet a part stands for."""
+
+    visible_cells: str | None = None
+    sheet_index: int | None = None
+    #: ``DATA``, ``FORMULAS``, ``VISUAL``.
+    content_layers: list[str] | None = None
+
+
+class AudioMetadata(WireStruct):
+    """Which part of an audio file a part stands for."""
+
+    start_offset: Duration | None = None
+    end_offset: Duration | None = None
+
+
+class FunctionResponsePart(WireStruct):
+    """Media in a tool result (``FunctionResponse.parts``): images, audio, files."""
+
+    inline_data: Blob | None = None
+    file_data: FileData | None = None
+    #: ``STATIC`` or ``AGENTIC`` (video only; Gemini API only).
+    media_processing: str | None = None
+    media_resolution: PartMediaResolution | None = None
+    video_metadata: VideoMetadata | None = None
+    document_metadata: DocumentMetadata | None = None
+    spreadsheet_metadata: SpreadsheetMetadata | None = None
+    audio_metadata: AudioMetadata | None = None
 
 
 class FunctionResponse(WireStruct):
     """The client's answer to a :class:`FunctionCall` (PROTOCOL.md 3.4).
 
-    ``scheduling`` and ``will_continue`` are Gemini-API-only (Vertex breaks on them).
+    ``parts`` carries media with the result (an image a tool produced, say). ``scheduling``
+    and ``will_continue`` are Gemini-API-only (Vertex breaks on them).
     """
 
     id: str | None = None
     name: str | None = None
     response: dict[str, Any] | None = None
+    parts: list[FunctionResponsePart] | None = None
     will_continue: bool | None = None
     scheduling: Scheduling | None = None
 
@@ -183,8 +363,65 @@ class CodeExecutionResult(WireStruct):
     id: str | None = None
 
 
+class BuiltinToolCall(WireStruct):
+    """A call of a built-in, server-side tool (``Part.toolCall``; the SDK's ``ToolCall``).
+
+    The server runs it; the client does not answer it. ``tool_type`` is e.g.
+    ``GOOGLE_SEARCH_WEB``, ``URL_CONTEXT``, ``GOOGLE_MAPS``, ``FILE_SEARCH``.
+    """
+
+    id: str | None = None
+    tool_type: str | None = None
+    args: dict[str, Any] | None = None
+
+
+class BuiltinToolResponse(WireStruct):
+    """The result of a :class:`BuiltinToolCall` (``Part.toolResponse``)."""
+
+    id: str | None = None
+    tool_type: str | None = None
+    response: dict[str, Any] | None = None
+
+
+class WordInfo(WireStruct):
+    """One word of a transcription, with its time in the audio (word timestamps)."""
+
+    word: str | None = None
+    start_offset: Duration | None = None
+    end_offset: Duration | None = None
+
+
+class Transcription(WireStruct):
+    """A transcription fragment: concatenate ``text``; ``finished`` ends the utterance.
+
+    ``language_code`` (BCP-47), ``speaker_label`` (diarization), ``words`` (word timestamps)
+    and the offsets come when the transcription config asks for them.
+    """
+
+    text: str | None = None
+    finished: bool | None = None
+    language_code: str | None = None
+    speaker_label: str | None = None
+    words: list[WordInfo] | None = None
+    start_offset: Duration | None = None
+    end_offset: Duration | None = None
+
+
+class SpeechMetadata(WireStruct):
+    """How a part should be spoken (multi-speaker speech): the speaker and a style."""
+
+    speaker: str | None = None
+    style: str | None = None
+
+
 class Part(WireStruct):
-    """One part of a :class:`Content`: text, inline media, a call, a response, code..."""
+    """One part of a :class:`Content`: text, inline media, a call, a response, code...
+
+    A part holds one kind of data (``text``, ``inline_data``, ``file_data``,
+    ``function_call``, ``function_response``, ``executable_code``,
+    ``code_execution_result``, ``tool_call``, ``tool_response``, ``audio_transcription``);
+    the other fields describe it.
+    """
 
     text: str | None = None
     inline_data: Blob | None = None
@@ -193,8 +430,20 @@ class Part(WireStruct):
     function_response: FunctionResponse | None = None
     executable_code: ExecutableCode | None = None
     code_execution_result: CodeExecutionResult | None = None
+    tool_call: BuiltinToolCall | None = None
+    tool_response: BuiltinToolResponse | None = None
+    audio_transcription: Transcription | None = None
     thought: bool | None = None
     thought_signature: bytes | None = None
+    video_metadata: VideoMetadata | None = None
+    media_resolution: PartMediaResolution | None = None
+    #: ``STATIC`` or ``AGENTIC``: how the model reads this part's video.
+    media_processing: str | None = None
+    speech_metadata: SpeechMetadata | None = None
+    document_metadata: DocumentMetadata | None = None
+    spreadsheet_metadata: SpreadsheetMetadata | None = None
+    audio_metadata: AudioMetadata | None = None
+    part_metadata: dict[str, Any] | None = None
 
 
 class Content(WireStruct):
@@ -211,27 +460,76 @@ class PrebuiltVoiceConfig(WireStruct):
     voice_name: str | None = None
 
 
+class VoiceConsentSignature(WireStruct):
+    """The server's signature of a voice-cloning consent (reuse it to skip the consent)."""
+
+    signature: str | None = None
+
+
+class ReplicatedVoiceConfig(WireStruct):
+    """A voice cloned from a sample: the sample's audio, and the speaker's consent.
+
+    ``consent_audio`` (a recording of the consent) or ``voice_consent_signature`` (from an
+    earlier ``setupComplete``) are Gemini-API-only.
+    """
+
+    mime_type: str | None = None
+    voice_sample_audio: bytes | None = None
+    consent_audio: bytes | None = None
+    voice_consent_signature: VoiceConsentSignature | None = None
+
+
 class VoiceConfig(WireStruct):
+    """One voice: a prebuilt one (``prebuilt_voice_config``), a replicated one, or a name."""
+
     prebuilt_voice_config: PrebuiltVoiceConfig | None = None
+    replicated_voice_config: ReplicatedVoiceConfig | None = None
+    voice: str | None = None
+
+
+class SpeakerVoiceConfig(WireStruct):
+    """The voice of one named speaker (multi-speaker speech)."""
+
+    speaker: str | None = None
+    voice_config: VoiceConfig | None = None
+
+
+class MultiSpeakerVoiceConfig(WireStruct):
+    speaker_voice_configs: list[SpeakerVoiceConfig] | None = None
 
 
 class SpeechConfig(WireStruct):
-    """``generationConfig.speechConfig``: the voice and the language of the answer."""
+    """``generationConfig.speechConfig``: the voice (or voices) and the language of the answer."""
 
     voice_config: VoiceConfig | None = None
+    multi_speaker_voice_config: MultiSpeakerVoiceConfig | None = None
     language_code: str | None = None
 
 
 class ThinkingConfig(WireStruct):
-    """``generationConfig.thinkingConfig``: a budget (2.5 models) or a level (3.x models)."""
+    """``generationConfig.thinkingConfig``: a budget (2.5 models) or a level (3.x models).
+
+    Which one a model reads is in its profile (:mod:`trio_gemini_live.models`).
+    """
 
     include_thoughts: bool | None = None
     thinking_budget: int | None = None
     thinking_level: ThinkingLevel | None = None
 
 
+class TranslationConfig(WireStruct):
+    """Speech-to-speech translation (Gemini API): answer in ``target_language_code``."""
+
+    target_language_code: str | None = None
+    echo_target_language: bool | None = None
+
+
 class GenerationConfig(WireStruct):
-    """``setup.generationConfig``, the subset the Live API supports (PROTOCOL.md 3.1)."""
+    """``setup.generationConfig``, the subset the Live API supports (PROTOCOL.md 3.1).
+
+    The SDK's other ``GenerationConfig`` fields (``responseMimeType``, ``stopSequences``...)
+    are not supported by the Live API; ``LiveConfig(extra=...)`` can still send them.
+    """
 
     candidate_count: int | None = None
     max_output_tokens: int | None = None
@@ -246,6 +544,7 @@ class GenerationConfig(WireStruct):
     media_resolution: MediaResolution | None = None
     thinking_config: ThinkingConfig | None = None
     enable_affective_dialog: bool | None = None
+    translation_config: TranslationConfig | None = None
 
 
 class Schema(WireStruct):
@@ -273,21 +572,87 @@ class Schema(WireStruct):
     any_of: list[Schema] | None = None
     default: Any = None
     example: Any = None
+    additional_properties: Any = None
+    defs: dict[str, Schema] | None = None
+    ref: str | None = None
 
 
 class FunctionDeclaration(WireStruct):
-    """A function the model may call. ``behavior`` NON_BLOCKING lets the model keep talking."""
+    """A function the model may call. ``behavior`` NON_BLOCKING lets the model keep talking.
+
+    Which behaviours a model supports, and its default, is in its profile
+    (:mod:`trio_gemini_live.models`; PROTOCOL.md 9).
+    """
 
     name: str
     description: str | None = None
     parameters: Schema | None = None
     parameters_json_schema: dict[str, Any] | None = None
     response: Schema | None = None
+    response_json_schema: dict[str, Any] | None = None
     behavior: Behavior | None = None
 
 
+class WebSearch(WireStruct):
+    """Web results for Google Search (``{}`` enables them)."""
+
+
+class ImageSearch(WireStruct):
+    """Image results for Google Search (``{}`` enables them)."""
+
+
+class SearchTypes(WireStruct):
+    """Which Google Search kinds to use (web, image)."""
+
+    web_search: WebSearch | None = None
+    image_search: ImageSearch | None = None
+
+
+class Interval(WireStruct):
+    """A time range (RFC 3339 timestamps on the wire)."""
+
+    start_time: datetime.datetime | None = None
+    end_time: datetime.datetime | None = None
+
+
 class GoogleSearch(WireStruct):
-    """Grounding with Google Search (``{}`` enables it)."""
+    """Grounding with Google Search (``{}`` enables it).
+
+    ``exclude_domains`` and ``blocking_confidence`` are Vertex-AI-only.
+    """
+
+    search_types: SearchTypes | None = None
+    time_range_filter: Interval | None = None
+    exclude_domains: list[str] | None = None
+    blocking_confidence: PhishBlockThreshold | None = None
+
+
+class GoogleMapsPlaces(WireStruct):
+    """Ground on places (``{}`` enables it)."""
+
+
+class GoogleMapsRouting(WireStruct):
+    """Ground on routes (``{}`` enables it)."""
+
+
+class GoogleMapsGroundingTypes(WireStruct):
+    places: GoogleMapsPlaces | None = None
+    routing: GoogleMapsRouting | None = None
+
+
+class GoogleMaps(WireStruct):
+    """Grounding with Google Maps (``{}`` enables it); ``grounding_types`` is Vertex-only."""
+
+    enable_widget: bool | None = None
+    grounding_types: GoogleMapsGroundingTypes | None = None
+
+
+class FileSearch(WireStruct):
+    """Retrieval from file search stores (Gemini API)."""
+
+    file_search_store_names: list[str] | None = None
+    top_k: int | None = None
+    metadata_filter: str | None = None
 
 
 class CodeExecution(WireStruct):
@@ -299,12 +664,18 @@ class UrlContext(WireStruct):
 
 
 class Tool(WireStruct):
-    """One entry of ``setup.tools``: function declarations or a built-in tool."""
+    """One entry of ``setup.tools``: function declarations or a built-in tool.
+
+    The SDK's other tool kinds (retrieval, enterprise web search, computer use, MCP
+    servers...) can be sent in ``LiveConfig(extra={"tools": [...]})``.
+    """
 
     function_declarations: list[FunctionDeclaration] | None = None
     google_search: GoogleSearch | None = None
     code_execution: CodeExecution | None = None
     url_context: UrlContext | None = None
+    google_maps: GoogleMaps | None = None
+    file_search: FileSearch | None = None
 
 
 class AutomaticActivityDetection(WireStruct):
@@ -318,9 +689,15 @@ class AutomaticActivityDetection(WireStruct):
 
 
 class RealtimeInputConfig(WireStruct):
+    """How realtime input is turned into user turns.
+
+    ``turn_coverage``'s default depends on the model (PROTOCOL.md 9).
+    """
+
     automatic_activity_detection: AutomaticActivityDetection | None = None
     activity_handling: ActivityHandling | None = None
     turn_coverage: TurnCoverage | None = None
+    interim_transcript_timestamp_enabled: bool | None = None
 
 
 class SessionResumptionConfig(WireStruct):
@@ -339,16 +716,44 @@ class ContextWindowCompression(WireStruct):
     sliding_window: SlidingWindow | None = None
 
 
-class AudioTranscriptionConfig(WireStruct):
-    """``{}`` turns transcription on; ``language_codes`` are hints (newer models)."""
+class LanguageAuto(WireStruct):
+    """Detect the spoken language automatically (``{}``)."""
+
+
+class LanguageHints(WireStruct):
+    """The languages the audio is expected in (BCP-47 codes)."""
 
     language_codes: list[str] | None = None
 
 
+class AudioTranscriptionConfig(WireStruct):
+    """``{}`` turns transcription on; the fields tune it (newer models).
+
+    ``language_codes`` / ``language_hints`` / ``language_auto`` choose the language,
+    ``custom_vocabulary`` and ``adaptation_phrases`` bias recognition, ``word_timestamp``
+    adds :class:`WordInfo` timings, ``diarization`` adds speaker labels, ``mode`` is
+    ``VERBATIM`` or ``SMART``.
+    """
+
+    language_codes: list[str] | None = None
+    language_auto: LanguageAuto | None = None
+    language_hints: LanguageHints | None = None
+    custom_vocabulary: list[str] | None = None
+    adaptation_phrases: list[str] | None = None
+    word_timestamp: bool | None = None
+    diarization: bool | None = None
+    mode: TranscriptionMode | None = None
+    source_text: str | None = None
+
+
 class Proactivity(WireStruct):
-    """v1alpha: let the model decide not to answer irrelevant input."""
+    """Let the model decide not to answer irrelevant input (audio), or speak up on video.
+
+    Which models take it, and on which API version, is in their profile (PROTOCOL.md 9).
+    """
 
     proactive_audio: bool | None = None
+    proactive_video: bool | None = None
 
 
 class HistoryConfig(WireStruct):
@@ -357,8 +762,36 @@ class HistoryConfig(WireStruct):
     initial_history_in_client_content: bool | None = None
 
 
+class SafetySetting(WireStruct):
+    """One safety filter: a harm category and the threshold that blocks it.
+
+    ``method`` is Vertex-AI-only.
+    """
+
+    category: HarmCategory | None = None
+    threshold: HarmBlockThreshold | None = None
+    method: HarmBlockMethod | None = None
+
+
+class CustomizedAvatar(WireStruct):
+    image_mime_type: str | None = None
+    image_data: bytes | None = None
+
+
+class AvatarConfig(WireStruct):
+    """A video avatar that speaks the answers (a named one, or from an image)."""
+
+    avatar_name: str | None = None
+    customized_avatar: CustomizedAvatar | None = None
+    audio_bitrate_bps: int | None = None
+    video_bitrate_bps: int | None = None
+
+
 class Setup(WireStruct):
-    """The first client message (PROTOCOL.md 3.1)."""
+    """The first client message (PROTOCOL.md 3.1).
+
+    ``labels`` is Gemini-API-only; ``explicit_vad_signal`` is Vertex-only.
+    """
 
     model: str
     generation_config: GenerationConfig | None = None
@@ -372,6 +805,9 @@ class Setup(WireStruct):
     proactivity: Proactivity | None = None
     history_config: HistoryConfig | None = None
     explicit_vad_signal: bool | None = None
+    safety_settings: list[SafetySetting] | None = None
+    avatar_config: AvatarConfig | None = None
+    labels: dict[str, str] | None = None
 
 
 # --- the other client messages -------------------------------------------------------------
@@ -393,7 +829,11 @@ class ActivityEnd(WireStruct):
 
 
 class RealtimeInput(WireStruct):
-    """Streamed input, exactly one field per message (PROTOCOL.md 3.3)."""
+    """Streamed input, exactly one field per message (PROTOCOL.md 3.3).
+
+    ``media_chunks`` is deprecated and refused by 3.x models (PROTOCOL.md 9): the session
+    never sends it.
+    """
 
     audio: Blob | None = None
     video: Blob | None = None
@@ -408,10 +848,21 @@ class ToolResponse(WireStruct):
     function_responses: list[FunctionResponse] | None = None
 
 
+class ContextUpdateTools(WireStruct):
+    """The tools of a :class:`ContextUpdate`: ``tools=[]`` removes every tool."""
+
+    tools: list[Tool] | None = None
+
+
 class ContextUpdate(WireStruct):
-    """Newest models only: change the system instruction mid-session."""
+    """Change the system instruction or the tools mid-session (PROTOCOL.md 3.5).
+
+    On the wire: ``{"systemInstruction": ..., "tools": {"tools": [...]}}`` (the official
+    SDK 3.6's shape). Only the fields present change.
+    """
 
     system_instruction: Content | None = None
+    tools: ContextUpdateTools | None = None
 
 
 class ClientMessage(WireStruct):
@@ -429,14 +880,7 @@ class ClientMessage(WireStruct):
 
 class SetupComplete(WireStruct):
     session_id: str | None = None
-
-
-class Transcription(WireStruct):
-    """A transcription fragment: concatenate ``text``; ``finished`` ends the utterance."""
-
-    text: str | None = None
-    finished: bool | None = None
-    language_code: str | None = None
+    voice_consent_signature: VoiceConsentSignature | None = None
 
 
 class GroundingChunkWeb(WireStruct):
@@ -445,8 +889,92 @@ class GroundingChunkWeb(WireStruct):
     domain: str | None = None
 
 
+class GroundingChunkImage(WireStruct):
+    source_uri: str | None = None
+    image_uri: str | None = None
+    title: str | None = None
+    domain: str | None = None
+
+
+class AuthorAttribution(WireStruct):
+    display_name: str | None = None
+    photo_uri: str | None = None
+    uri: str | None = None
+
+
+class ReviewSnippet(WireStruct):
+    author_attribution: AuthorAttribution | None = None
+    flag_content_uri: str | None = None
+    google_maps_uri: str | None = None
+    relative_publish_time_description: str | None = None
+    review: str | None = None
+    review_id: str | None = None
+    title: str | None = None
+
+
+class PlaceAnswerSources(WireStruct):
+    review_snippet: ReviewSnippet | None = None
+    review_snippets: list[ReviewSnippet] | None = None
+    flag_content_uri: str | None = None
+
+
+class MapsRoute(WireStruct):
+    distance_meters: int | None = None
+    duration: Duration | None = None
+    encoded_polyline: str | None = None
+
+
+class GroundingChunkMaps(WireStruct):
+    place_answer_sources: PlaceAnswerSources | None = None
+    place_id: str | None = None
+    text: str | None = None
+    title: str | None = None
+    uri: str | None = None
+    route: MapsRoute | None = None
+
+
+class RagChunkPageSpan(WireStruct):
+    first_page: int | None = None
+    last_page: int | None = None
+
+
+class RagChunk(WireStruct):
+    page_span: RagChunkPageSpan | None = None
+    text: str | None = None
+    chunk_id: str | None = None
+    file_id: str | None = None
+
+
+class GroundingChunkStringList(WireStruct):
+    values: list[str] | None = None
+
+
+class GroundingChunkCustomMetadata(WireStruct):
+    key: str | None = None
+    numeric_value: float | None = None
+    string_list_value: GroundingChunkStringList | None = None
+    string_value: str | None = None
+
+
+class GroundingChunkRetrievedContext(WireStruct):
+    document_name: str | None = None
+    rag_chunk: RagChunk | None = None
+    text: str | None = None
+    title: str | None = None
+    uri: str | None = None
+    custom_metadata: list[GroundingChunkCustomMetadata] | None = None
+    file_search_store: str | None = None
+    page_number: int | None = None
+    media_id: str | None = None
+
+
 class GroundingChunk(WireStruct):
+    """One source: a web page, an image, a place or route, or retrieved context."""
+
     web: GroundingChunkWeb | None = None
+    image: GroundingChunkImage | None = None
+    maps: GroundingChunkMaps | None = None
+    retrieved_context: GroundingChunkRetrievedContext | None = None
 
 
 class Segment(WireStruct):
@@ -460,6 +988,7 @@ class GroundingSupport(WireStruct):
     segment: Segment | None = None
     grounding_chunk_indices: list[int] | None = None
     confidence_scores: list[float] | None = None
+    rendered_parts: list[int] | None = None
 
 
 class SearchEntryPoint(WireStruct):
@@ -467,14 +996,27 @@ class SearchEntryPoint(WireStruct):
     sdk_blob: bytes | None = None
 
 
+class RetrievalMetadata(WireStruct):
+    google_search_dynamic_retrieval_score: float | None = None
+
+
+class SourceFlaggingUri(WireStruct):
+    flag_content_uri: str | None = None
+    source_id: str | None = None
+
+
 class GroundingMetadata(WireStruct):
-    """Google Search grounding: the queries, the sources and what they support."""
+    """Grounding: the queries, the sources (web, image, maps, retrieval) and what they support."""
 
     web_search_queries: list[str] | None = None
+    image_search_queries: list[str] | None = None
+    retrieval_queries: list[str] | None = None
     grounding_chunks: list[GroundingChunk] | None = None
     grounding_supports: list[GroundingSupport] | None = None
     search_entry_point: SearchEntryPoint | None = None
-    retrieval_queries: list[str] | None = None
+    retrieval_metadata: RetrievalMetadata | None = None
+    google_maps_widget_context_token: str | None = None
+    source_flagging_uris: list[SourceFlaggingUri] | None = None
 
 
 class UrlMetadata(WireStruct):
@@ -532,6 +1074,7 @@ class UsageMetadata(WireStruct):
     candidates_tokens_details: list[ModalityTokenCount] | None = None
     tool_use_prompt_tokens_details: list[ModalityTokenCount] | None = None
     traffic_type: str | None = None
+    service_tier: str | None = None
 
 
 class GoAway(WireStruct):
