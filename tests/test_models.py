@@ -134,6 +134,8 @@ def test_the_three_families_as_protocol_md_9_says() -> None:
     assert [p.bundled_server_content for p in PROFILES] == [False, True, True]
     assert [p.media_chunks for p in PROFILES] == [True, False, False]
     assert [p.null_resumption_handle for p in PROFILES] == [True, False, False]
+    # contextUpdate: "on the newest models" (PROTOCOL.md 2), read strictly.
+    assert [p.context_update for p in PROFILES] == [False, False, True]
 
 
 def test_profiles_are_frozen_and_replace_checks_again() -> None:
@@ -155,7 +157,7 @@ def test_a_profile_built_from_scratch() -> None:
         history_before_realtime_input=False, thinking="none", non_blocking_tools=True,
         proactive_audio="any", affective_dialog="any",
         default_turn_coverage="TURN_INCLUDES_ALL_INPUT", bundled_server_content=True,
-        media_chunks=False, null_resumption_handle=False,
+        context_update=True, media_chunks=False, null_resumption_handle=False,
     )
     assert profile.models == ("gemini-5-live",)  # normalised
     assert profile.user_text == "realtime_input"

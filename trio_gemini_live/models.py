@@ -113,6 +113,9 @@ class ModelProfile:
             setup does not say.
         bundled_server_content: the server puts several fields (audio and its transcript,
             usage, ``turnComplete``) in one message.
+        context_update: whether ``contextUpdate`` (PROTOCOL.md 3.5: a new system instruction
+            or tools mid-session) is accepted; PROTOCOL.md 2 has it on "the newest models"
+            only.
         media_chunks: whether the deprecated ``realtimeInput.mediaChunks`` is accepted.
         null_resumption_handle: whether ``sessionResumption: {"handle": null}`` is tolerated.
 
@@ -137,6 +140,7 @@ class ModelProfile:
     affective_dialog: Availability
     default_turn_coverage: str
     bundled_server_content: bool
+    context_update: bool
     media_chunks: bool
     null_resumption_handle: bool
 
@@ -156,7 +160,8 @@ class ModelProfile:
         object.__setattr__(self, "thinking_levels", frozenset(levels))
         for name in ("mid_session_client_content", "history_needs_config",
                      "history_before_realtime_input", "non_blocking_tools",
-                     "bundled_server_content", "media_chunks", "null_resumption_handle"):
+                     "bundled_server_content", "context_update", "media_chunks",
+                     "null_resumption_handle"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool")
         _one_of("user_text", self.user_text, {"realtime_input", "client_content"})
@@ -311,6 +316,9 @@ class ModelProfile:
             ("server messages",
              "several fields in one serverContent" if self.bundled_server_content
              else "one kind of content per message"),
+            ("contextUpdate",
+             "accepted (session.send_context_update)" if self.context_update
+             else "refused with 1007"),
             ("realtimeInput.mediaChunks",
              "accepted (deprecated)" if self.media_chunks
              else "refused with 1007: send audio / video"),
@@ -439,12 +447,15 @@ GEMINI_2_5_NATIVE_AUDIO: Final = ModelProfile(
     affective_dialog="v1alpha",
     default_turn_coverage="TURN_INCLUDES_ONLY_ACTIVITY",
     bundled_server_content=False,
+    # PROTOCOL.md 2: contextUpdate is for "the newest models".
+    context_update=False,
     media_chunks=True,
     null_resumption_handle=True,
 )
 
 #: Gemini 3.1 Flash Live (``gemini-3.1-flash-live-preview``). Mid-session ``clientContent``
-#: was refused with 1007 at launch; later docs allow it: the strictest reading applies.
+#: was refused with 1007 at launch; later docs allow it: the strictest reading applies (as
+#: for ``contextUpdate``, which PROTOCOL.md 2 gives to "the newest models").
 GEMINI_3_1_FLASH_LIVE: Final = ModelProfile(
     family="3.1 Flash Live",
     models=("gemini-3.1-flash-live-preview",),
@@ -460,13 +471,16 @@ GEMINI_3_1_FLASH_LIVE: Final = ModelProfile(
     affective_dialog="unsupported",
     default_turn_coverage="TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO",
     bundled_server_content=True,
+    # PROTOCOL.md 2 has contextUpdate on "the newest models"; 3.1 is now a legacy preview.
+    context_update=False,
     media_chunks=False,
     null_resumption_handle=False,
 )
 
 #: Gemini 3.8 Live (``gemini-3.8-live``): tools asynchronous by default, proactive audio
-#: always on. Where PROTOCOL.md 9 says nothing (mid-session ``clientContent``, affective
-#: dialog, thinking levels beyond 3.1's), the strictest reading applies.
+#: always on, ``contextUpdate`` accepted. Where PROTOCOL.md 9 says nothing (mid-session
+#: ``clientContent``, affective dialog, thinking levels beyond 3.1's), the strictest reading
+#: applies.
 GEMINI_3_8_LIVE: Final = ModelProfile(
     family="3.8 Live",
     models=("gemini-3.8-live",),
@@ -482,6 +496,7 @@ GEMINI_3_8_LIVE: Final = ModelProfile(
     affective_dialog="unsupported",
     default_turn_coverage="TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO",
     bundled_server_content=True,
+    context_update=True,
     media_chunks=False,
     null_resumption_handle=False,
 )
