@@ -843,7 +843,11 @@ class LiveEmulator:
             try:
                 await link.ws.send_message(frame)
             except trio_websocket.ConnectionClosed:
-                link.scope.cancel()
+                if not link.closing:
+                    link.scope.cancel()
+                # Else our own close is under way (_close): cancelling the connection now
+                # would cut it before its close frame is out, and the client would see a
+                # 1006 instead of the code (a refused frame's 1007 looking transient).
                 return
             link.record.sent.append(frame)
             link.server_count += 1
