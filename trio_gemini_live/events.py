@@ -154,6 +154,8 @@ class Word(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class _Transcript(_Event, frozen=True):
+    """The fields of every transcription event (the SDK's ``Transcription``)."""
+
     text: str
     finished: bool = False
     #: The BCP-47 language of the fragment, when the server says.
@@ -172,15 +174,29 @@ class InterimInputTranscription(_Transcript, frozen=True):
 
     Each one replaces the previous one (do not concatenate); the final text comes as
     :class:`InputTranscription`.
+
+    Fields: ``text``, ``finished``; and when the server says: ``language_code`` (BCP-47),
+    ``speaker_label`` (with diarization), ``words`` (:class:`Word` timings, with word
+    timestamps), ``start_offset`` / ``end_offset`` (seconds into the audio).
     """
 
 
 class InputTranscription(_Transcript, frozen=True):
-    """A fragment of the transcript of the user's audio; concatenate the fragments."""
+    """A fragment of the transcript of the user's audio; concatenate the fragments.
+
+    Fields: ``text``, ``finished``; and when the server says: ``language_code`` (BCP-47),
+    ``speaker_label`` (with diarization), ``words`` (:class:`Word` timings, with word
+    timestamps), ``start_offset`` / ``end_offset`` (seconds into the audio).
+    """
 
 
 class OutputTranscription(_Transcript, frozen=True):
-    """A fragment of the transcript of the model's audio; concatenate the fragments."""
+    """A fragment of the transcript of the model's audio; concatenate the fragments.
+
+    Fields: ``text``, ``finished``; and when the server says: ``language_code`` (BCP-47),
+    ``speaker_label`` (with diarization), ``words`` (:class:`Word` timings, with word
+    timestamps), ``start_offset`` / ``end_offset`` (seconds into the audio).
+    """
 
 
 class Grounding(_Event, frozen=True):
