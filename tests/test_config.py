@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 from typing import Any
 
 import msgspec
@@ -232,6 +234,19 @@ def test_a_config_is_immutable() -> None:
     assert instruction.parts is not None
     instruction.parts.append(Part(text="And rude."))
     assert config.system_instruction == Content(parts=[Part(text="Be brief.")])
+
+
+def test_copy_deepcopy_and_pickle() -> None:
+    config = LiveConfig(temperature=0.5, tools=[{"google_search": {}}], labels={"a": "b"},
+                        extra={"generationConfig": {"stopSequences": ["x"]}})
+    assert copy.copy(config) == config
+    deep = copy.deepcopy(config)
+    assert deep == config
+    assert deep.tools is not None and config.tools is not None
+    assert deep.tools[0] is not config.tools[0]
+    assert pickle.loads(pickle.dumps(config)) == config
+    with pytest.raises(AttributeError, match="immutable"):
+        deep.labels = None  # type: ignore[misc]
 
 
 def test_replace_gives_a_modified_copy() -> None:

@@ -328,6 +328,10 @@ class LiveConfig:
     def __delattr__(self, name: str) -> None:
         raise AttributeError("LiveConfig is immutable: use config.replace(...)")
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # copy, deepcopy and pickle rebuild the slots directly (__setattr__ refuses).
+        return _rebuild, (tuple(getattr(self, name) for name in self.__slots__),)
+
     @property
     def extra(self) -> dict[str, Any] | None:
         """The escape-hatch fields (a copy), merged into the setup as sent; or ``None``."""
@@ -423,6 +427,13 @@ class LiveConfig:
         return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
 
     __hash__ = None  # type: ignore[assignment]
+
+
+def _rebuild(values: tuple[Any, ...]) -> LiveConfig:
+    config = object.__new__(LiveConfig)
+    for name, value in zip(LiveConfig.__slots__, values, strict=True):
+        object.__setattr__(config, name, value)
+    return config
 
 
 def _items(values: Any, tp: type[_T], name: str) -> list[_T]:
