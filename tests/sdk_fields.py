@@ -14,6 +14,7 @@ import enum
 import sys
 import types as pytypes
 import typing
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,30 +95,45 @@ def _is_enum(tp: Any) -> bool:
 
 
 def walk(side: str) -> list[Row]:
-    """The rows of one side: ``"client"`` or ``"server"``."""
+    """The rows of one side: ``"client"`` or ``"server"``.
+
+    A type reached by several paths (``Part`` in a system instruction, a history turn...)
+    gets one row per field, with every place it can be set (client) or the place it is
+    first met (server: a server type's fields reach the same event attributes).
+    """
     root: tuple[type[pydantic.BaseModel], type[msgspec.Struct]] = (
         (types.LiveClientMessage, w.ClientMessage) if side == "client"
         else (types.LiveServerMessage, w.ServerMessage)
     )
-    rows: list[Row] = []
-    seen: set[tuple[type, type]] = set()
-    todo = [(root, ())]
+    rows: dict[tuple[str, str], Row] = {}
+    seen: set[tuple[type, type, str]] = set()
+    todo: list[tuple[tuple[type[pydantic.BaseModel], type[msgspec.Struct]],
+                     tuple[str, ...]]] = [(root, ())]
     while todo:
         (sdk, ours), path = todo.pop(0)
-        if (sdk, ours) in seen:
+        # Walk a type again only from another entry point (client homes differ by it).
+        entry = _home(side, (*path, "?"), None if not path else (ours, "?")) if (
+            side == "client") else ""
+        if (sdk, ours, entry) in seen or (side == "server" and any(
+                (sdk, ours) == (a, b) for a, b, _ in seen)):
             continue
-        seen.add((sdk, ours))
+        seen.add((sdk, ours, entry))
         hints = typing.get_type_hints(ours)
         by_wire = {f.encode_name: f for f in msgspec.structs.fields(ours)}
         for name, field in sdk.model_fields.items():
             alias = field.alias or name
             mine = by_wire.get(alias)
             where = (*path, alias)
+            key = (sdk.__name__, alias)
+            home = _home(side, where, None if mine is None else (ours, mine.name))
+            row = rows.get(key)
+            if row is None:
+                rows[key] = Row(side, sdk.__name__, alias,
+                                None if mine is None else f"{ours.__name__}.{mine.name}", home)
+            elif side == "client" and home not in row.home.split(" or "):
+                rows[key] = dataclasses.replace(row, home=f"{row.home} or {home}")
             if mine is None:
-                rows.append(Row(side, sdk.__name__, alias, None, _home(side, where, None)))
                 continue
-            rows.append(Row(side, sdk.__name__, alias, f"{ours.__name__}.{mine.name}",
-                            _home(side, where, (ours, mine.name))))
             nested_ours = _struct_in(hints[mine.name])
             if nested_ours is None:
                 continue
@@ -126,7 +142,7 @@ def walk(side: str) -> list[Row]:
             nested_sdk = next((m for m in candidates if m.__name__ == nested_ours.__name__),
                               candidates[0])
             todo.append(((nested_sdk, nested_ours), where))
-    return rows
+    return list(rows.values())
 
 
 # --- where a field reaches the user (server) or is set (client) --------------------------------
