@@ -10,11 +10,11 @@ client fields missing only where documented, for ``LiveConfig(extra=...)``) and 
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import sys
 import types as pytypes
 import typing
-import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
