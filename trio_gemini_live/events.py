@@ -17,8 +17,9 @@ Every field the official SDK (3.6) knows in a server message reaches an event: t
 fields below, or the wire struct an event carries (:class:`ToolCall` holds
 :class:`~trio_gemini_live.FunctionCall` structs with their streamed ``partial_args``;
 :class:`Grounding` the whole grounding metadata; :class:`ModelPart` a part no other event
-describes). Fields the server adds later, which this library does not know yet, are ignored;
-a message with none that it knows becomes an :class:`UnknownMessage`.
+describes). The one exception is the metadata of an audio part, which is not looked at, to
+keep the audio path short. Fields the server adds later, which this library does not know
+yet, are ignored; a message with none that it knows becomes an :class:`UnknownMessage`.
 
 Events are small frozen structs, meant for ``match``::
 
