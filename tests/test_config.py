@@ -335,6 +335,15 @@ def test_extra_is_copied() -> None:
     assert config.extra == {"generationConfig": {"stopSequences": ["a"]}}
 
 
+def test_extra_is_kept_as_json() -> None:
+    config = LiveConfig(tools=[{"url_context": {}}],
+                        extra={"tools": ({"enterpriseWebSearch": {}},),
+                               "avatarConfig": {"customizedAvatar": {"imageData": b"\x89P"}}})
+    assert config.extra == {"tools": [{"enterpriseWebSearch": {}}],
+                            "avatarConfig": {"customizedAvatar": {"imageData": "iVA="}}}
+    assert frame_of(config)["tools"] == [{"urlContext": {}}, {"enterpriseWebSearch": {}}]
+
+
 def test_an_equal_value_in_extra_is_no_conflict() -> None:
     config = LiveConfig(temperature=0.5, extra={"generationConfig": {"temperature": 0.5}})
     assert frame_of(config)["generationConfig"] == {"temperature": 0.5}

@@ -497,10 +497,11 @@ def check_extra(extra: Mapping[str, Any]) -> dict[str, Any]:
             "extra must be a dict of camelCase setup fields, e.g. "
             "{'generationConfig': {'responseMimeType': 'text/plain'}}, "
             f"not {type(extra).__name__}")
-    copied = copy.deepcopy(dict(extra))
-    _check_level(copied, w.Setup, ())
+    _check_level(extra, w.Setup, ())
     try:
-        msgspec.json.encode(copied)
+        # A copy in plain JSON types (tuples become lists, bytes base64 strings: what is
+        # sent), which nothing the caller does later can change.
+        copied: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(extra))
     except (TypeError, msgspec.EncodeError) as exc:
         raise TypeError(f"extra must hold JSON values only: {exc}") from None
     return copied
