@@ -19,200 +19,148 @@ There is one encoder and one decoder, created once at import:
 Enumerations the client sends are ``Literal`` types, so a typo fails before anything is
 sent; enumerations the server sends are plain ``str``, so a value added by Google tomorrow
 never fails decoding.
+
+The schema is the official SDK's (3.6): every server field it knows has a struct field here
+(``tests/sdk_fields.py`` checks it). Three modules hold parts of it and this one re-exports
+their names: ``_wire_common`` (the base struct and the client's enumerations),
+``_wire_setup`` (the parts of ``setup``) and ``_wire_grounding`` (grounding metadata).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import datetime
 import re
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any, Final
 
 import msgspec
 
 from ._errors import ProtocolError
+from ._wire_common import ActivityHandling as ActivityHandling
+from ._wire_common import Behavior as Behavior
+from ._wire_common import Duration as Duration
+from ._wire_common import EndSensitivity as EndSensitivity
+from ._wire_common import HarmBlockMethod as HarmBlockMethod
+from ._wire_common import HarmBlockThreshold as HarmBlockThreshold
+from ._wire_common import HarmCategory as HarmCategory
+from ._wire_common import MediaResolution as MediaResolution
+from ._wire_common import Modality as Modality
+from ._wire_common import PhishBlockThreshold as PhishBlockThreshold
+from ._wire_common import Role as Role
+from ._wire_common import Scheduling as Scheduling
+from ._wire_common import SchemaType as SchemaType
+from ._wire_common import StartSensitivity as StartSensitivity
+from ._wire_common import ThinkingLevel as ThinkingLevel
+from ._wire_common import TranscriptionMode as TranscriptionMode
+from ._wire_common import TurnCoverage as TurnCoverage
+from ._wire_common import WireStruct as WireStruct
+from ._wire_grounding import AuthorAttribution as AuthorAttribution
+from ._wire_grounding import GroundingChunk as GroundingChunk
+from ._wire_grounding import GroundingChunkCustomMetadata as GroundingChunkCustomMetadata
+from ._wire_grounding import GroundingChunkImage as GroundingChunkImage
+from ._wire_grounding import GroundingChunkMaps as GroundingChunkMaps
+from ._wire_grounding import GroundingChunkRetrievedContext as GroundingChunkRetrievedContext
+from ._wire_grounding import GroundingChunkStringList as GroundingChunkStringList
+from ._wire_grounding import GroundingChunkWeb as GroundingChunkWeb
+from ._wire_grounding import GroundingMetadata as GroundingMetadata
+from ._wire_grounding import GroundingSupport as GroundingSupport
+from ._wire_grounding import MapsRoute as MapsRoute
+from ._wire_grounding import PlaceAnswerSources as PlaceAnswerSources
+from ._wire_grounding import RagChunk as RagChunk
+from ._wire_grounding import RagChunkPageSpan as RagChunkPageSpan
+from ._wire_grounding import RetrievalMetadata as RetrievalMetadata
+from ._wire_grounding import ReviewSnippet as ReviewSnippet
+from ._wire_grounding import SearchEntryPoint as SearchEntryPoint
+from ._wire_grounding import Segment as Segment
+from ._wire_grounding import SourceFlaggingUri as SourceFlaggingUri
+from ._wire_grounding import UrlContextMetadata as UrlContextMetadata
+from ._wire_grounding import UrlMetadata as UrlMetadata
+from ._wire_setup import AudioTranscriptionConfig as AudioTranscriptionConfig
+from ._wire_setup import AutomaticActivityDetection as AutomaticActivityDetection
+from ._wire_setup import AvatarConfig as AvatarConfig
+from ._wire_setup import CodeExecution as CodeExecution
+from ._wire_setup import ContextWindowCompression as ContextWindowCompression
+from ._wire_setup import CustomizedAvatar as CustomizedAvatar
+from ._wire_setup import FileSearch as FileSearch
+from ._wire_setup import FunctionDeclaration as FunctionDeclaration
+from ._wire_setup import GenerationConfig as GenerationConfig
+from ._wire_setup import GoogleMaps as GoogleMaps
+from ._wire_setup import GoogleMapsGroundingTypes as GoogleMapsGroundingTypes
+from ._wire_setup import GoogleMapsPlaces as GoogleMapsPlaces
+from ._wire_setup import GoogleMapsRouting as GoogleMapsRouting
+from ._wire_setup import GoogleSearch as GoogleSearch
+from ._wire_setup import HistoryConfig as HistoryConfig
+from ._wire_setup import ImageSearch as ImageSearch
+from ._wire_setup import Interval as Interval
+from ._wire_setup import LanguageAuto as LanguageAuto
+from ._wire_setup import LanguageHints as LanguageHints
+from ._wire_setup import MultiSpeakerVoiceConfig as MultiSpeakerVoiceConfig
+from ._wire_setup import PrebuiltVoiceConfig as PrebuiltVoiceConfig
+from ._wire_setup import Proactivity as Proactivity
+from ._wire_setup import RealtimeInputConfig as RealtimeInputConfig
+from ._wire_setup import ReplicatedVoiceConfig as ReplicatedVoiceConfig
+from ._wire_setup import SafetySetting as SafetySetting
+from ._wire_setup import Schema as Schema
+from ._wire_setup import SearchTypes as SearchTypes
+from ._wire_setup import SessionResumptionConfig as SessionResumptionConfig
+from ._wire_setup import SlidingWindow as SlidingWindow
+from ._wire_setup import SpeakerVoiceConfig as SpeakerVoiceConfig
+from ._wire_setup import SpeechConfig as SpeechConfig
+from ._wire_setup import ThinkingConfig as ThinkingConfig
+from ._wire_setup import Tool as Tool
+from ._wire_setup import TranslationConfig as TranslationConfig
+from ._wire_setup import UrlContext as UrlContext
+from ._wire_setup import VoiceConfig as VoiceConfig
+from ._wire_setup import VoiceConsentSignature as VoiceConsentSignature
+from ._wire_setup import WebSearch as WebSearch
 
+# The names of _wire_common, _wire_setup and _wire_grounding are re-exported above.
 __all__ = [
+    "WIRE_TYPES",
     "ActivityEnd",
     "ActivityStart",
     "AudioMetadata",
-    "AudioTranscriptionConfig",
-    "AuthorAttribution",
-    "AutomaticActivityDetection",
-    "AvatarConfig",
     "Blob",
     "BuiltinToolCall",
     "BuiltinToolResponse",
     "ClientContent",
     "ClientMessage",
-    "CodeExecution",
     "CodeExecutionResult",
     "Content",
     "ContextUpdate",
     "ContextUpdateTools",
-    "ContextWindowCompression",
-    "CustomizedAvatar",
     "DocumentMetadata",
     "ExecutableCode",
     "FileData",
-    "FileSearch",
     "FunctionCall",
-    "FunctionDeclaration",
     "FunctionResponse",
     "FunctionResponsePart",
-    "GenerationConfig",
     "GoAway",
-    "GoogleMaps",
-    "GoogleMapsGroundingTypes",
-    "GoogleMapsPlaces",
-    "GoogleMapsRouting",
-    "GoogleSearch",
-    "GroundingChunk",
-    "GroundingChunkCustomMetadata",
-    "GroundingChunkImage",
-    "GroundingChunkMaps",
-    "GroundingChunkRetrievedContext",
-    "GroundingChunkStringList",
-    "GroundingChunkWeb",
-    "GroundingMetadata",
-    "GroundingSupport",
-    "HistoryConfig",
-    "ImageSearch",
-    "Interval",
-    "LanguageAuto",
-    "LanguageHints",
-    "MapsRoute",
     "ModalityTokenCount",
-    "MultiSpeakerVoiceConfig",
     "Part",
     "PartMediaResolution",
     "PartialArg",
-    "PlaceAnswerSources",
-    "PrebuiltVoiceConfig",
-    "Proactivity",
-    "RagChunk",
-    "RagChunkPageSpan",
     "RealtimeInput",
-    "RealtimeInputConfig",
-    "ReplicatedVoiceConfig",
-    "RetrievalMetadata",
-    "ReviewSnippet",
-    "SafetySetting",
-    "Schema",
-    "SearchEntryPoint",
-    "SearchTypes",
-    "Segment",
     "ServerContent",
     "ServerMessage",
-    "SessionResumptionConfig",
     "SessionResumptionUpdate",
     "Setup",
     "SetupComplete",
-    "SlidingWindow",
-    "SourceFlaggingUri",
-    "SpeakerVoiceConfig",
-    "SpeechConfig",
     "SpeechMetadata",
     "SpreadsheetMetadata",
-    "ThinkingConfig",
-    "Tool",
     "ToolCall",
     "ToolCallCancellation",
     "ToolResponse",
     "Transcription",
-    "TranslationConfig",
-    "UrlContext",
-    "UrlContextMetadata",
-    "UrlMetadata",
     "UsageMetadata",
     "VideoMetadata",
     "VoiceActivity",
     "VoiceActivityDetectionSignal",
-    "VoiceConfig",
-    "VoiceConsentSignature",
-    "WebSearch",
     "WordInfo",
     "decode_server_message",
     "encode",
+    "parse_duration",
 ]
-
-
-class WireStruct(msgspec.Struct, rename="camel", omit_defaults=True, kw_only=True):
-    """Base of every wire type: camelCase on the wire, unset fields omitted."""
-
-
-# --- enumerations the client sends (checked before sending) -------------------------------
-# Each is a subset of the official SDK's enum of the same meaning (tests/test_referee.py
-# checks it). Enumerations of types the server sends too (``Part`` and what it holds) are
-# plain ``str`` instead: the server may grow them.
-
-Modality: TypeAlias = Literal["TEXT", "AUDIO", "IMAGE", "VIDEO"]
-MediaResolution: TypeAlias = Literal[
-    "MEDIA_RESOLUTION_UNSPECIFIED",
-    "MEDIA_RESOLUTION_LOW",
-    "MEDIA_RESOLUTION_MEDIUM",
-    "MEDIA_RESOLUTION_HIGH",
-]
-ThinkingLevel: TypeAlias = Literal[
-    "THINKING_LEVEL_UNSPECIFIED", "MINIMAL", "LOW", "MEDIUM", "HIGH", "XHIGH"
-]
-SchemaType: TypeAlias = Literal[
-    "TYPE_UNSPECIFIED", "STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT", "NULL"
-]
-Behavior: TypeAlias = Literal["UNSPECIFIED", "BLOCKING", "NON_BLOCKING"]
-Scheduling: TypeAlias = Literal["SCHEDULING_UNSPECIFIED", "SILENT", "WHEN_IDLE", "INTERRUPT"]
-StartSensitivity: TypeAlias = Literal[
-    "START_SENSITIVITY_UNSPECIFIED", "START_SENSITIVITY_HIGH", "START_SENSITIVITY_LOW"
-]
-EndSensitivity: TypeAlias = Literal[
-    "END_SENSITIVITY_UNSPECIFIED", "END_SENSITIVITY_HIGH", "END_SENSITIVITY_LOW"
-]
-ActivityHandling: TypeAlias = Literal[
-    "ACTIVITY_HANDLING_UNSPECIFIED", "START_OF_ACTIVITY_INTERRUPTS", "NO_INTERRUPTION"
-]
-TurnCoverage: TypeAlias = Literal[
-    "TURN_COVERAGE_UNSPECIFIED",
-    "TURN_INCLUDES_ONLY_ACTIVITY",
-    "TURN_INCLUDES_ALL_INPUT",
-    "TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO",
-]
-TranscriptionMode: TypeAlias = Literal["MODE_UNSPECIFIED", "VERBATIM", "SMART"]
-HarmCategory: TypeAlias = Literal[
-    "HARM_CATEGORY_UNSPECIFIED",
-    "HARM_CATEGORY_HARASSMENT",
-    "HARM_CATEGORY_HATE_SPEECH",
-    "HARM_CATEGORY_SEXUALLY_EXPLICIT",
-    "HARM_CATEGORY_DANGEROUS_CONTENT",
-    "HARM_CATEGORY_CIVIC_INTEGRITY",
-    "HARM_CATEGORY_JAILBREAK",
-    "HARM_CATEGORY_IMAGE_HATE",
-    "HARM_CATEGORY_IMAGE_DANGEROUS_CONTENT",
-    "HARM_CATEGORY_IMAGE_HARASSMENT",
-    "HARM_CATEGORY_IMAGE_SEXUALLY_EXPLICIT",
-]
-HarmBlockMethod: TypeAlias = Literal["HARM_BLOCK_METHOD_UNSPECIFIED", "SEVERITY", "PROBABILITY"]
-HarmBlockThreshold: TypeAlias = Literal[
-    "HARM_BLOCK_THRESHOLD_UNSPECIFIED",
-    "BLOCK_LOW_AND_ABOVE",
-    "BLOCK_MEDIUM_AND_ABOVE",
-    "BLOCK_ONLY_HIGH",
-    "BLOCK_NONE",
-    "OFF",
-]
-PhishBlockThreshold: TypeAlias = Literal[
-    "PHISH_BLOCK_THRESHOLD_UNSPECIFIED",
-    "BLOCK_LOW_AND_ABOVE",
-    "BLOCK_MEDIUM_AND_ABOVE",
-    "BLOCK_HIGH_AND_ABOVE",
-    "BLOCK_HIGHER_AND_ABOVE",
-    "BLOCK_VERY_HIGH_AND_ABOVE",
-    "BLOCK_ONLY_EXTREMELY_HIGH",
-]
-Role: TypeAlias = Literal["user", "model"]
-
-#: A protobuf Duration: ``"50s"``/``"1.5s"`` in proto3 JSON; numbers are accepted too.
-Duration: TypeAlias = str | float
 
 
 # --- content (shared by client and server) -------------------------------------------------
@@ -453,338 +401,7 @@ class Content(WireStruct):
     parts: list[Part] | None = None
 
 
-# --- setup ---------------------------------------------------------------------------------
-
-
-class PrebuiltVoiceConfig(WireStruct):
-    voice_name: str | None = None
-
-
-class VoiceConsentSignature(WireStruct):
-    """The server's signature of a voice-cloning consent (reuse it to skip the consent)."""
-
-    signature: str | None = None
-
-
-class ReplicatedVoiceConfig(WireStruct):
-    """A voice cloned from a sample: the sample's audio, and the speaker's consent.
-
-    ``consent_audio`` (a recording of the consent) or ``voice_consent_signature`` (from an
-    earlier ``setupComplete``) are Gemini-API-only.
-    """
-
-    mime_type: str | None = None
-    voice_sample_audio: bytes | None = None
-    consent_audio: bytes | None = None
-    voice_consent_signature: VoiceConsentSignature | None = None
-
-
-class VoiceConfig(WireStruct):
-    """One voice: a prebuilt one (``prebuilt_voice_config``), a replicated one, or a name."""
-
-    prebuilt_voice_config: PrebuiltVoiceConfig | None = None
-    replicated_voice_config: ReplicatedVoiceConfig | None = None
-    voice: str | None = None
-
-
-class SpeakerVoiceConfig(WireStruct):
-    """The voice of one named speaker (multi-speaker speech)."""
-
-    speaker: str | None = None
-    voice_config: VoiceConfig | None = None
-
-
-class MultiSpeakerVoiceConfig(WireStruct):
-    speaker_voice_configs: list[SpeakerVoiceConfig] | None = None
-
-
-class SpeechConfig(WireStruct):
-    """``generationConfig.speechConfig``: the voice (or voices) and the language of the answer."""
-
-    voice_config: VoiceConfig | None = None
-    multi_speaker_voice_config: MultiSpeakerVoiceConfig | None = None
-    language_code: str | None = None
-
-
-class ThinkingConfig(WireStruct):
-    """``generationConfig.thinkingConfig``: a budget (2.5 models) or a level (3.x models).
-
-    Which one a model reads is in its profile (:mod:`trio_gemini_live.models`).
-    """
-
-    include_thoughts: bool | None = None
-    thinking_budget: int | None = None
-    thinking_level: ThinkingLevel | None = None
-
-
-class TranslationConfig(WireStruct):
-    """Speech-to-speech translation (Gemini API): answer in ``target_language_code``."""
-
-    target_language_code: str | None = None
-    echo_target_language: bool | None = None
-
-
-class GenerationConfig(WireStruct):
-    """``setup.generationConfig``, the subset the Live API supports (PROTOCOL.md 3.1).
-
-    The SDK's other ``GenerationConfig`` fields (``responseMimeType``, ``stopSequences``...)
-    are not supported by the Live API; ``LiveConfig(extra=...)`` can still send them.
-    """
-
-    candidate_count: int | None = None
-    max_output_tokens: int | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
-    seed: int | None = None
-    response_modalities: list[Modality] | None = None
-    speech_config: SpeechConfig | None = None
-    media_resolution: MediaResolution | None = None
-    thinking_config: ThinkingConfig | None = None
-    enable_affective_dialog: bool | None = None
-    translation_config: TranslationConfig | None = None
-
-
-class Schema(WireStruct):
-    """The OpenAPI subset used for function parameters (``type`` is upper case)."""
-
-    type: SchemaType | None = None
-    format: str | None = None
-    title: str | None = None
-    description: str | None = None
-    nullable: bool | None = None
-    enum: list[str] | None = None
-    items: Schema | None = None
-    max_items: int | None = None
-    min_items: int | None = None
-    properties: dict[str, Schema] | None = None
-    required: list[str] | None = None
-    property_ordering: list[str] | None = None
-    min_properties: int | None = None
-    max_properties: int | None = None
-    min_length: int | None = None
-    max_length: int | None = None
-    pattern: str | None = None
-    minimum: float | None = None
-    maximum: float | None = None
-    any_of: list[Schema] | None = None
-    default: Any = None
-    example: Any = None
-    additional_properties: Any = None
-    defs: dict[str, Schema] | None = None
-    ref: str | None = None
-
-
-class FunctionDeclaration(WireStruct):
-    """A function the model may call. ``behavior`` NON_BLOCKING lets the model keep talking.
-
-    Which behaviours a model supports, and its default, is in its profile
-    (:mod:`trio_gemini_live.models`; PROTOCOL.md 9).
-    """
-
-    name: str
-    description: str | None = None
-    parameters: Schema | None = None
-    parameters_json_schema: dict[str, Any] | None = None
-    response: Schema | None = None
-    response_json_schema: dict[str, Any] | None = None
-    behavior: Behavior | None = None
-
-
-class WebSearch(WireStruct):
-    """Web results for Google Search (``{}`` enables them)."""
-
-
-class ImageSearch(WireStruct):
-    """Image results for Google Search (``{}`` enables them)."""
-
-
-class SearchTypes(WireStruct):
-    """Which Google Search kinds to use (web, image)."""
-
-    web_search: WebSearch | None = None
-    image_search: ImageSearch | None = None
-
-
-class Interval(WireStruct):
-    """A time range (RFC 3339 timestamps on the wire)."""
-
-    start_time: datetime.datetime | None = None
-    end_time: datetime.datetime | None = None
-
-
-class GoogleSearch(WireStruct):
-    """Grounding with Google Search (``{}`` enables it).
-
-    ``exclude_domains`` and ``blocking_confidence`` are Vertex-AI-only.
-    """
-
-    search_types: SearchTypes | None = None
-    time_range_filter: Interval | None = None
-    exclude_domains: list[str] | None = None
-    blocking_confidence: PhishBlockThreshold | None = None
-
-
-class GoogleMapsPlaces(WireStruct):
-    """Ground on places (``{}`` enables it)."""
-
-
-class GoogleMapsRouting(WireStruct):
-    """Ground on routes (``{}`` enables it)."""
-
-
-class GoogleMapsGroundingTypes(WireStruct):
-    places: GoogleMapsPlaces | None = None
-    routing: GoogleMapsRouting | None = None
-
-
-class GoogleMaps(WireStruct):
-    """Grounding with Google Maps (``{}`` enables it); ``grounding_types`` is Vertex-only."""
-
-    enable_widget: bool | None = None
-    grounding_types: GoogleMapsGroundingTypes | None = None
-
-
-class FileSearch(WireStruct):
-    """Retrieval from file search stores (Gemini API)."""
-
-    file_search_store_names: list[str] | None = None
-    top_k: int | None = None
-    metadata_filter: str | None = None
-
-
-class CodeExecution(WireStruct):
-    """The code-execution tool (``{}`` enables it)."""
-
-
-class UrlContext(WireStruct):
-    """The URL-context tool (``{}`` enables it)."""
-
-
-class Tool(WireStruct):
-    """One entry of ``setup.tools``: function declarations or a built-in tool.
-
-    The SDK's other tool kinds (retrieval, enterprise web search, computer use, MCP
-    servers...) can be sent in ``LiveConfig(extra={"tools": [...]})``.
-    """
-
-    function_declarations: list[FunctionDeclaration] | None = None
-    google_search: GoogleSearch | None = None
-    code_execution: CodeExecution | None = None
-    url_context: UrlContext | None = None
-    google_maps: GoogleMaps | None = None
-    file_search: FileSearch | None = None
-
-
-class AutomaticActivityDetection(WireStruct):
-    """Server-side voice activity detection; ``disabled=True`` means manual activity signals."""
-
-    disabled: bool | None = None
-    start_of_speech_sensitivity: StartSensitivity | None = None
-    end_of_speech_sensitivity: EndSensitivity | None = None
-    prefix_padding_ms: int | None = None
-    silence_duration_ms: int | None = None
-
-
-class RealtimeInputConfig(WireStruct):
-    """How realtime input is turned into user turns.
-
-    ``turn_coverage``'s default depends on the model (PROTOCOL.md 9).
-    """
-
-    automatic_activity_detection: AutomaticActivityDetection | None = None
-    activity_handling: ActivityHandling | None = None
-    turn_coverage: TurnCoverage | None = None
-    interim_transcript_timestamp_enabled: bool | None = None
-
-
-class SessionResumptionConfig(WireStruct):
-    """``{}`` asks for handles; ``handle`` resumes; ``transparent`` is Vertex-only."""
-
-    handle: str | None = None
-    transparent: bool | None = None
-
-
-class SlidingWindow(WireStruct):
-    target_tokens: int | None = None
-
-
-class ContextWindowCompression(WireStruct):
-    trigger_tokens: int | None = None
-    sliding_window: SlidingWindow | None = None
-
-
-class LanguageAuto(WireStruct):
-    """Detect the spoken language automatically (``{}``)."""
-
-
-class LanguageHints(WireStruct):
-    """The languages the audio is expected in (BCP-47 codes)."""
-
-    language_codes: list[str] | None = None
-
-
-class AudioTranscriptionConfig(WireStruct):
-    """``{}`` turns transcription on; the fields tune it (newer models).
-
-    ``language_codes`` / ``language_hints`` / ``language_auto`` choose the language,
-    ``custom_vocabulary`` and ``adaptation_phrases`` bias recognition, ``word_timestamp``
-    adds :class:`WordInfo` timings, ``diarization`` adds speaker labels, ``mode`` is
-    ``VERBATIM`` or ``SMART``.
-    """
-
-    language_codes: list[str] | None = None
-    language_auto: LanguageAuto | None = None
-    language_hints: LanguageHints | None = None
-    custom_vocabulary: list[str] | None = None
-    adaptation_phrases: list[str] | None = None
-    word_timestamp: bool | None = None
-    diarization: bool | None = None
-    mode: TranscriptionMode | None = None
-    source_text: str | None = None
-
-
-class Proactivity(WireStruct):
-    """Let the model decide not to answer irrelevant input (audio), or speak up on video.
-
-    Which models take it, and on which API version, is in their profile (PROTOCOL.md 9).
-    """
-
-    proactive_audio: bool | None = None
-    proactive_video: bool | None = None
-
-
-class HistoryConfig(WireStruct):
-    """3.x models: the initial history arrives as ``clientContent``."""
-
-    initial_history_in_client_content: bool | None = None
-
-
-class SafetySetting(WireStruct):
-    """One safety filter: a harm category and the threshold that blocks it.
-
-    ``method`` is Vertex-AI-only.
-    """
-
-    category: HarmCategory | None = None
-    threshold: HarmBlockThreshold | None = None
-    method: HarmBlockMethod | None = None
-
-
-class CustomizedAvatar(WireStruct):
-    image_mime_type: str | None = None
-    image_data: bytes | None = None
-
-
-class AvatarConfig(WireStruct):
-    """A video avatar that speaks the answers (a named one, or from an image)."""
-
-    avatar_name: str | None = None
-    customized_avatar: CustomizedAvatar | None = None
-    audio_bitrate_bps: int | None = None
-    video_bitrate_bps: int | None = None
+# --- setup (its parts are in _wire_setup) ---------------------------------------------
 
 
 class Setup(WireStruct):
@@ -881,151 +498,6 @@ class ClientMessage(WireStruct):
 class SetupComplete(WireStruct):
     session_id: str | None = None
     voice_consent_signature: VoiceConsentSignature | None = None
-
-
-class GroundingChunkWeb(WireStruct):
-    uri: str | None = None
-    title: str | None = None
-    domain: str | None = None
-
-
-class GroundingChunkImage(WireStruct):
-    source_uri: str | None = None
-    image_uri: str | None = None
-    title: str | None = None
-    domain: str | None = None
-
-
-class AuthorAttribution(WireStruct):
-    display_name: str | None = None
-    photo_uri: str | None = None
-    uri: str | None = None
-
-
-class ReviewSnippet(WireStruct):
-    author_attribution: AuthorAttribution | None = None
-    flag_content_uri: str | None = None
-    google_maps_uri: str | None = None
-    relative_publish_time_description: str | None = None
-    review: str | None = None
-    review_id: str | None = None
-    title: str | None = None
-
-
-class PlaceAnswerSources(WireStruct):
-    review_snippet: ReviewSnippet | None = None
-    review_snippets: list[ReviewSnippet] | None = None
-    flag_content_uri: str | None = None
-
-
-class MapsRoute(WireStruct):
-    distance_meters: int | None = None
-    duration: Duration | None = None
-    encoded_polyline: str | None = None
-
-
-class GroundingChunkMaps(WireStruct):
-    place_answer_sources: PlaceAnswerSources | None = None
-    place_id: str | None = None
-    text: str | None = None
-    title: str | None = None
-    uri: str | None = None
-    route: MapsRoute | None = None
-
-
-class RagChunkPageSpan(WireStruct):
-    first_page: int | None = None
-    last_page: int | None = None
-
-
-class RagChunk(WireStruct):
-    page_span: RagChunkPageSpan | None = None
-    text: str | None = None
-    chunk_id: str | None = None
-    file_id: str | None = None
-
-
-class GroundingChunkStringList(WireStruct):
-    values: list[str] | None = None
-
-
-class GroundingChunkCustomMetadata(WireStruct):
-    key: str | None = None
-    numeric_value: float | None = None
-    string_list_value: GroundingChunkStringList | None = None
-    string_value: str | None = None
-
-
-class GroundingChunkRetrievedContext(WireStruct):
-    document_name: str | None = None
-    rag_chunk: RagChunk | None = None
-    text: str | None = None
-    title: str | None = None
-    uri: str | None = None
-    custom_metadata: list[GroundingChunkCustomMetadata] | None = None
-    file_search_store: str | None = None
-    page_number: int | None = None
-    media_id: str | None = None
-
-
-class GroundingChunk(WireStruct):
-    """One source: a web page, an image, a place or route, or retrieved context."""
-
-    web: GroundingChunkWeb | None = None
-    image: GroundingChunkImage | None = None
-    maps: GroundingChunkMaps | None = None
-    retrieved_context: GroundingChunkRetrievedContext | None = None
-
-
-class Segment(WireStruct):
-    start_index: int | None = None
-    end_index: int | None = None
-    part_index: int | None = None
-    text: str | None = None
-
-
-class GroundingSupport(WireStruct):
-    segment: Segment | None = None
-    grounding_chunk_indices: list[int] | None = None
-    confidence_scores: list[float] | None = None
-    rendered_parts: list[int] | None = None
-
-
-class SearchEntryPoint(WireStruct):
-    rendered_content: str | None = None
-    sdk_blob: bytes | None = None
-
-
-class RetrievalMetadata(WireStruct):
-    google_search_dynamic_retrieval_score: float | None = None
-
-
-class SourceFlaggingUri(WireStruct):
-    flag_content_uri: str | None = None
-    source_id: str | None = None
-
-
-class GroundingMetadata(WireStruct):
-    """Grounding: the queries, the sources (web, image, maps, retrieval) and what they support."""
-
-    web_search_queries: list[str] | None = None
-    image_search_queries: list[str] | None = None
-    retrieval_queries: list[str] | None = None
-    grounding_chunks: list[GroundingChunk] | None = None
-    grounding_supports: list[GroundingSupport] | None = None
-    search_entry_point: SearchEntryPoint | None = None
-    retrieval_metadata: RetrievalMetadata | None = None
-    google_maps_widget_context_token: str | None = None
-    source_flagging_uris: list[SourceFlaggingUri] | None = None
-
-
-class UrlMetadata(WireStruct):
-    retrieved_url: str | None = None
-    url_retrieval_status: str | None = None
-
-
-class UrlContextMetadata(WireStruct):
-    url_metadata: list[UrlMetadata] | None = None
 
 
 class ServerContent(WireStruct):
