@@ -235,6 +235,9 @@ def _home(side: str, path: tuple[str, ...], mine: tuple[type, str] | None) -> st
     if side == "server":
         if (struct, field) in _SERVER_EVENTS:
             return _SERVER_EVENTS[(struct, field)]
+        if "functionResponse" in path:  # a function response part: a ModelPart
+            return "events.ModelPart.part." + ".".join(
+                _snake(p) for p in path[path.index("parts") + 1:])
         if struct in _CARRIED:
             return f"{_CARRIED[struct]}.{field}"
         # Under a struct that an event carries whole (grounding chunks, partial args...).
