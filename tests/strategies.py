@@ -18,6 +18,7 @@ Three families:
 
 from __future__ import annotations
 
+import datetime
 import string
 from typing import Any
 
@@ -28,7 +29,9 @@ from hypothesis import strategies as st
 from trio_gemini_live import _wire as w
 
 __all__ = [
+    "CLIENT_DURATIONS",
     "CLIENT_ENUMS",
+    "CLIENT_ENUM_LISTS",
     "INT64_MAX",
     "INT64_MIN",
     "audio_blobs",
@@ -83,6 +86,9 @@ def _strategy(
         return st.text(max_size=20)
     if isinstance(info, mi.BytesType):
         return st.binary(max_size=64)
+    if isinstance(info, mi.DateTimeType):
+        # RFC 3339 timestamps (proto Timestamp): always with a time zone, UTC on the wire.
+        return st.datetimes(timezones=st.just(datetime.UTC))
     if isinstance(info, mi.LiteralType):
         return st.sampled_from(sorted(info.values, key=repr))
     if isinstance(info, mi.AnyType):
@@ -157,9 +163,50 @@ CLIENT_ENUMS: dict[tuple[type, str], tuple[str, ...]] = {
     (w.CodeExecutionResult, "outcome"): (
         "OUTCOME_UNSPECIFIED", "OUTCOME_OK", "OUTCOME_FAILED", "OUTCOME_DEADLINE_EXCEEDED"
     ),
+    (w.PartMediaResolution, "level"): (
+        "MEDIA_RESOLUTION_UNSPECIFIED", "MEDIA_RESOLUTION_LOW", "MEDIA_RESOLUTION_MEDIUM",
+        "MEDIA_RESOLUTION_HIGH", "MEDIA_RESOLUTION_ULTRA_HIGH",
+    ),
+    (w.Part, "media_processing"): ("MEDIA_PROCESSING_UNSPECIFIED", "STATIC", "AGENTIC"),
+    (w.FunctionResponsePart, "media_processing"): (
+        "MEDIA_PROCESSING_UNSPECIFIED", "STATIC", "AGENTIC"
+    ),
+    (w.BuiltinToolCall, "tool_type"): (
+        "TOOL_TYPE_UNSPECIFIED", "GOOGLE_SEARCH_WEB", "GOOGLE_SEARCH_IMAGE", "URL_CONTEXT",
+        "GOOGLE_MAPS", "FILE_SEARCH", "MEDIA_PROCESSING",
+    ),
+    (w.BuiltinToolResponse, "tool_type"): (
+        "TOOL_TYPE_UNSPECIFIED", "GOOGLE_SEARCH_WEB", "GOOGLE_SEARCH_IMAGE", "URL_CONTEXT",
+        "GOOGLE_MAPS", "FILE_SEARCH", "MEDIA_PROCESSING",
+    ),
+    (w.PartialArg, "null_value"): ("NULL_VALUE",),
 }
+#: The same for lists of enumeration values.
+CLIENT_ENUM_LISTS: dict[tuple[type, str], tuple[str, ...]] = {
+    (w.VideoMetadata, "content_layers"): (
+        "CONTENT_LAYER_UNSPECIFIED", "FRAMES", "AUDIO", "TRANSCRIPT"
+    ),
+    (w.DocumentMetadata, "content_layers"): (
+        "CONTENT_LAYER_UNSPECIFIED", "PAGE_IMAGE", "PAGE_TEXT"
+    ),
+    (w.SpreadsheetMetadata, "content_layers"): (
+        "CONTENT_LAYER_UNSPECIFIED", "DATA", "FORMULAS", "VISUAL"
+    ),
+}
+#: Durations in types the client may send: proto3 JSON writes them as strings ("1.5s"),
+#: and the SDK types them as ``str`` (``_wire`` also accepts numbers from the server).
+_DURATION_STRINGS = st.sampled_from(["0s", "1.5s", "50s", "0.020s"])
+CLIENT_DURATIONS: tuple[tuple[type, str], ...] = (
+    (w.VideoMetadata, "start_offset"), (w.VideoMetadata, "end_offset"),
+    (w.AudioMetadata, "start_offset"), (w.AudioMetadata, "end_offset"),
+    (w.WordInfo, "start_offset"), (w.WordInfo, "end_offset"),
+    (w.Transcription, "start_offset"), (w.Transcription, "end_offset"),
+)
 _CLIENT_OVERRIDES: _Overrides = {
-    key: st.none() | st.sampled_from(values) for key, values in CLIENT_ENUMS.items()
+    **{key: st.none() | st.sampled_from(values) for key, values in CLIENT_ENUMS.items()},
+    **{key: st.none() | st.lists(st.sampled_from(values), max_size=3)
+       for key, values in CLIENT_ENUM_LISTS.items()},
+    **{key: st.none() | _DURATION_STRINGS for key in CLIENT_DURATIONS},
 }
 _CLIENT_CACHE: _Cache = {}
 

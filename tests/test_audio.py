@@ -438,16 +438,18 @@ def test_parse_mime_rejects(mime: str, message: str) -> None:
 )
 def test_received_inline_data_is_audio_as_parse_mime_says(mime: str, rate: int | None) -> None:
     # The protocol layer decides "is it an AudioChunk, at which rate" with parse_mime: a
-    # zero rate or another encoding is not 16-bit PCM, so it is no AudioChunk.
+    # zero rate or another encoding is not 16-bit PCM, so it is no AudioChunk (but
+    # InlineData, issue 13).
     from trio_gemini_live import _messages, _wire
+    from trio_gemini_live.events import InlineData
 
     message = _wire.decode_server_message(
         b'{"serverContent": {"modelTurn": {"parts": [{"inlineData": {"mimeType": "'
         + mime.encode() + b'", "data": "AAAA"}}]}}}'
     )
     events = _messages.message_events(message)
-    expected = [] if rate is None else [AudioChunk(data=b"\0\0\0", sample_rate=rate,
-                                                   mime_type=mime)]
+    expected = [InlineData(data=b"\0\0\0", mime_type=mime)] if rate is None else [
+        AudioChunk(data=b"\0\0\0", sample_rate=rate, mime_type=mime)]
     assert events == expected
 
 

@@ -238,8 +238,10 @@ async def test_ephemeral_token_and_vertex_bearer_are_accepted(nursery: trio.Nurs
          "Cannot find field."),
         ({"model": MODEL, "tools": [{"functionDeclarations": [{"name": "f", "bar": 1}]}]}, 1007,
          "Unknown name \"bar\" at 'setup.tools[0].function_declarations[0]'"),
-        ({"model": MODEL, "sessionResumption": {"handle": None}}, 1007,
-         "Request contains an invalid argument."),
+        # PROTOCOL.md 9: 3.x models refuse "handle": null (2.5 tolerates it:
+        # tests/test_emulator_models.py).
+        ({"model": "models/gemini-3.1-flash-live-preview", "sessionResumption": {"handle": None}},
+         1007, "Request contains an invalid argument."),
         ({"model": MODEL, "sessionResumption": {"transparent": True}}, 1007,
          'Unknown name "transparent"'),
         ({"model": MODEL, "explicitVadSignal": True}, 1007, 'Unknown name "explicitVadSignal"'),

@@ -272,3 +272,64 @@ def test_every_other_server_message_is_known_to_the_sdk() -> None:
                 "setupComplete", "toolCall", "serverContent"} <= kinds
 
     trio.run(main)
+
+
+def test_a_3_8_session_with_the_sdk(served: EmulatorThread) -> None:
+    """The SDK against the emulator's 3.8 rules (issue 13): realtime text, an asynchronous
+    tool (its turnComplete with interactionStatus IN_PROGRESS does not end the SDK's
+    receive(); the answer's IDLE does), a context update in the SDK's own shape, interim
+    transcripts and bundled audio; every frame is checked against the SDK's schema."""
+    lookup = types.Tool(function_declarations=[types.FunctionDeclaration(name="lookup")])
+    pcm = speech_like_pcm(1.0, lead_silence=0.1, trail_silence=0.8)
+
+    async def conversation() -> tuple[list[Any], list[Any], list[Any]]:
+        config = types.LiveConnectConfig(
+            response_modalities=[types.Modality.AUDIO], tools=[lookup],
+            input_audio_transcription=types.AudioTranscriptionConfig(),
+            output_audio_transcription=types.AudioTranscriptionConfig())
+        async with served.client().aio.live.connect(model="gemini-3.8-live",
+                                                    config=config) as session:
+            await session.send_realtime_input(text="lookup the answer")
+            tool_turn = []
+            async for message in session.receive():
+                tool_turn.append(message)
+                if message.tool_call:
+                    call = message.tool_call.function_calls[0]
+                elif (message.server_content and message.server_content.turn_complete
+                        and message.server_content.interaction_status
+                        == types.InteractionStatus.IN_PROGRESS):
+                    await session.send_tool_response(function_responses=[
+                        types.FunctionResponse(id=call.id, name=call.name,
+                                               response={"output": 42})])
+            await session.send_context_update(
+                system_instruction="You are a librarian.", tools=[])
+            await session.send_realtime_input(text="what are your instructions?")
+            instructions = await collect_turn(session)
+            for i in range(0, len(pcm), 2048):
+                await session.send_realtime_input(audio=types.Blob(
+                    data=pcm[i : i + 2048], mime_type="audio/pcm;rate=16000"))
+            spoken = await collect_turn(session)
+        return tool_turn, instructions, spoken
+
+    tool_turn, instructions, spoken = run(conversation())
+    said = "".join(m.server_content.output_transcription.text for m in tool_turn
+                   if m.server_content and m.server_content.output_transcription)
+    # Two turns in one receive() (fragments concatenated: no space between the turns).
+    assert said == ("I started lookup in the background."
+                    'The result of lookup is {"output": 42}.')
+    statuses = [m.server_content.interaction_status for m in tool_turn
+                if m.server_content and m.server_content.turn_complete]
+    assert statuses == [types.InteractionStatus.IN_PROGRESS, types.InteractionStatus.IDLE]
+    assert "".join(m.server_content.output_transcription.text for m in instructions
+                   if m.server_content and m.server_content.output_transcription) == (
+        'My instructions are: "You are a librarian.".')
+    interim = [m.server_content.interim_input_transcription.text for m in spoken
+               if m.server_content and m.server_content.interim_input_transcription]
+    assert interim[:2] == ["[audio 0.5s]", "[audio 1.0s]"]
+    # 3.x bundles: audio and its transcript in one message.
+    assert any(m.server_content and m.server_content.model_turn
+               and m.server_content.output_transcription for m in spoken)
+    update = served.emulator.connections[0].received[3]
+    assert update == {"contextUpdate": {
+        "systemInstruction": {"parts": [{"text": "You are a librarian."}], "role": "user"},
+        "tools": {"tools": []}}}

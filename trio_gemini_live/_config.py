@@ -4,20 +4,36 @@ Nested fields take the library's wire structs or plain dicts with snake_case (or
 keys, e.g. ``LiveConfig(session_resumption={}, output_audio_transcription={})``. Everything
 is checked when the config is built: an unknown name raises ``TypeError``, a value of the
 wrong type or out of its enumeration raises ``ValueError``, before anything is sent.
+
+``LiveConfig(extra={...})`` is the forward-compatibility escape hatch: camelCase setup
+fields deep-merged into the setup when it is encoded (:func:`encode_setup`, which the
+protocol core calls once per connection).
 """
 
 from __future__ import annotations
 
+import copy
+import functools
+import re
 import types
 import typing
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar, Union, get_args, get_origin
+from typing import Any, Final, TypeVar, Union, get_args, get_origin
 
 import msgspec
 
 from . import _wire as w
 
-__all__ = ["LiveConfig", "to_wire"]
+__all__ = [
+    "BACKEND_ONLY",
+    "LiveConfig",
+    "backend_only_fields",
+    "check_extra",
+    "encode_setup",
+    "merge_extra",
+    "setup_with_extra",
+    "to_wire",
+]
 
 _T = TypeVar("_T")
 
@@ -106,8 +122,16 @@ def _readable(exc: msgspec.ValidationError) -> str:
     return str(exc).replace("`$", "`")
 
 
+#: The generation settings ``LiveConfig`` also takes at the top level.
+_GENERATION_SHORTCUTS: Final = (
+    "candidate_count", "max_output_tokens", "temperature", "top_p", "top_k",
+    "presence_penalty", "frequency_penalty", "seed", "response_modalities", "speech_config",
+    "media_resolution", "thinking_config", "enable_affective_dialog", "translation_config",
+)
+
+
 class LiveConfig:
-    """The session's ``setup`` (PROTOCOL.md 3.1), in snake_case.
+    """The session's ``setup`` (PROTOCOL.md 3.1), in snake_case. Immutable.
 
     The generation settings can be given at the top level (``response_modalities=["TEXT"]``,
     ``temperature=0.2``, ``voice="Puck"``...) or inside ``generation_config``; giving the same
@@ -115,22 +139,45 @@ class LiveConfig:
     :class:`~trio_gemini_live.Content`. ``tools`` holds wire :class:`~trio_gemini_live.Tool`
     entries or dicts (``{"google_search": {}}``, ``{"function_declarations": [...]}``);
     Python callables declared with :mod:`trio_gemini_live.tools` go to
-    ``open_live_session(tools=...)``.
+    ``open_live_session(tools=...)``. Nested settings take the library's wire structs or
+    dicts with snake_case (or camelCase) keys.
+
+    A config never changes once built: assigning an attribute raises ``AttributeError``;
+    :meth:`replace` returns a modified copy.
+
+    Which settings a model accepts is in its profile (:mod:`trio_gemini_live.models`):
+    ``open_live_session`` refuses, before connecting, a setting the model would answer with
+    a fatal 1007.
+
+    **The escape hatch,** ``extra``: a dict of setup fields in the wire's camelCase,
+    deep-merged into the setup as it is sent, for fields this library does not type yet (a
+    field Google added last week, an SDK field such as ``{"generationConfig":
+    {"responseMimeType": ...}}``, another tool kind in ``{"tools": [...]}``). The typed
+    fields are kept: dicts merge key by key, ``extra["tools"]`` entries are added after the
+    typed tools, and a value that would replace a typed one is refused (unless equal). The
+    library's own fields are refused too (``model``: ``open_live_session(model=...)``;
+    ``sessionResumption.handle``: ``resume_handle=``). Keys are checked where this library
+    knows the schema (a snake_case or misspelt-looking key there is an error); inside a field
+    it does not know, the value is sent as given.
 
     Raises:
         TypeError: an unknown field, or a value of an unusable kind.
-        ValueError: an invalid value.
+        ValueError: an invalid value, or an ``extra`` that names a typed or managed field.
     """
 
     __slots__ = (
+        "_extra",
+        "avatar_config",
         "context_window_compression",
         "explicit_vad_signal",
         "generation_config",
         "history_config",
         "input_audio_transcription",
+        "labels",
         "output_audio_transcription",
         "proactivity",
         "realtime_input_config",
+        "safety_settings",
         "session_resumption",
         "system_instruction",
         "tools",
@@ -138,7 +185,7 @@ class LiveConfig:
 
     generation_config: w.GenerationConfig | None
     system_instruction: w.Content | None
-    tools: list[w.Tool] | None
+    tools: tuple[w.Tool, ...] | None
     realtime_input_config: w.RealtimeInputConfig | None
     session_resumption: w.SessionResumptionConfig | None
     context_window_compression: w.ContextWindowCompression | None
@@ -147,6 +194,10 @@ class LiveConfig:
     proactivity: w.Proactivity | None
     history_config: w.HistoryConfig | None
     explicit_vad_signal: bool | None
+    safety_settings: tuple[w.SafetySetting, ...] | None
+    avatar_config: w.AvatarConfig | None
+    labels: dict[str, str] | None
+    _extra: dict[str, Any] | None
 
     def __init__(
         self,
@@ -166,6 +217,7 @@ class LiveConfig:
         media_resolution: str | None = None,
         thinking_config: w.ThinkingConfig | Mapping[str, Any] | None = None,
         enable_affective_dialog: bool | None = None,
+        translation_config: w.TranslationConfig | Mapping[str, Any] | None = None,
         system_instruction: str | w.Content | Mapping[str, Any] | None = None,
         tools: Iterable[w.Tool | Mapping[str, Any]] | None = None,
         realtime_input_config: w.RealtimeInputConfig | Mapping[str, Any] | None = None,
@@ -176,7 +228,12 @@ class LiveConfig:
         proactivity: w.Proactivity | Mapping[str, Any] | None = None,
         history_config: w.HistoryConfig | Mapping[str, Any] | None = None,
         explicit_vad_signal: bool | None = None,
+        safety_settings: Iterable[w.SafetySetting | Mapping[str, Any]] | None = None,
+        avatar_config: w.AvatarConfig | Mapping[str, Any] | None = None,
+        labels: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
     ) -> None:
+        set_ = functools.partial(object.__setattr__, self)
         gen: dict[str, Any] = (
             {}
             if generation_config is None
@@ -198,6 +255,7 @@ class LiveConfig:
             "media_resolution": media_resolution,
             "thinking_config": thinking_config,
             "enable_affective_dialog": enable_affective_dialog,
+            "translation_config": translation_config,
         }
         if voice is not None:
             if speech_config is not None:
@@ -215,64 +273,99 @@ class LiveConfig:
                 raise ValueError(f"{name} is given both directly and in generation_config")
             gen[wire_name] = _normalise(value, field_tp, name)
         try:
-            self.generation_config = (
-                msgspec.convert(gen, w.GenerationConfig) if gen else None
-            )
+            set_("generation_config", msgspec.convert(gen, w.GenerationConfig) if gen else None)
         except msgspec.ValidationError as exc:
             raise ValueError(f"generation_config: {_readable(exc)}") from None
 
         if isinstance(system_instruction, str):
-            self.system_instruction = w.Content(parts=[w.Part(text=system_instruction)])
+            set_("system_instruction", w.Content(parts=[w.Part(text=system_instruction)]))
         else:
-            self.system_instruction = _opt(system_instruction, w.Content, "system_instruction")
-        if tools is None:
-            self.tools = None
-        else:
-            if isinstance(tools, (str, bytes, Mapping)) or not isinstance(tools, Iterable):
-                raise TypeError("tools must be a list of Tool entries or dicts")
-            self.tools = [to_wire(t, w.Tool, f"tools[{i}]") for i, t in enumerate(tools)]
-        self.realtime_input_config = _opt(
-            realtime_input_config, w.RealtimeInputConfig, "realtime_input_config"
-        )
-        self.session_resumption = _opt(
-            session_resumption, w.SessionResumptionConfig, "session_resumption"
-        )
-        if self.session_resumption is not None and self.session_resumption.handle is not None:
+            set_("system_instruction",
+                 _opt(system_instruction, w.Content, "system_instruction"))
+        set_("tools", None if tools is None else tuple(_items(tools, w.Tool, "tools")))
+        set_("realtime_input_config", _opt(
+            realtime_input_config, w.RealtimeInputConfig, "realtime_input_config"))
+        resumption = _opt(session_resumption, w.SessionResumptionConfig, "session_resumption")
+        if resumption is not None and resumption.handle is not None:
             raise ValueError(
                 "pass the handle as open_live_session(resume_handle=...), not in the config"
             )
-        self.context_window_compression = _opt(
-            context_window_compression, w.ContextWindowCompression, "context_window_compression"
-        )
-        self.input_audio_transcription = _opt(
-            input_audio_transcription, w.AudioTranscriptionConfig, "input_audio_transcription"
-        )
-        self.output_audio_transcription = _opt(
-            output_audio_transcription, w.AudioTranscriptionConfig, "output_audio_transcription"
-        )
-        self.proactivity = _opt(proactivity, w.Proactivity, "proactivity")
-        self.history_config = _opt(history_config, w.HistoryConfig, "history_config")
+        set_("session_resumption", resumption)
+        set_("context_window_compression", _opt(
+            context_window_compression, w.ContextWindowCompression, "context_window_compression"))
+        set_("input_audio_transcription", _opt(
+            input_audio_transcription, w.AudioTranscriptionConfig, "input_audio_transcription"))
+        set_("output_audio_transcription", _opt(
+            output_audio_transcription, w.AudioTranscriptionConfig, "output_audio_transcription"))
+        set_("proactivity", _opt(proactivity, w.Proactivity, "proactivity"))
+        set_("history_config", _opt(history_config, w.HistoryConfig, "history_config"))
         if explicit_vad_signal is not None and not isinstance(explicit_vad_signal, bool):
             raise TypeError("explicit_vad_signal must be a bool")
-        self.explicit_vad_signal = explicit_vad_signal
+        set_("explicit_vad_signal", explicit_vad_signal)
+        set_("safety_settings", None if safety_settings is None else tuple(
+            _items(safety_settings, w.SafetySetting, "safety_settings")))
+        set_("avatar_config", _opt(avatar_config, w.AvatarConfig, "avatar_config"))
+        if labels is not None:
+            if not isinstance(labels, Mapping) or not all(
+                    isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
+                raise TypeError("labels must be a dict of strings, e.g. {'team': 'voice'}")
+            set_("labels", dict(labels))
+        else:
+            set_("labels", None)
+        if extra is None:
+            set_("_extra", None)
+        else:
+            checked = check_extra(extra)
+            # Refused now rather than when connecting: an extra value that would replace a
+            # typed one (the session adds only the model, tools and the handle later).
+            merge_extra(msgspec.to_builtins(self._typed_setup("")), checked)
+            set_("_extra", checked or None)
 
-    def to_setup(
-        self, model: str, extra_tools: Iterable[w.Tool] = (), *, vertex: bool = False
-    ) -> w.Setup:
-        """The ``setup`` message for ``model`` (already in its full wire form).
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(
+            f"LiveConfig is immutable: use config.replace({name}=...) for a modified copy")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("LiveConfig is immutable: use config.replace(...)")
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # copy, deepcopy and pickle rebuild the slots directly (__setattr__ refuses).
+        return _rebuild, (tuple(getattr(self, name) for name in self.__slots__),)
+
+    @property
+    def extra(self) -> dict[str, Any] | None:
+        """The escape-hatch fields (a copy), merged into the setup as sent; or ``None``."""
+        return copy.deepcopy(self._extra)
+
+    def replace(self, **changes: Any) -> LiveConfig:
+        """A copy of this config with ``changes`` (any keyword :class:`LiveConfig` takes).
+
+        A generation shortcut (``temperature=``, ``voice=``...) replaces that one setting of
+        ``generation_config``; ``generation_config=`` replaces all of them. ``None`` removes
+        a setting.
 
         Raises:
-            ValueError: a Vertex-only field (``explicit_vad_signal``, transparent
-                resumption) for the Gemini API, which would refuse the setup with 1007
-                (PROTOCOL.md 3.1).
+            TypeError, ValueError: as :class:`LiveConfig`.
         """
-        if not vertex:
-            if self.explicit_vad_signal is not None:
-                raise ValueError("explicit_vad_signal is Vertex-AI-only: the Gemini API refuses it")
-            if self.session_resumption is not None and self.session_resumption.transparent:
-                raise ValueError(
-                    "transparent session resumption is Vertex-AI-only: the Gemini API refuses it"
-                )
+        kwargs: dict[str, Any] = {
+            name: getattr(self, name)
+            for name in self.__slots__
+            if name not in ("_extra", "generation_config")
+        }
+        kwargs["extra"] = self._extra
+        if "generation_config" not in changes and self.generation_config is not None:
+            gen: dict[str, Any] = msgspec.to_builtins(self.generation_config)
+            fields = _fields(w.GenerationConfig)
+            for name in changes:
+                if name == "voice":
+                    name = "speech_config"
+                if name in _GENERATION_SHORTCUTS:
+                    gen.pop(fields[name][0], None)
+            kwargs["generation_config"] = gen or None
+        kwargs.update(changes)
+        return LiveConfig(**kwargs)
+
+    def _typed_setup(self, model: str, extra_tools: Iterable[w.Tool] = ()) -> w.Setup:
         tools = list(self.tools or ()) + list(extra_tools)
         return w.Setup(
             model=model,
@@ -287,7 +380,31 @@ class LiveConfig:
             proactivity=self.proactivity,
             history_config=self.history_config,
             explicit_vad_signal=self.explicit_vad_signal,
+            safety_settings=list(self.safety_settings) if self.safety_settings else None,
+            avatar_config=self.avatar_config,
+            labels=dict(self.labels) if self.labels is not None else None,
         )
+
+    def to_setup(
+        self, model: str, extra_tools: Iterable[w.Tool] = (), *, vertex: bool = False
+    ) -> w.Setup:
+        """The ``setup`` message for ``model`` (already in its full wire form), without
+        :attr:`extra` (which :func:`encode_setup` merges in when the frame is encoded).
+
+        Raises:
+            ValueError: a field of the other backend: Vertex-only fields
+                (``explicit_vad_signal``, transparent resumption...) for the Gemini API, or
+                Gemini-API-only ones (``labels``, the file search tool...) for Vertex AI,
+                which the server would refuse with 1007 (PROTOCOL.md 3.1).
+        """
+        setup = self._typed_setup(model, extra_tools)
+        wrong = backend_only_fields(msgspec.to_builtins(setup), vertex=vertex)
+        if wrong:
+            other = "Gemini-API-only" if vertex else "Vertex-AI-only"
+            here = "Vertex AI" if vertex else "the Gemini API"
+            names = ", ".join(f"{parent}.{name}" for name, parent, _ in wrong)
+            raise ValueError(f"{names}: {other}, and {here} refuses it (remove it)")
+        return setup
 
     @property
     def response_modalities(self) -> list[str]:
@@ -296,9 +413,10 @@ class LiveConfig:
         return list(gen.response_modalities or ()) if gen is not None else []
 
     def __repr__(self) -> str:
+        names = [n for n in self.__slots__ if n != "_extra"] + ["_extra"]
         set_fields = ", ".join(
-            f"{name}={getattr(self, name)!r}"
-            for name in self.__slots__
+            f"{name.lstrip('_')}={getattr(self, name)!r}"
+            for name in names
             if getattr(self, name) is not None
         )
         return f"LiveConfig({set_fields})"
@@ -309,6 +427,266 @@ class LiveConfig:
         return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
 
     __hash__ = None  # type: ignore[assignment]
+
+
+def _rebuild(values: tuple[Any, ...]) -> LiveConfig:
+    config = object.__new__(LiveConfig)
+    for name, value in zip(LiveConfig.__slots__, values, strict=True):
+        object.__setattr__(config, name, value)
+    return config
+
+
+def _items(values: Any, tp: type[_T], name: str) -> list[_T]:
+    if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
+        raise TypeError(f"{name} must be a list of {tp.__name__} entries or dicts")
+    return [to_wire(v, tp, f"{name}[{i}]") for i, v in enumerate(values)]
+
+
+# --- the escape hatch: LiveConfig(extra=...) ---------------------------------------------------
+
+_CAMEL: Final = re.compile(r"^[a-z][a-zA-Z0-9]*$")
+#: Setup fields the library sets itself (issue 13): ``extra`` must not.
+_MANAGED: Final = {
+    ("model",): "the model is open_live_session(model=...)",
+    ("sessionResumption", "handle"): (
+        "the resumption handle is open_live_session(resume_handle=...); the session fills it "
+        "in on every reconnection"),
+}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _struct_of(tp: Any) -> type[msgspec.Struct] | None:
+    """The Struct in an annotation such as ``Foo | None``."""
+    if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
+        return tp
+    if get_origin(tp) in (Union, types.UnionType):
+        for arg in get_args(tp):
+            found = _struct_of(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _container_of(tp: Any) -> tuple[Any, Any] | None:
+    """``(list, item type)`` or ``(dict, value type)`` for such an annotation (or ``None``)."""
+    for arg in (get_args(tp) if get_origin(tp) in (Union, types.UnionType) else (tp,)):
+        origin = get_origin(arg)
+        if origin is list:
+            return list, get_args(arg)[0]
+        if origin is dict:
+            return dict, get_args(arg)[1]
+    return None
+
+
+def check_extra(extra: Mapping[str, Any]) -> dict[str, Any]:
+    """``extra`` checked (see :class:`LiveConfig`) and copied.
+
+    Raises:
+        TypeError: not a dict, a key that is not a string, a value that is not JSON, or a
+            value of the wrong shape where the schema is known (a dict where the setup has
+            a message, a list where it has a list).
+        ValueError: a key that is not camelCase where the schema is known, or a field the
+            library manages.
+    """
+    if not isinstance(extra, Mapping):
+        raise TypeError(
+            "extra must be a dict of camelCase setup fields, e.g. "
+            "{'generationConfig': {'responseMimeType': 'text/plain'}}, "
+            f"not {type(extra).__name__}")
+    _check_level(extra, w.Setup, ())
+    try:
+        # A copy in plain JSON types (tuples become lists, bytes base64 strings: what is
+        # sent), which nothing the caller does later can change.
+        copied: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(extra))
+    except (TypeError, msgspec.EncodeError) as exc:
+        raise TypeError(f"extra must hold JSON values only: {exc}") from None
+    return copied
+
+
+def _path_text(path: tuple[str | int, ...]) -> str:
+    return "extra" + "".join(f"[{p!r}]" for p in path)
+
+
+def _check_level(value: Mapping[str, Any], struct: type[msgspec.Struct],
+                 path: tuple[str | int, ...]) -> None:
+    fields = _fields(struct)
+    for key, item in value.items():
+        where = (*path, key)
+        if not isinstance(key, str):
+            raise TypeError(f"{_path_text(path)}: keys must be strings, not {key!r}")
+        named = tuple(p for p in where if isinstance(p, str))
+        if named in _MANAGED:
+            raise ValueError(f"{_path_text(where)}: {_MANAGED[named]}, not extra")
+        if not _CAMEL.match(key):
+            hint = f" (write {_camel(key)!r})" if "_" in key else ""
+            raise ValueError(
+                f"{_path_text(where)}: extra keys are the wire's camelCase field names"
+                f"{hint}")
+        known = fields.get(key)
+        if known is None:
+            continue  # a field this library does not know: sent as given
+        wire_name, tp = known
+        if wire_name != key:  # pragma: no cover - camelCase keys are wire names
+            continue
+        if item is None:
+            raise ValueError(
+                f"{_path_text(where)}: None is not a value to send (leave the key out)")
+        nested = _struct_of(tp)
+        if nested is not None:
+            if not isinstance(item, Mapping):
+                raise TypeError(
+                    f"{_path_text(where)}: expected a dict (the setup's {wire_name!r} is a "
+                    f"message), got {type(item).__name__}")
+            _check_level(item, nested, where)
+            continue
+        container = _container_of(tp)
+        if container is None:
+            continue
+        kind, item_tp = container
+        if kind is list:
+            if not isinstance(item, (list, tuple)):
+                raise TypeError(
+                    f"{_path_text(where)}: expected a list, got {type(item).__name__}")
+            item_struct = _struct_of(item_tp)
+            for i, entry in enumerate(item):
+                if item_struct is not None:
+                    if not isinstance(entry, Mapping):
+                        raise TypeError(f"{_path_text((*where, i))}: expected a dict, got "
+                                        f"{type(entry).__name__}")
+                    _check_level(entry, item_struct, (*where, i))
+        elif not isinstance(item, Mapping):
+            raise TypeError(f"{_path_text(where)}: expected a dict, got {type(item).__name__}")
+        else:
+            value_struct = _struct_of(item_tp)
+            if value_struct is not None:  # a map of messages: its keys are user data
+                for map_key, entry in item.items():
+                    if isinstance(entry, Mapping):
+                        _check_level(entry, value_struct, (*where, map_key))
+
+
+def merge_extra(setup: dict[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``extra`` deep-merged into ``setup`` (a camelCase setup dict), as :class:`LiveConfig`
+    says: dicts merge, ``tools`` entries are appended, an equal value is no conflict.
+
+    Neither argument is modified.
+
+    Raises:
+        ValueError: ``extra`` would replace a value of ``setup``.
+    """
+    if not extra:
+        return setup
+    return _merge(setup, extra, ())
+
+
+def _merge(base: Mapping[str, Any], extra: Mapping[str, Any],
+           path: tuple[str, ...]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        where = (*path, key)
+        if key not in out:
+            out[key] = copy.deepcopy(value)
+        elif isinstance(out[key], Mapping) and isinstance(value, Mapping):
+            out[key] = _merge(out[key], value, where)
+        elif where == ("tools",) and isinstance(out[key], list) and isinstance(value, list):
+            out[key] = [*out[key], *copy.deepcopy(value)]
+        elif out[key] != value:
+            raise ValueError(
+                f"{_path_text(where)} = {value!r} would replace the typed setting "
+                f"{'.'.join(where)} = {out[key]!r}: set it in one place (the typed field, or "
+                "extra alone)")
+    return out
+
+
+def encode_setup(setup: w.Setup, extra: Mapping[str, Any] | None = None) -> bytes:
+    """The JSON of the ``{"setup": ...}`` frame: ``setup`` with ``extra`` merged in.
+
+    ``extra`` is :attr:`LiveConfig.extra` (already checked by :func:`check_extra`). Without
+    one, this is ``_wire.encode(ClientMessage(setup=setup))``.
+
+    Raises:
+        ValueError: ``extra`` would replace a value of ``setup`` (see :func:`merge_extra`).
+    """
+    if not extra:
+        return w.encode(w.ClientMessage(setup=setup))
+    merged = merge_extra(msgspec.to_builtins(setup), extra)
+    return msgspec.json.encode({"setup": merged})
+
+
+def setup_with_extra(setup: w.Setup, extra: Mapping[str, Any] | None) -> w.Setup:
+    """The typed view of ``setup`` with ``extra`` merged in, for checks before connecting
+    (``ModelProfile.check_setup``): fields this library does not know are dropped; if the
+    merged setup does not fit the typed structs (a newer enumeration value in ``extra``),
+    ``setup`` itself is returned.
+
+    Raises:
+        ValueError: ``extra`` would replace a value of ``setup``.
+    """
+    if not extra:
+        return setup
+    merged = merge_extra(msgspec.to_builtins(setup), extra)
+    try:
+        return msgspec.convert(merged, w.Setup)
+    except msgspec.ValidationError:
+        return setup
+
+
+# --- fields of one backend only (PROTOCOL.md 3.1; the official SDK's converters) ---------------
+
+#: ``(path, backend)``: the field at ``path`` (camelCase; ``*`` is every item of a list)
+#: exists only on that backend; the other one refuses it with 1007 (an unknown name).
+BACKEND_ONLY: Final[tuple[tuple[tuple[str, ...], str], ...]] = (
+    (("explicitVadSignal",), "vertex"),
+    (("sessionResumption", "transparent"), "vertex"),
+    (("safetySettings", "*", "method"), "vertex"),
+    (("tools", "*", "googleSearch", "excludeDomains"), "vertex"),
+    (("tools", "*", "googleSearch", "blockingConfidence"), "vertex"),
+    (("tools", "*", "googleMaps", "groundingTypes"), "vertex"),
+    (("labels",), "gemini"),
+    (("tools", "*", "fileSearch"), "gemini"),
+    (("generationConfig", "translationConfig"), "gemini"),
+    (("generationConfig", "speechConfig", "voiceConfig", "replicatedVoiceConfig",
+      "consentAudio"), "gemini"),
+    (("generationConfig", "speechConfig", "voiceConfig", "replicatedVoiceConfig",
+      "voiceConsentSignature"), "gemini"),
+)
+
+
+def backend_only_fields(setup: Mapping[str, Any], *, vertex: bool) -> list[tuple[str, str, str]]:
+    """The fields of ``setup`` (a camelCase dict) that the other backend owns.
+
+    Returns:
+        ``(name, parent, parent_snake)`` for each: the field's camelCase name, its parent's
+        path in camelCase (``setup.tools[0].googleSearch``) and in Google's snake_case form
+        (``setup.tools[0].google_search``, for the emulator's close reason).
+    """
+    backend = "vertex" if vertex else "gemini"
+    found: list[tuple[str, str, str]] = []
+    for path, owner in BACKEND_ONLY:
+        if owner != backend:
+            _find(setup, path, ("setup",), found)
+    return found
+
+
+def _find(value: Any, path: tuple[str, ...], where: tuple[str, ...],
+          found: list[tuple[str, str, str]]) -> None:
+    head, *rest = path
+    if head == "*":
+        if isinstance(value, list):
+            for i, item in enumerate(value):
+                _find(item, tuple(rest), (*where[:-1], f"{where[-1]}[{i}]"), found)
+        return
+    if not isinstance(value, Mapping) or head not in value:
+        return
+    if not rest:
+        camel = ".".join(where)
+        snake = re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", camel).lower()
+        found.append((head, camel, snake))
+        return
+    _find(value[head], tuple(rest), (*where, head), found)
 
 
 def _opt(value: Any, tp: type[_T], name: str) -> _T | None:

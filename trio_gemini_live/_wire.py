@@ -19,6 +19,11 @@ There is one encoder and one decoder, created once at import:
 Enumerations the client sends are ``Literal`` types, so a typo fails before anything is
 sent; enumerations the server sends are plain ``str``, so a value added by Google tomorrow
 never fails decoding.
+
+The schema is the official SDK's (3.6): every server field it knows has a struct field here
+(``tests/sdk_fields.py`` checks it). Three modules hold parts of it and this one re-exports
+their names: ``_wire_common`` (the base struct and the client's enumerations),
+``_wire_setup`` (the parts of ``setup``) and ``_wire_grounding`` (grounding metadata).
 """
 
 from __future__ import annotations
@@ -26,104 +31,136 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from typing import Any, Final, Literal, TypeAlias
+from typing import Any, Final
 
 import msgspec
 
 from ._errors import ProtocolError
+from ._wire_common import ActivityHandling as ActivityHandling
+from ._wire_common import Behavior as Behavior
+from ._wire_common import Duration as Duration
+from ._wire_common import EndSensitivity as EndSensitivity
+from ._wire_common import HarmBlockMethod as HarmBlockMethod
+from ._wire_common import HarmBlockThreshold as HarmBlockThreshold
+from ._wire_common import HarmCategory as HarmCategory
+from ._wire_common import MediaResolution as MediaResolution
+from ._wire_common import Modality as Modality
+from ._wire_common import PhishBlockThreshold as PhishBlockThreshold
+from ._wire_common import Role as Role
+from ._wire_common import Scheduling as Scheduling
+from ._wire_common import SchemaType as SchemaType
+from ._wire_common import StartSensitivity as StartSensitivity
+from ._wire_common import ThinkingLevel as ThinkingLevel
+from ._wire_common import TranscriptionMode as TranscriptionMode
+from ._wire_common import TurnCoverage as TurnCoverage
+from ._wire_common import WireStruct as WireStruct
+from ._wire_grounding import AuthorAttribution as AuthorAttribution
+from ._wire_grounding import GroundingChunk as GroundingChunk
+from ._wire_grounding import GroundingChunkCustomMetadata as GroundingChunkCustomMetadata
+from ._wire_grounding import GroundingChunkImage as GroundingChunkImage
+from ._wire_grounding import GroundingChunkMaps as GroundingChunkMaps
+from ._wire_grounding import GroundingChunkRetrievedContext as GroundingChunkRetrievedContext
+from ._wire_grounding import GroundingChunkStringList as GroundingChunkStringList
+from ._wire_grounding import GroundingChunkWeb as GroundingChunkWeb
+from ._wire_grounding import GroundingMetadata as GroundingMetadata
+from ._wire_grounding import GroundingSupport as GroundingSupport
+from ._wire_grounding import MapsRoute as MapsRoute
+from ._wire_grounding import PlaceAnswerSources as PlaceAnswerSources
+from ._wire_grounding import RagChunk as RagChunk
+from ._wire_grounding import RagChunkPageSpan as RagChunkPageSpan
+from ._wire_grounding import RetrievalMetadata as RetrievalMetadata
+from ._wire_grounding import ReviewSnippet as ReviewSnippet
+from ._wire_grounding import SearchEntryPoint as SearchEntryPoint
+from ._wire_grounding import Segment as Segment
+from ._wire_grounding import SourceFlaggingUri as SourceFlaggingUri
+from ._wire_grounding import UrlContextMetadata as UrlContextMetadata
+from ._wire_grounding import UrlMetadata as UrlMetadata
+from ._wire_setup import AudioTranscriptionConfig as AudioTranscriptionConfig
+from ._wire_setup import AutomaticActivityDetection as AutomaticActivityDetection
+from ._wire_setup import AvatarConfig as AvatarConfig
+from ._wire_setup import CodeExecution as CodeExecution
+from ._wire_setup import ContextWindowCompression as ContextWindowCompression
+from ._wire_setup import CustomizedAvatar as CustomizedAvatar
+from ._wire_setup import FileSearch as FileSearch
+from ._wire_setup import FunctionDeclaration as FunctionDeclaration
+from ._wire_setup import GenerationConfig as GenerationConfig
+from ._wire_setup import GoogleMaps as GoogleMaps
+from ._wire_setup import GoogleMapsGroundingTypes as GoogleMapsGroundingTypes
+from ._wire_setup import GoogleMapsPlaces as GoogleMapsPlaces
+from ._wire_setup import GoogleMapsRouting as GoogleMapsRouting
+from ._wire_setup import GoogleSearch as GoogleSearch
+from ._wire_setup import HistoryConfig as HistoryConfig
+from ._wire_setup import ImageSearch as ImageSearch
+from ._wire_setup import Interval as Interval
+from ._wire_setup import LanguageAuto as LanguageAuto
+from ._wire_setup import LanguageHints as LanguageHints
+from ._wire_setup import MultiSpeakerVoiceConfig as MultiSpeakerVoiceConfig
+from ._wire_setup import PrebuiltVoiceConfig as PrebuiltVoiceConfig
+from ._wire_setup import Proactivity as Proactivity
+from ._wire_setup import RealtimeInputConfig as RealtimeInputConfig
+from ._wire_setup import ReplicatedVoiceConfig as ReplicatedVoiceConfig
+from ._wire_setup import SafetySetting as SafetySetting
+from ._wire_setup import Schema as Schema
+from ._wire_setup import SearchTypes as SearchTypes
+from ._wire_setup import SessionResumptionConfig as SessionResumptionConfig
+from ._wire_setup import SlidingWindow as SlidingWindow
+from ._wire_setup import SpeakerVoiceConfig as SpeakerVoiceConfig
+from ._wire_setup import SpeechConfig as SpeechConfig
+from ._wire_setup import ThinkingConfig as ThinkingConfig
+from ._wire_setup import Tool as Tool
+from ._wire_setup import TranslationConfig as TranslationConfig
+from ._wire_setup import UrlContext as UrlContext
+from ._wire_setup import VoiceConfig as VoiceConfig
+from ._wire_setup import VoiceConsentSignature as VoiceConsentSignature
+from ._wire_setup import WebSearch as WebSearch
 
+# The names of _wire_common, _wire_setup and _wire_grounding are re-exported above.
 __all__ = [
+    "WIRE_TYPES",
     "ActivityEnd",
     "ActivityStart",
-    "AudioTranscriptionConfig",
-    "AutomaticActivityDetection",
+    "AudioMetadata",
     "Blob",
+    "BuiltinToolCall",
+    "BuiltinToolResponse",
     "ClientContent",
     "ClientMessage",
-    "CodeExecution",
     "CodeExecutionResult",
     "Content",
     "ContextUpdate",
-    "ContextWindowCompression",
+    "ContextUpdateTools",
+    "DocumentMetadata",
     "ExecutableCode",
     "FileData",
     "FunctionCall",
-    "FunctionDeclaration",
     "FunctionResponse",
-    "GenerationConfig",
+    "FunctionResponsePart",
     "GoAway",
-    "GoogleSearch",
-    "GroundingMetadata",
-    "HistoryConfig",
     "ModalityTokenCount",
     "Part",
-    "PrebuiltVoiceConfig",
-    "Proactivity",
+    "PartMediaResolution",
+    "PartialArg",
     "RealtimeInput",
-    "RealtimeInputConfig",
-    "Schema",
     "ServerContent",
     "ServerMessage",
-    "SessionResumptionConfig",
     "SessionResumptionUpdate",
     "Setup",
     "SetupComplete",
-    "SlidingWindow",
-    "SpeechConfig",
-    "ThinkingConfig",
-    "Tool",
+    "SpeechMetadata",
+    "SpreadsheetMetadata",
     "ToolCall",
     "ToolCallCancellation",
     "ToolResponse",
     "Transcription",
-    "UrlContext",
     "UsageMetadata",
+    "VideoMetadata",
     "VoiceActivity",
     "VoiceActivityDetectionSignal",
-    "VoiceConfig",
+    "WordInfo",
     "decode_server_message",
     "encode",
+    "parse_duration",
 ]
-
-
-class WireStruct(msgspec.Struct, rename="camel", omit_defaults=True, kw_only=True):
-    """Base of every wire type: camelCase on the wire, unset fields omitted."""
-
-
-# --- enumerations the client sends (checked before sending) -------------------------------
-
-Modality: TypeAlias = Literal["TEXT", "AUDIO", "IMAGE"]
-MediaResolution: TypeAlias = Literal[
-    "MEDIA_RESOLUTION_UNSPECIFIED",
-    "MEDIA_RESOLUTION_LOW",
-    "MEDIA_RESOLUTION_MEDIUM",
-    "MEDIA_RESOLUTION_HIGH",
-]
-ThinkingLevel: TypeAlias = Literal["MINIMAL", "LOW", "MEDIUM", "HIGH"]
-SchemaType: TypeAlias = Literal[
-    "TYPE_UNSPECIFIED", "STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT", "NULL"
-]
-Behavior: TypeAlias = Literal["UNSPECIFIED", "BLOCKING", "NON_BLOCKING"]
-Scheduling: TypeAlias = Literal["SCHEDULING_UNSPECIFIED", "SILENT", "WHEN_IDLE", "INTERRUPT"]
-StartSensitivity: TypeAlias = Literal[
-    "START_SENSITIVITY_UNSPECIFIED", "START_SENSITIVITY_HIGH", "START_SENSITIVITY_LOW"
-]
-EndSensitivity: TypeAlias = Literal[
-    "END_SENSITIVITY_UNSPECIFIED", "END_SENSITIVITY_HIGH", "END_SENSITIVITY_LOW"
-]
-ActivityHandling: TypeAlias = Literal[
-    "ACTIVITY_HANDLING_UNSPECIFIED", "START_OF_ACTIVITY_INTERRUPTS", "NO_INTERRUPTION"
-]
-TurnCoverage: TypeAlias = Literal[
-    "TURN_COVERAGE_UNSPECIFIED",
-    "TURN_INCLUDES_ONLY_ACTIVITY",
-    "TURN_INCLUDES_ALL_INPUT",
-    "TURN_INCLUDES_AUDIO_ACTIVITY_AND_ALL_VIDEO",
-]
-Role: TypeAlias = Literal["user", "model"]
-
-#: A protobuf Duration: ``"50s"``/``"1.5s"`` in proto3 JSON; numbers are accepted too.
-Duration: TypeAlias = str | float
 
 
 # --- content (shared by client and server) -------------------------------------------------
@@ -145,24 +182,115 @@ class FileData(WireStruct):
     display_name: str | None = None
 
 
+class PartialArg(WireStruct):
+    """One streamed piece of a function call's arguments (Vertex AI; ``partialArgs``).
+
+    ``json_path`` (RFC 9535, e.g. ``"$.city"``) names the argument; exactly one of the
+    ``*_value`` fields holds (a piece of) its value; ``will_continue`` says that more pieces
+    of the same path follow (string values are then concatenated).
+    """
+
+    json_path: str | None = None
+    string_value: str | None = None
+    number_value: float | None = None
+    bool_value: bool | None = None
+    #: ``"NULL_VALUE"`` for a JSON null.
+    null_value: str | None = None
+    will_continue: bool | None = None
+
+    @property
+    def value(self) -> str | float | bool | None:
+        """The value this piece carries (``None`` for a null or for no value)."""
+        if self.string_value is not None:
+            return self.string_value
+        if self.number_value is not None:
+            return self.number_value
+        if self.bool_value is not None:
+            return self.bool_value
+        return None
+
+
 class FunctionCall(WireStruct):
-    """A call the model asks the client to run (``toolCall.functionCalls[]``)."""
+    """A call the model asks the client to run (``toolCall.functionCalls[]``).
+
+    On Vertex AI a call may be streamed: ``partial_args`` holds pieces of the arguments and
+    ``will_continue=True`` says that more pieces of the same call follow.
+    """
 
     id: str | None = None
     name: str | None = None
     args: dict[str, Any] | None = None
+    partial_args: list[PartialArg] | None = None
     will_continue: bool | None = None
+
+
+class PartMediaResolution(WireStruct):
+    """Per-part media resolution: a ``level`` (``MEDIA_RESOLUTION_*``) or a token count."""
+
+    level: str | None = None
+    num_tokens: int | None = None
+
+
+class VideoMetadata(WireStruct):
+    """Which part of a video a part stands for, and at what frame rate."""
+
+    start_offset: Duration | None = None
+    end_offset: Duration | None = None
+    fps: float | None = None
+    #: ``FRAMES``, ``AUDIO``, ``TRANSCRIPT``.
+    content_layers: list[str] | None = None
+
+
+class DocumentMetadata(WireStruct):
+    """Which pages of a document a part stands for."""
+
+    start_page: int | None = None
+    end_page: int | None = None
+    #: ``PAGE_IMAGE``, ``PAGE_TEXT``.
+    content_layers: list[str] | None = None
+
+
+class SpreadsheetMetadata(WireStruct):
+    """Which cells of a spreadsheet a part stands for."""
+
+    visible_cells: str | None = None
+    sheet_index: int | None = None
+    #: ``DATA``, ``FORMULAS``, ``VISUAL``.
+    content_layers: list[str] | None = None
+
+
+class AudioMetadata(WireStruct):
+    """Which part of an audio file a part stands for."""
+
+    start_offset: Duration | None = None
+    end_offset: Duration | None = None
+
+
+class FunctionResponsePart(WireStruct):
+    """Media in a tool result (``FunctionResponse.parts``): images, audio, files."""
+
+    inline_data: Blob | None = None
+    file_data: FileData | None = None
+    #: ``STATIC`` or ``AGENTIC`` (video only; Gemini API only).
+    media_processing: str | None = None
+    media_resolution: PartMediaResolution | None = None
+    video_metadata: VideoMetadata | None = None
+    document_metadata: DocumentMetadata | None = None
+    spreadsheet_metadata: SpreadsheetMetadata | None = None
+    audio_metadata: AudioMetadata | None = None
 
 
 class FunctionResponse(WireStruct):
     """The client's answer to a :class:`FunctionCall` (PROTOCOL.md 3.4).
 
-    ``scheduling`` and ``will_continue`` are Gemini-API-only (Vertex breaks on them).
+    ``parts`` carries media with the result (an image a tool produced, say). ``scheduling``
+    and ``will_continue`` are Gemini-API-only (Vertex breaks on them).
     """
 
     id: str | None = None
     name: str | None = None
     response: dict[str, Any] | None = None
+    parts: list[FunctionResponsePart] | None = None
     will_continue: bool | None = None
     scheduling: Scheduling | None = None
 
@@ -183,8 +311,65 @@ class CodeExecutionResult(WireStruct):
     id: str | None = None
 
 
+class BuiltinToolCall(WireStruct):
+    """A call of a built-in, server-side tool (``Part.toolCall``; the SDK's ``ToolCall``).
+
+    The server runs it; the client does not answer it. ``tool_type`` is e.g.
+    ``GOOGLE_SEARCH_WEB``, ``URL_CONTEXT``, ``GOOGLE_MAPS``, ``FILE_SEARCH``.
+    """
+
+    id: str | None = None
+    tool_type: str | None = None
+    args: dict[str, Any] | None = None
+
+
+class BuiltinToolResponse(WireStruct):
+    """The result of a :class:`BuiltinToolCall` (``Part.toolResponse``)."""
+
+    id: str | None = None
+    tool_type: str | None = None
+    response: dict[str, Any] | None = None
+
+
+class WordInfo(WireStruct):
+    """One word of a transcription, with its time in the audio (word timestamps)."""
+
+    word: str | None = None
+    start_offset: Duration | None = None
+    end_offset: Duration | None = None
+
+
+class Transcription(WireStruct):
+    """A transcription fragment: concatenate ``text``; ``finished`` ends the utterance.
+
+    ``language_code`` (BCP-47), ``speaker_label`` (diarization), ``words`` (word timestamps)
+    and the offsets come when the transcription config asks for them.
+    """
+
+    text: str | None = None
+    finished: bool | None = None
+    language_code: str | None = None
+    speaker_label: str | None = None
+    words: list[WordInfo] | None = None
+    start_offset: Duration | None = None
+    end_offset: Duration | None = None
+
+
+class SpeechMetadata(WireStruct):
+    """How a part should be spoken (multi-speaker speech): the speaker and a style."""
+
+    speaker: str | None = None
+    style: str | None = None
+
+
 class Part(WireStruct):
-    """One part of a :class:`Content`: text, inline media, a call, a response, code..."""
+    """One part of a :class:`Content`: text, inline media, a call, a response, code...
+
+    A part holds one kind of data (``text``, ``inline_data``, ``file_data``,
+    ``function_call``, ``function_response``, ``executable_code``,
+    ``code_execution_result``, ``tool_call``, ``tool_response``, ``audio_transcription``);
+    the other fields describe it.
+    """
 
     text: str | None = None
     inline_data: Blob | None = None
@@ -193,8 +378,20 @@ class Part(WireStruct):
     function_response: FunctionResponse | None = None
     executable_code: ExecutableCode | None = None
     code_execution_result: CodeExecutionResult | None = None
+    tool_call: BuiltinToolCall | None = None
+    tool_response: BuiltinToolResponse | None = None
+    audio_transcription: Transcription | None = None
     thought: bool | None = None
     thought_signature: bytes | None = None
+    video_metadata: VideoMetadata | None = None
+    media_resolution: PartMediaResolution | None = None
+    #: ``STATIC`` or ``AGENTIC``: how the model reads this part's video.
+    media_processing: str | None = None
+    speech_metadata: SpeechMetadata | None = None
+    document_metadata: DocumentMetadata | None = None
+    spreadsheet_metadata: SpreadsheetMetadata | None = None
+    audio_metadata: AudioMetadata | None = None
+    part_metadata: dict[str, Any] | None = None
 
 
 class Content(WireStruct):
@@ -204,161 +401,14 @@ class Content(WireStruct):
     parts: list[Part] | None = None
 
 
-# --- setup ---------------------------------------------------------------------------------
-
-
-class PrebuiltVoiceConfig(WireStruct):
-    voice_name: str | None = None
-
-
-class VoiceConfig(WireStruct):
-    prebuilt_voice_config: PrebuiltVoiceConfig | None = None
-
-
-class SpeechConfig(WireStruct):
-    """``generationConfig.speechConfig``: the voice and the language of the answer."""
-
-    voice_config: VoiceConfig | None = None
-    language_code: str | None = None
-
-
-class ThinkingConfig(WireStruct):
-    """``generationConfig.thinkingConfig``: a budget (2.5 models) or a level (3.x models)."""
-
-    include_thoughts: bool | None = None
-    thinking_budget: int | None = None
-    thinking_level: ThinkingLevel | None = None
-
-
-class GenerationConfig(WireStruct):
-    """``setup.generationConfig``, the subset the Live API supports (PROTOCOL.md 3.1)."""
-
-    candidate_count: int | None = None
-    max_output_tokens: int | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    top_k: int | None = None
-    presence_penalty: float | None = None
-    frequency_penalty: float | None = None
-    seed: int | None = None
-    response_modalities: list[Modality] | None = None
-    speech_config: SpeechConfig | None = None
-    media_resolution: MediaResolution | None = None
-    thinking_config: ThinkingConfig | None = None
-    enable_affective_dialog: bool | None = None
-
-
-class Schema(WireStruct):
-    """The OpenAPI subset used for function parameters (``type`` is upper case)."""
-
-    type: SchemaType | None = None
-    format: str | None = None
-    title: str | None = None
-    description: str | None = None
-    nullable: bool | None = None
-    enum: list[str] | None = None
-    items: Schema | None = None
-    max_items: int | None = None
-    min_items: int | None = None
-    properties: dict[str, Schema] | None = None
-    required: list[str] | None = None
-    property_ordering: list[str] | None = None
-    min_properties: int | None = None
-    max_properties: int | None = None
-    min_length: int | None = None
-    max_length: int | None = None
-    pattern: str | None = None
-    minimum: float | None = None
-    maximum: float | None = None
-    any_of: list[Schema] | None = None
-    default: Any = None
-    example: Any = None
-
-
-class FunctionDeclaration(WireStruct):
-    """A function the model may call. ``behavior`` NON_BLOCKING lets the model keep talking."""
-
-    name: str
-    description: str | None = None
-    parameters: Schema | None = None
-    parameters_json_schema: dict[str, Any] | None = None
-    response: Schema | None = None
-    behavior: Behavior | None = None
-
-
-class GoogleSearch(WireStruct):
-    """Grounding with Google Search (``{}`` enables it)."""
-
-
-class CodeExecution(WireStruct):
-    """The code-execution tool (``{}`` enables it)."""
-
-
-class UrlContext(WireStruct):
-    """The URL-context tool (``{}`` enables it)."""
-
-
-class Tool(WireStruct):
-    """One entry of ``setup.tools``: function declarations or a built-in tool."""
-
-    function_declarations: list[FunctionDeclaration] | None = None
-    google_search: GoogleSearch | None = None
-    code_execution: CodeExecution | None = None
-    url_context: UrlContext | None = None
-
-
-class AutomaticActivityDetection(WireStruct):
-    """Server-side voice activity detection; ``disabled=True`` means manual activity signals."""
-
-    disabled: bool | None = None
-    start_of_speech_sensitivity: StartSensitivity | None = None
-    end_of_speech_sensitivity: EndSensitivity | None = None
-    prefix_padding_ms: int | None = None
-    silence_duration_ms: int | None = None
-
-
-class RealtimeInputConfig(WireStruct):
-    automatic_activity_detection: AutomaticActivityDetection | None = None
-    activity_handling: ActivityHandling | None = None
-    turn_coverage: TurnCoverage | None = None
-
-
-class SessionResumptionConfig(WireStruct):
-    """``{}`` asks for handles; ``handle`` resumes; ``transparent`` is Vertex-only."""
-
-    handle: str | None = None
-    transparent: bool | None = None
-
-
-class SlidingWindow(WireStruct):
-    target_tokens: int | None = None
-
-
-class ContextWindowCompression(WireStruct):
-    trigger_tokens: int | None = None
-    sliding_window: SlidingWindow | None = None
-
-
-class AudioTranscriptionConfig(WireStruct):
-    """``{}`` turns transcription on; ``language_codes`` are hints (newer models)."""
-
-    language_codes: list[str] | None = None
-
-
-class Proactivity(WireStruct):
-    """v1alpha: let the model decide not to answer irrelevant input."""
-
-    proactive_audio: bool | None = None
-
-
-class HistoryConfig(WireStruct):
-    """3.x models: the initial history arrives as ``clientContent``."""
-
-    initial_history_in_client_content: bool | None = None
+# --- setup (its parts are in _wire_setup) ---------------------------------------------
 
 
 class Setup(WireStruct):
-    """The first client message (PROTOCOL.md 3.1)."""
+    """The first client message (PROTOCOL.md 3.1).
+
+    ``labels`` is Gemini-API-only; ``explicit_vad_signal`` is Vertex-only.
+    """
 
     model: str
     generation_config: GenerationConfig | None = None
@@ -372,6 +422,9 @@ class Setup(WireStruct):
     proactivity: Proactivity | None = None
     history_config: HistoryConfig | None = None
     explicit_vad_signal: bool | None = None
+    safety_settings: list[SafetySetting] | None = None
+    avatar_config: AvatarConfig | None = None
+    labels: dict[str, str] | None = None
 
 
 # --- the other client messages -------------------------------------------------------------
@@ -393,7 +446,11 @@ class ActivityEnd(WireStruct):
 
 
 class RealtimeInput(WireStruct):
-    """Streamed input, exactly one field per message (PROTOCOL.md 3.3)."""
+    """Streamed input, exactly one field per message (PROTOCOL.md 3.3).
+
+    ``media_chunks`` is deprecated and refused by 3.x models (PROTOCOL.md 9): the session
+    never sends it.
+    """
 
     audio: Blob | None = None
     video: Blob | None = None
@@ -408,10 +465,21 @@ class ToolResponse(WireStruct):
     function_responses: list[FunctionResponse] | None = None
 
 
+class ContextUpdateTools(WireStruct):
+    """The tools of a :class:`ContextUpdate`: ``tools=[]`` removes every tool."""
+
+    tools: list[Tool] | None = None
+
+
 class ContextUpdate(WireStruct):
-    """Newest models only: change the system instruction mid-session."""
+    """Change the system instruction or the tools mid-session (PROTOCOL.md 3.5).
+
+    On the wire: ``{"systemInstruction": ..., "tools": {"tools": [...]}}`` (the official
+    SDK 3.6's shape). Only the fields present change.
+    """
 
     system_instruction: Content | None = None
+    tools: ContextUpdateTools | None = None
 
 
 class ClientMessage(WireStruct):
@@ -429,61 +497,7 @@ class ClientMessage(WireStruct):
 
 class SetupComplete(WireStruct):
     session_id: str | None = None
-
-
-class Transcription(WireStruct):
-    """A transcription fragment: concatenate ``text``; ``finished`` ends the utterance."""
-
-    text: str | None = None
-    finished: bool | None = None
-    language_code: str | None = None
-
-
-class GroundingChunkWeb(WireStruct):
-    uri: str | None = None
-    title: str | None = None
-    domain: str | None = None
-
-
-class GroundingChunk(WireStruct):
-    web: GroundingChunkWeb | None = None
-
-
-class Segment(WireStruct):
-    start_index: int | None = None
-    end_index: int | None = None
-    part_index: int | None = None
-    text: str | None = None
-
-
-class GroundingSupport(WireStruct):
-    segment: Segment | None = None
-    grounding_chunk_indices: list[int] | None = None
-    confidence_scores: list[float] | None = None
-
-
-class SearchEntryPoint(WireStruct):
-    rendered_content: str | None = None
-    sdk_blob: bytes | None = None
-
-
-class GroundingMetadata(WireStruct):
-    """Google Search grounding: the queries, the sources and what they support."""
-
-    web_search_queries: list[str] | None = None
-    grounding_chunks: list[GroundingChunk] | None = None
-    grounding_supports: list[GroundingSupport] | None = None
-    search_entry_point: SearchEntryPoint | None = None
-    retrieval_queries: list[str] | None = None
-
-
-class UrlMetadata(WireStruct):
-    retrieved_url: str | None = None
-    url_retrieval_status: str | None = None
-
-
-class UrlContextMetadata(WireStruct):
-    url_metadata: list[UrlMetadata] | None = None
+    voice_consent_signature: VoiceConsentSignature | None = None
 
 
 class ServerContent(WireStruct):
@@ -532,6 +546,7 @@ class UsageMetadata(WireStruct):
     candidates_tokens_details: list[ModalityTokenCount] | None = None
     tool_use_prompt_tokens_details: list[ModalityTokenCount] | None = None
     traffic_type: str | None = None
+    service_tier: str | None = None
 
 
 class GoAway(WireStruct):

@@ -2,14 +2,25 @@
 
 One server message becomes zero or more events, always in this order::
 
-    SetupComplete, TextChunk / AudioChunk (in the order of the model turn's parts),
-    InputTranscription, OutputTranscription, Grounding, Interrupted, GenerationComplete,
-    UsageUpdate, TurnComplete, TurnMetrics, ToolCall, ToolCallCancellation, VoiceActivity,
+    SetupComplete,
+    TextChunk / AudioChunk / InlineData / ExecutableCode / CodeExecutionResult / ModelPart
+        (in the order of the model turn's parts),
+    InterimInputTranscription, InputTranscription, OutputTranscription, Grounding,
+    Interrupted, GenerationComplete, WaitingForInput, UsageUpdate, TurnComplete,
+    TurnMetrics, InteractionStatus, ToolCall, ToolCallCancellation, VoiceActivity,
     SessionResumptionUpdate, GoAway, UnknownMessage
 
 Content always comes before ``TurnComplete`` (PROTOCOL.md 4). The session adds its own
 events: :class:`TurnMetrics` (right after the ``TurnComplete`` it measures),
 :class:`Stalled`, :class:`Reconnecting`, :class:`Reconnected` and :class:`SessionClosed`.
+
+Every field the official SDK (3.6) knows in a server message reaches an event: the typed
+fields below, or the wire struct an event carries (:class:`ToolCall` holds
+:class:`~trio_gemini_live.FunctionCall` structs with their streamed ``partial_args``;
+:class:`Grounding` the whole grounding metadata; :class:`ModelPart` a part no other event
+describes). The one exception is the metadata of an audio part, which is not looked at, to
+keep the audio path short. Fields the server adds later, which this library does not know
+yet, are ignored; a message with none that it knows becomes an :class:`UnknownMessage`.
 
 Events are small frozen structs, meant for ``match``::
 
@@ -26,16 +37,28 @@ from typing import TypeAlias
 
 import msgspec
 
-from ._wire import FunctionCall, GroundingMetadata, ModalityTokenCount, UrlContextMetadata
+from ._wire import (
+    FunctionCall,
+    GroundingMetadata,
+    ModalityTokenCount,
+    Part,
+    UrlContextMetadata,
+)
 
 __all__ = [
     "AudioChunk",
+    "CodeExecutionResult",
     "Event",
+    "ExecutableCode",
     "GenerationComplete",
     "GoAway",
     "Grounding",
+    "InlineData",
     "InputTranscription",
+    "InteractionStatus",
+    "InterimInputTranscription",
     "Interrupted",
+    "ModelPart",
     "OutputTranscription",
     "Reconnected",
     "Reconnecting",
@@ -52,6 +75,8 @@ __all__ = [
     "Usage",
     "UsageUpdate",
     "VoiceActivity",
+    "WaitingForInput",
+    "Word",
 ]
 
 
@@ -60,16 +85,25 @@ class _Event(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class SetupComplete(_Event, frozen=True):
-    """The server accepted the setup; the session is ready."""
+    """The server accepted the setup; the session is ready.
+
+    ``voice_consent_signature`` comes with a replicated voice whose consent the server
+    accepted: pass it as ``ReplicatedVoiceConfig.voice_consent_signature`` next time.
+    """
 
     session_id: str | None = None
+    voice_consent_signature: str | None = None
 
 
 class TextChunk(_Event, frozen=True):
-    """A piece of the model's text answer. ``thought=True`` is thinking, not the answer."""
+    """A piece of the model's text answer. ``thought=True`` is thinking, not the answer.
+
+    ``thought_signature`` is the model's opaque signature of its thinking, when it sends one.
+    """
 
     text: str
     thought: bool = False
+    thought_signature: bytes | None = None
 
 
 class AudioChunk(_Event, frozen=True):
@@ -80,18 +114,93 @@ class AudioChunk(_Event, frozen=True):
     mime_type: str = "audio/pcm;rate=24000"
 
 
-class InputTranscription(_Event, frozen=True):
-    """A fragment of the transcript of the user's audio; concatenate the fragments."""
+class InlineData(_Event, frozen=True):
+    """Media in the model's turn that is not 16-bit PCM audio (an image, another encoding)."""
+
+    data: bytes
+    mime_type: str
+    display_name: str | None = None
+
+
+class ExecutableCode(_Event, frozen=True):
+    """Code the model wrote for the code-execution tool (the server runs it)."""
+
+    code: str
+    language: str = "PYTHON"
+    id: str | None = None
+
+
+class CodeExecutionResult(_Event, frozen=True):
+    """The result of running :class:`ExecutableCode`: ``OUTCOME_OK`` or a failure, and output."""
+
+    outcome: str
+    output: str = ""
+    id: str | None = None
+
+
+class ModelPart(_Event, frozen=True):
+    """A part of the model's turn that the events above do not describe, as received.
+
+    For example a file reference (``file_data``), a call of a built-in tool the server
+    ran (``tool_call``/``tool_response``), or per-part metadata. A part that is audio
+    only ever becomes an :class:`AudioChunk`.
+    """
+
+    part: Part
+
+
+class Word(msgspec.Struct, frozen=True, kw_only=True):
+    """One word of a transcription, with its time in the audio, in seconds (if known)."""
+
+    word: str
+    start_offset: float | None = None
+    end_offset: float | None = None
+
+
+class _Transcript(_Event, frozen=True):
+    """The fields of every transcription event (the SDK's ``Transcription``)."""
 
     text: str
     finished: bool = False
+    #: The BCP-47 language of the fragment, when the server says.
+    language_code: str | None = None
+    #: Who spoke (``"spk_1"``...), with diarization on.
+    speaker_label: str | None = None
+    #: Word timings, with word timestamps on.
+    words: tuple[Word, ...] = ()
+    #: Where the fragment starts and ends in the audio, in seconds.
+    start_offset: float | None = None
+    end_offset: float | None = None
 
 
-class OutputTranscription(_Event, frozen=True):
-    """A fragment of the transcript of the model's audio; concatenate the fragments."""
+class InterimInputTranscription(_Transcript, frozen=True):
+    """A provisional, low-latency transcript of what the user is saying now.
 
-    text: str
-    finished: bool = False
+    Each one replaces the previous one (do not concatenate); the final text comes as
+    :class:`InputTranscription`.
+
+    Fields: ``text``, ``finished``; and when the server says: ``language_code`` (BCP-47),
+    ``speaker_label`` (with diarization), ``words`` (:class:`Word` timings, with word
+    timestamps), ``start_offset`` / ``end_offset`` (seconds into the audio).
+    """
+
+
+class InputTranscription(_Transcript, frozen=True):
+    """A fragment of the transcript of the user's audio; concatenate the fragments.
+
+    Fields: ``text``, ``finished``; and when the server says: ``language_code`` (BCP-47),
+    ``speaker_label`` (with diarization), ``words`` (:class:`Word` timings, with word
+    timestamps), ``start_offset`` / ``end_offset`` (seconds into the audio).
+    """
+
+
+class OutputTranscription(_Transcript, frozen=True):
+    """A fragment of the transcript of the model's audio; concatenate the fragments.
+
+    Fields: ``text``, ``finished``; and when the server says: ``language_code`` (BCP-47),
+    ``speaker_label`` (with diarization), ``words`` (:class:`Word` timings, with word
+    timestamps), ``start_offset`` / ``end_offset`` (seconds into the audio).
+    """
 
 
 class Grounding(_Event, frozen=True):
@@ -109,6 +218,10 @@ class GenerationComplete(_Event, frozen=True):
     """The model finished generating (the turn ends later, with :class:`TurnComplete`)."""
 
 
+class WaitingForInput(_Event, frozen=True):
+    """The model is not generating because it expects more input (the user paused)."""
+
+
 class Usage(msgspec.Struct, frozen=True, kw_only=True):
     """Token counts of one ``usageMetadata`` report, with Gemini API and Vertex names merged.
 
@@ -124,6 +237,12 @@ class Usage(msgspec.Struct, frozen=True, kw_only=True):
     tool_use_prompt_tokens: int = 0
     prompt_details: tuple[ModalityTokenCount, ...] = ()
     response_details: tuple[ModalityTokenCount, ...] = ()
+    cache_details: tuple[ModalityTokenCount, ...] = ()
+    tool_use_prompt_details: tuple[ModalityTokenCount, ...] = ()
+    #: Vertex AI: ``ON_DEMAND``, ``PROVISIONED_THROUGHPUT``...
+    traffic_type: str | None = None
+    #: ``standard``, ``flex``, ``priority``...
+    service_tier: str | None = None
 
 
 class UsageUpdate(_Event, frozen=True):
@@ -138,8 +257,25 @@ class TurnComplete(_Event, frozen=True):
     reason: str | None = None
 
 
+class InteractionStatus(_Event, frozen=True):
+    """Whether the server is still working on the user's input (comes with turnComplete).
+
+    ``IDLE``: everything is done, the interaction is over. ``IN_PROGRESS``: the model's turn
+    ended but the server is still working (background reasoning, an asynchronous tool):
+    more output may follow. ``REQUIRES_ACTION`` is deprecated (read as not done, as the
+    official SDK does). The official SDK ends its ``receive()`` at ``IDLE`` when a status
+    is sent, at ``turnComplete`` when none is.
+    """
+
+    status: str
+
+
 class ToolCall(_Event, frozen=True):
-    """The model asks for these functions to be run; answer every one of them."""
+    """The model asks for these functions to be run; answer every one of them.
+
+    On Vertex AI a call's arguments may be streamed: a call with ``will_continue=True``
+    and ``partial_args`` is a piece; more pieces of the same call follow.
+    """
 
     calls: tuple[FunctionCall, ...]
 
@@ -253,14 +389,21 @@ Event: TypeAlias = (
     SetupComplete
     | TextChunk
     | AudioChunk
+    | InlineData
+    | ExecutableCode
+    | CodeExecutionResult
+    | ModelPart
+    | InterimInputTranscription
     | InputTranscription
     | OutputTranscription
     | Grounding
     | Interrupted
     | GenerationComplete
+    | WaitingForInput
     | UsageUpdate
     | TurnComplete
     | TurnMetrics
+    | InteractionStatus
     | ToolCall
     | ToolCallCancellation
     | VoiceActivity

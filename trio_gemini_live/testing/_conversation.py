@@ -9,6 +9,11 @@ next job. Time is only ever read through trio, so tests can use ``autojump_clock
 
 The logical session (history, turn count, resumption handles) lives in a
 :class:`SessionState` shared by every connection that resumes it.
+
+The model's rules (PROTOCOL.md 9) come from its :class:`~trio_gemini_live.models.ModelProfile`:
+what it refuses closes the connection (:class:`ClientFrameError`), and its family decides a
+few behaviours (the default tool behaviour; on 3.x, bundled messages and the newer server
+fields: interim transcripts, ``waitingForInput``, ``interactionStatus``).
 """
 
 from __future__ import annotations
@@ -27,12 +32,15 @@ import msgspec
 import trio
 
 from .. import _wire as w
+from ..models import ModelProfile
 from . import _model as m
 from ._strict import INVALID_ARGUMENT, ClientFrameError
 
 __all__ = ["Conversation", "Counters", "ModelSettings", "SessionSnapshot", "SessionState"]
 
 _PCM_RE: Final = re.compile(r"^audio/pcm(?:;\s*rate=(\d+))?$")
+#: Seconds of speech between two interim input transcripts (3.x models).
+_INTERIM_EVERY: Final = 0.5
 
 
 @dataclass
@@ -126,9 +134,19 @@ class Conversation:
     def __init__(self, *, setup: w.Setup, backend: str, session: SessionState,
                  settings: ModelSettings, emit: Emit, message_index: Callable[[], int],
                  register_handle: Callable[[str, int, SessionSnapshot], None],
-                 counters: Counters) -> None:
+                 counters: Counters, profile: ModelProfile, resumed: bool = False) -> None:
         self.setup = setup
         self.backend = backend
+        self.profile = profile
+        #: 3.x: several fields in one message, and the newer server fields.
+        self.bundled = profile.bundled_server_content
+        # PROTOCOL.md 9: the initial history is the clientContent that comes before any
+        # other input, on a new session (a resumed one has its history already).
+        self._initial = not resumed
+        history = setup.history_config
+        self._history_config = bool(history and history.initial_history_in_client_content)
+        self._history_seen = False
+        self._interim_steps = 0
         self.session = session
         self.settings = settings
         self._emit = emit
@@ -211,14 +229,60 @@ class Conversation:
         # may queue is still unanswered (see :meth:`_resumption_update`).
         self._before = (self._message_index() - 1, self.session.snapshot())
         if message.client_content is not None:
+            self._check_client_content(message.client_content)
             await self._client_content(message.client_content)
         elif message.realtime_input is not None:
+            self._check_realtime_input(message.realtime_input)
             await self._realtime_input(message.realtime_input)
         elif message.tool_response is not None:
+            self._initial = False
             await self._tool_response(message.tool_response)
-        elif message.context_update is not None and (
-                message.context_update.system_instruction is not None):
-            self.setup.system_instruction = message.context_update.system_instruction
+        elif message.context_update is not None:
+            self._initial = False
+            self._context_update(message.context_update)
+
+    # -- the model's rules (PROTOCOL.md 9) ---------------------------------------------------
+
+    def _check_client_content(self, content: w.ClientContent) -> None:
+        profile = self.profile
+        if profile.mid_session_client_content:
+            return
+        if not self._initial:
+            # 3.x: clientContent only as the initial history (at launch, 1007 otherwise).
+            raise ClientFrameError(INVALID_ARGUMENT)
+        if profile.history_needs_config and not self._history_config:
+            # The initial history needs historyConfig.initialHistoryInClientContent.
+            raise ClientFrameError(INVALID_ARGUMENT)
+        self._history_seen = True
+        if content.turn_complete:
+            self._initial = False  # the model answers: the history is over
+
+    def _check_realtime_input(self, rti: w.RealtimeInput) -> None:
+        if (self._initial and self.profile.history_before_realtime_input
+                and self._history_config and not self._history_seen):
+            # The history was announced in the setup and must come first (pipecat #4171).
+            raise ClientFrameError(INVALID_ARGUMENT)
+        if rti.media_chunks is not None and not self.profile.media_chunks:
+            # 3.x: the deprecated mediaChunks is refused; send audio / video.
+            raise ClientFrameError(INVALID_ARGUMENT)
+        self._initial = False
+
+    def _context_update(self, update: w.ContextUpdate) -> None:
+        """PROTOCOL.md 3.5: a new system instruction or tools, for the rest of the connection."""
+        if not self.profile.context_update:
+            raise ClientFrameError(INVALID_ARGUMENT)
+        if update.tools is not None:
+            tools = update.tools.tools or []
+            probe = w.Setup(model=self.setup.model, tools=tools)
+            if self.profile._violations(probe, api_version="v1alpha",
+                                        vertex=self.backend == "vertex"):
+                raise ClientFrameError(INVALID_ARGUMENT)  # e.g. NON_BLOCKING on 3.1
+            self.setup.tools = tools or None
+            self._functions = {
+                decl.name: decl for tool in tools for decl in tool.function_declarations or []
+            }
+        if update.system_instruction is not None:
+            self.setup.system_instruction = update.system_instruction
 
     async def _client_content(self, content: w.ClientContent) -> None:
         texts: list[str] = []
@@ -257,10 +321,35 @@ class Conversation:
             named = [name for name in self._functions if name in text]
             if named:
                 await self._tool_turn(named, text, modality)
+                return
+            if "your instructions" in text.lower():
+                reply = self._instructions_reply()
             else:
-                await self._speak(m.reply_text(text, self.session.turns), text, modality)
+                reply = m.reply_text(text, self.session.turns)
+            if "code" in text.lower() and any(
+                    tool.code_execution is not None for tool in self.setup.tools or []):
+                await self._run_code(text)
+            await self._speak(reply, text, modality)
 
         self._enqueue(job)
+
+    def _instructions_reply(self) -> str:
+        instruction = self.setup.system_instruction
+        text = " ".join(
+            part.text for part in (instruction.parts or []) if part.text
+        ) if instruction is not None else ""
+        return f'My instructions are: "{text}".' if text else "I have no instructions."
+
+    async def _run_code(self, user_text: str) -> None:
+        """The code-execution tool at work: the code, then its result, as model-turn parts."""
+        code = f"print({user_text!r})"
+        await self._emit(wire(w.ServerMessage(server_content=w.ServerContent(
+            model_turn=w.Content(role="model", parts=[w.Part(executable_code=w.ExecutableCode(
+                language="PYTHON", code=code))])))))
+        await self._emit(wire(w.ServerMessage(server_content=w.ServerContent(
+            model_turn=w.Content(role="model", parts=[w.Part(
+                code_execution_result=w.CodeExecutionResult(
+                    outcome="OUTCOME_OK", output=user_text + "\n"))])))))
 
     async def _realtime_input(self, rti: w.RealtimeInput) -> None:
         if sum(getattr(rti, name) is not None for name in rti.__struct_fields__) != 1:
@@ -268,7 +357,17 @@ class Conversation:
             raise ClientFrameError(INVALID_ARGUMENT)
         if rti.text is not None:
             self._interrupt()
-            self._user_turn(rti.text, "TEXT")
+            text = rti.text
+            if self.bundled and text.rstrip().endswith("..."):
+                # The user trails off: the model waits for the rest (waitingForInput).
+                self.session.pending_text.append(text.rstrip()[:-3].rstrip())
+                await self._emit(wire(w.ServerMessage(server_content=w.ServerContent(
+                    waiting_for_input=True))))
+                return
+            if self.session.pending_text:
+                text = " ".join([*self.session.pending_text, text])
+                self.session.pending_text.clear()
+            self._user_turn(text, "TEXT")
         elif rti.audio is not None:
             await self._audio(rti.audio)
         elif rti.media_chunks:
@@ -311,6 +410,7 @@ class Conversation:
         if self.manual_activity:
             if self._manual_active:
                 self._activity_bytes += len(data)
+                await self._interim()
             return
         if self._vad is None or self._vad.rate != rate:
             self._vad = m.EnergyVad(rate, threshold=self.settings.vad_threshold,
@@ -321,6 +421,22 @@ class Conversation:
             self._activity_bytes += len(data)
         for change in changes:
             await self._vad_change(change)
+        if self._vad.active:
+            await self._interim()
+
+    async def _interim(self) -> None:
+        """3.x: a provisional transcript every half second of speech (with transcription on)."""
+        if not self.bundled or self.setup.input_audio_transcription is None:
+            return
+        step = int(self._activity_bytes / (2 * self._activity_rate) / _INTERIM_EVERY)
+        if step <= self._interim_steps:
+            return
+        self._interim_steps = step
+        fixed = self.settings.audio_transcript
+        text = ("".join(m.words(fixed)[:step]).strip() if fixed
+                else f"[audio {step * _INTERIM_EVERY:.1f}s]")
+        await self._emit(wire(w.ServerMessage(server_content=w.ServerContent(
+            interim_input_transcription=w.Transcription(text=text)))))
 
     async def _vad_change(self, change: str) -> None:
         if change == "start":
@@ -336,6 +452,7 @@ class Conversation:
     async def _end_of_speech(self) -> None:
         seconds = self._activity_bytes / (2 * self._activity_rate)
         self._activity_bytes = 0
+        self._interim_steps = 0
         transcript = self.settings.audio_transcript or f"[audio {seconds:.1f}s]"
         if self.setup.input_audio_transcription is not None:
             fragments = m.words(transcript)
@@ -394,7 +511,10 @@ class Conversation:
                     else m.sample_args_json_schema(decl.parameters_json_schema, user_text))
             call = w.FunctionCall(id=f"fc_{next(self._counters.calls)}", name=name, args=args)
             calls.append(call)
-            behavior = decl.behavior or "BLOCKING"
+            # A function declared without behavior runs as the model's default (PROTOCOL.md
+            # 9: asynchronous on 3.8).
+            behavior = (decl.behavior if decl.behavior in ("BLOCKING", "NON_BLOCKING")
+                        else self.profile.default_tool_behavior)
             self._calls[call.id or ""] = _Call(call, behavior)
         await self._emit(wire(w.ServerMessage(tool_call=w.ToolCall(function_calls=calls))))
         if self.setup.session_resumption is not None:
@@ -427,12 +547,17 @@ class Conversation:
             chunk_bytes = 2 * m.OUTPUT_RATE * s.audio_chunk_ms // 1000
             for word, pcm in m.synthesize_speech(text):
                 for i in range(0, len(pcm), chunk_bytes):
+                    # 3.x models bundle a word's transcript with its first audio chunk
+                    # (PROTOCOL.md 4 and 9); 2.5 sends it on its own, after the audio.
+                    bundled = transcribe and self.bundled and i == 0
                     await self._emit(wire(w.ServerMessage(server_content=w.ServerContent(
                         model_turn=w.Content(role="model", parts=[w.Part(inline_data=w.Blob(
                             mime_type=f"audio/pcm;rate={m.OUTPUT_RATE}",
-                            data=pcm[i : i + chunk_bytes]))])))))
+                            data=pcm[i : i + chunk_bytes]))]),
+                        output_transcription=w.Transcription(text=word) if bundled else None,
+                    ))))
                     await trio.sleep(s.audio_chunk_delay)
-                if transcribe:
+                if transcribe and not self.bundled:
                     await self._emit(wire(w.ServerMessage(server_content=w.ServerContent(
                         output_transcription=w.Transcription(text=word)))))
         else:
@@ -467,8 +592,15 @@ class Conversation:
                 prompt_token_count=prompt_tokens, response_token_count=response_tokens,
                 total_token_count=prompt_tokens + response_tokens,
                 prompt_tokens_details=details, response_tokens_details=out_details)
-        return wire(w.ServerMessage(server_content=w.ServerContent(turn_complete=True),
-                                    usage_metadata=usage))
+        return wire(w.ServerMessage(server_content=w.ServerContent(
+            turn_complete=True, interaction_status=self._interaction_status()),
+            usage_metadata=usage))
+
+    def _interaction_status(self) -> str | None:
+        """3.x: ``IN_PROGRESS`` while an asynchronous call is unanswered, else ``IDLE``."""
+        if not self.bundled:
+            return None
+        return "IN_PROGRESS" if self._calls or self._idle_waiting else "IDLE"
 
     async def _send_interrupted(self) -> None:
         await self._emit(wire(w.ServerMessage(server_content=w.ServerContent(interrupted=True))))
@@ -483,7 +615,7 @@ class Conversation:
             await self._emit(wire(w.ServerMessage(
                 tool_call_cancellation=w.ToolCallCancellation(ids=unanswered))))
         await self._emit(wire(w.ServerMessage(server_content=w.ServerContent(
-            turn_complete=True))))
+            turn_complete=True, interaction_status=self._interaction_status()))))
         if self.setup.session_resumption is not None:
             await self._resumption_update()
 

@@ -6,7 +6,9 @@ The pieces, in the order a connection meets them:
   or an in-memory stream pair (:meth:`LiveEmulator.connect_in_memory`); the WebSocket is
   trio-websocket's, wrapped around the stream so that a fault can drop the stream itself.
 * routing and auth (:func:`_route`, :meth:`LiveEmulator._check_auth`): PROTOCOL.md 1.
-* strict setup (``_strict`` + :meth:`LiveEmulator._check_setup`): PROTOCOL.md 2 and 3.1.
+* strict setup (``_strict`` + :meth:`LiveEmulator._check_setup`): PROTOCOL.md 2 and 3.1,
+  and each model's rules (PROTOCOL.md 9) from :mod:`trio_gemini_live.models`, the same data
+  the session reads.
 * the scripted model (``_conversation`` and ``_model``): PROTOCOL.md 3-5.
 * the session store: history and resumption handles across connections (PROTOCOL.md 6).
 * faults on demand (:class:`Fault`, :meth:`LiveEmulator.schedule_fault` and friends).
@@ -23,7 +25,7 @@ import itertools
 import math
 import re
 import ssl
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -35,6 +37,8 @@ import trio.testing
 import trio_websocket
 
 from .. import _wire as w
+from .._config import backend_only_fields
+from ..models import ModelProfile, model_id, profile_for
 from ._conversation import (
     Conversation,
     Counters,
@@ -319,6 +323,39 @@ class LiveEmulator:
             connection ended (PROTOCOL.md 6: 2 hours), measured with ``trio.current_time()``
             (so ``autojump_clock`` tests can pass it); an expired handle is refused like an
             unknown one.
+        model_rules: model id -> :class:`~trio_gemini_live.models.ModelProfile`: the rules
+            the emulator applies to that model instead of its built-in profile (to relax or
+            change a rule for a test, e.g. ``dataclasses.replace(GEMINI_3_1_FLASH_LIVE,
+            mid_session_client_content=True)``). The models named here are served too.
+        accept_fields: setup (or other message) fields the emulator takes although it does
+            not know them, as camelCase paths without list indices
+            (``"setup.generationConfig.responseMimeType"``, ``"setup.tools.mcpServers"``):
+            for apps that send a field Google added with ``LiveConfig(extra=...)``. Their
+            values are not checked and the scripted model ignores them.
+
+    **Model rules.** By default every model gets its family's profile
+    (:func:`~trio_gemini_live.models.profile_for`), which takes the strictest documented
+    reading of each rule, so an app that passes here works on Google whichever way a rule is
+    read today. What a model refuses closes the connection as Google does, with 1007 and
+    "Request contains an invalid argument." (or, for a field the API version lacks, the
+    "Unknown name" text): on 3.x models a ``clientContent`` after the initial history, an
+    initial history without ``historyConfig.initialHistoryInClientContent``, realtime input
+    before the history when that config is set, ``realtimeInput.mediaChunks``,
+    ``"handle": null``; on 3.1 NON_BLOCKING functions, ``thinkingBudget``, proactivity and
+    affective dialog; on 2.5 ``thinkingLevel``, and proactivity or affective dialog outside
+    v1alpha; ``contextUpdate`` on models before 3.8.
+
+    **What the scripted model does beyond text and audio.** A user turn containing "your
+    instructions" is answered with the current system instruction (``contextUpdate`` changes
+    it, and its tools, for the rest of the connection). With the ``codeExecution`` tool, a
+    turn containing "code" gets an ``executableCode`` and a ``codeExecutionResult`` part
+    before the answer. On 3.x models (profiles with ``bundled_server_content``) the output
+    transcription rides in the same message as its audio, ``interimInputTranscription``
+    comes while the user speaks (with input transcription on), ``turnComplete`` carries
+    ``interactionStatus`` (``IN_PROGRESS`` while an asynchronous tool call is unanswered,
+    else ``IDLE``), and user text ending in "..." gets ``waitingForInput`` (the model waits
+    for the rest, which the next text turn completes). A function declared without
+    ``behavior`` runs as the profile's ``default_tool_behavior`` (asynchronous on 3.8).
     """
 
     #: Seconds the emulator waits for what a client must send before it can be served: a
@@ -343,6 +380,8 @@ class LiveEmulator:
         audio_transcript: str | None = None,
         vad_threshold: float = 500.0,
         handle_lifetime: float = 7200.0,
+        model_rules: Mapping[str, ModelProfile] | None = None,
+        accept_fields: Collection[str] = (),
     ) -> None:
         if connection_lifetime <= 0 or go_away_notice < 0:
             raise ValueError("connection_lifetime must be > 0 and go_away_notice >= 0")
@@ -353,7 +392,19 @@ class LiveEmulator:
         self.api_key = api_key
         self.ephemeral_tokens = frozenset(ephemeral_tokens)
         self.vertex_tokens = frozenset(vertex_tokens)
-        self.models = frozenset(models)
+        rules: dict[str, ModelProfile] = {}
+        for name, profile in (model_rules or {}).items():
+            if not isinstance(profile, ModelProfile):
+                raise TypeError(f"model_rules[{name!r}] must be a ModelProfile, "
+                                f"not {type(profile).__name__}")
+            rules[model_id(name)] = profile
+        if isinstance(accept_fields, str):
+            raise TypeError("accept_fields must be a collection of paths, not a string")
+        #: model id -> the rules applied instead of its built-in profile.
+        self.model_rules = rules
+        #: Unknown fields taken anyway (see ``accept_fields``).
+        self.accept_fields = frozenset(accept_fields)
+        self.models = frozenset(models) | frozenset(rules)
         self.connection_lifetime = connection_lifetime
         self.go_away_notice = go_away_notice
         self.handle_lifetime = handle_lifetime
@@ -385,6 +436,11 @@ class LiveEmulator:
         #: Ephemeral tokens minted on ``POST /v1alpha/auth_tokens``, the REST requests
         #: answered, and the wall clock tokens expire by (PROTOCOL.md 1).
         self.tokens = TokenStore()
+
+    def rules_for(self, model: str) -> ModelProfile:
+        """The rules the emulator applies to ``model`` (an id, ``models/...`` or a Vertex
+        name): its ``model_rules`` entry, else its built-in profile."""
+        return self.model_rules.get(model_id(model)) or profile_for(model)
 
     # -- serving ---------------------------------------------------------------------------
 
@@ -578,7 +634,7 @@ class LiveEmulator:
         if first is None:
             return
         try:
-            normalised, message = parse_client_frame(first)
+            normalised, message = parse_client_frame(first, accept=self.accept_fields)
             record.received.append(normalised)
             if message.setup is None:
                 # PROTOCOL.md 2: the first message must be ``setup``.
@@ -601,6 +657,7 @@ class LiveEmulator:
 
         conversation = Conversation(
             setup=setup, backend=record.backend, session=session,
+            profile=self.rules_for(setup.model), resumed=record.resumed_from is not None,
             settings=self.settings, emit=lambda msg: self._emit(link, msg),
             message_index=message_index, counters=self._counters,
             register_handle=lambda handle, index, snap: self._register_handle(
@@ -623,7 +680,8 @@ class LiveEmulator:
                 if frame is None:
                     break
                 try:
-                    normalised, message = parse_client_frame(frame)
+                    normalised, message = parse_client_frame(
+                        frame, accept=self.accept_fields)
                     record.received.append(normalised)
                     await conversation.handle(message)
                 except ClientFrameError as exc:
@@ -688,24 +746,23 @@ class LiveEmulator:
         # A resumption does not count as a use (PROTOCOL.md 1).
         resuming = bool(setup.session_resumption and setup.session_resumption.handle)
         merged = self.tokens.admit(token, raw, resuming=resuming)
-        _, message = parse_client_frame(msgspec.json.encode({"setup": merged}))
+        _, message = parse_client_frame(msgspec.json.encode({"setup": merged}),
+                                        accept=self.accept_fields)
         assert message.setup is not None
         return message.setup, merged, (None if resuming else token)
 
     def _check_setup(self, record: ConnectionRecord, setup: w.Setup,
                      raw: dict[str, Any]) -> SessionState:
         """Google's semantic checks of ``setup`` (PROTOCOL.md 3.1); returns the session."""
+        # The fields of the other backend do not exist in this one's proto (PROTOCOL.md 3.1;
+        # the table is shared with LiveConfig.to_setup).
+        wrong = backend_only_fields(raw, vertex=record.backend == "vertex")
+        if wrong:
+            field, _, parent = wrong[0]
+            raise ClientFrameError(
+                f'Invalid JSON payload received. Unknown name "{field}" at '
+                f"'{parent}': Cannot find field.")
         if record.backend == "gemini":
-            # Vertex-only fields do not exist in the Gemini API's proto (PROTOCOL.md 3.1).
-            if setup.explicit_vad_signal is not None:
-                raise ClientFrameError(
-                    'Invalid JSON payload received. Unknown name "explicitVadSignal" at '
-                    "'setup': Cannot find field.")
-            if setup.session_resumption is not None and (
-                    setup.session_resumption.transparent is not None):
-                raise ClientFrameError(
-                    'Invalid JSON payload received. Unknown name "transparent" at '
-                    "'setup.session_resumption': Cannot find field.")
             name = setup.model.removeprefix("models/")
             if not setup.model.startswith("models/") or name not in self.models:
                 raise ClientFrameError(
@@ -716,10 +773,22 @@ class LiveEmulator:
             if match is None or match.group(1) not in self.models:
                 raise ClientFrameError(
                     f"Publisher Model `{setup.model}` not found.", code=1008)
+        profile = self.rules_for(setup.model)
         resumption = raw.get("sessionResumption")
         if isinstance(resumption, dict) and "handle" in resumption and (
-                resumption["handle"] is None):
-            # PROTOCOL.md 3.1: ``"handle": null`` is refused.
+                resumption["handle"] is None) and not profile.null_resumption_handle:
+            # PROTOCOL.md 3.1 and 9: ``"handle": null`` is refused by 3.x models.
+            raise ClientFrameError(INVALID_ARGUMENT)
+        # PROTOCOL.md 9: what the model refuses (the same data as ModelProfile.check_setup).
+        violations = profile._violations(setup, api_version=record.api_version,
+                                         vertex=record.backend == "vertex")
+        if violations:
+            unknown = violations[0].unknown_field
+            if unknown is not None:
+                # The API version lacks the field: Google's parser says so.
+                raise ClientFrameError(
+                    f'Invalid JSON payload received. Unknown name "{unknown[0]}" at '
+                    f"'{unknown[1]}': Cannot find field.")
             raise ClientFrameError(INVALID_ARGUMENT)
         handle = setup.session_resumption.handle if setup.session_resumption else None
         if handle:
@@ -774,7 +843,11 @@ class LiveEmulator:
             try:
                 await link.ws.send_message(frame)
             except trio_websocket.ConnectionClosed:
-                link.scope.cancel()
+                if not link.closing:
+                    link.scope.cancel()
+                # Else our own close is under way (_close): cancelling the connection now
+                # would cut it before its close frame is out, and the client would see a
+                # 1006 instead of the code (a refused frame's 1007 looking transient).
                 return
             link.record.sent.append(frame)
             link.server_count += 1

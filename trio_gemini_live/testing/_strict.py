@@ -18,6 +18,10 @@ standard one. Only then is it converted to a typed :class:`~trio_gemini_live._wi
 Free-form maps are user data and are never checked: ``FunctionCall.args``,
 ``FunctionResponse.response``, the *keys* of ``Schema.properties``, ``Schema.default`` /
 ``example`` and ``parameters_json_schema`` (their types are ``dict[str, Any]`` or ``Any``).
+
+A field Google added that ``_wire`` does not know yet (sent with ``LiveConfig(extra=...)``)
+can be accepted by naming its path (``accept=``, :class:`LiveEmulator`'s ``accept_fields``):
+its value is then kept as sent, unchecked, and ignored by the scripted model.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import functools
 import re
 import types
 import typing
+from collections.abc import Collection
 from typing import Any, Final
 
 import msgspec
@@ -99,8 +104,18 @@ def _fix_base64(value: Any, path: str) -> Any:
     return base64.b64encode(raw).decode("ascii")
 
 
-def _walk(value: Any, tp: Any, path: str) -> Any:
-    """``value`` checked against the annotation ``tp``, with names normalised to camelCase."""
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _walk(value: Any, tp: Any, path: str, key_path: str = "",
+          accept: frozenset[str] = frozenset()) -> Any:
+    """``value`` checked against the annotation ``tp``, with names normalised to camelCase.
+
+    ``path`` is Google's form of the position (``setup.tools[0]``), ``key_path`` the
+    camelCase one without list indices (``setup.tools``), matched against ``accept``.
+    """
     if tp is Any or value is None:
         return value
     origin = typing.get_origin(tp)
@@ -109,19 +124,20 @@ def _walk(value: Any, tp: Any, path: str) -> Any:
             if arm is type(None):
                 continue
             if _is_struct(arm) or typing.get_origin(arm) in (list, dict) or arm is bytes:
-                return _walk(value, arm, path)
+                return _walk(value, arm, path, key_path, accept)
         return value
     if origin is list:
         if not isinstance(value, list):
             return value
         (item,) = typing.get_args(tp)
-        return [_walk(v, item, f"{path}[{i}]") for i, v in enumerate(value)]
+        return [_walk(v, item, f"{path}[{i}]", key_path, accept) for i, v in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict):
             return value
         _, item = typing.get_args(tp)
         # Map keys are user data (e.g. Schema.properties names): never checked.
-        return {k: _walk(v, item, f"{path}.{k}" if path else k) for k, v in value.items()}
+        return {k: _walk(v, item, f"{path}.{k}" if path else k, key_path, accept)
+                for k, v in value.items()}
     if tp is bytes:
         return _fix_base64(value, path)
     if _is_struct(tp):
@@ -132,6 +148,10 @@ def _walk(value: Any, tp: Any, path: str) -> Any:
         for key, item in value.items():
             field = fields.get(key)
             if field is None:
+                name = _camel(key)
+                if (f"{key_path}.{name}" if key_path else name) in accept:
+                    out[name] = item  # a field the test told the emulator about
+                    continue
                 where = f" at '{path}'" if path else ""
                 raise ClientFrameError(
                     f'Invalid JSON payload received. Unknown name "{key}"{where}: '
@@ -145,7 +165,8 @@ def _walk(value: Any, tp: Any, path: str) -> Any:
                     + "."
                 )
             sub = f"{path}.{field.snake}" if path else field.snake
-            out[field.camel] = _walk(item, field.tp, sub)
+            sub_key = f"{key_path}.{field.camel}" if key_path else field.camel
+            out[field.camel] = _walk(item, field.tp, sub, sub_key, accept)
         return out
     return value
 
@@ -159,8 +180,15 @@ def _snake_path(msgspec_path: str) -> str:
 _decoder: Final = msgspec.json.Decoder()
 
 
-def parse_client_frame(frame: bytes | str) -> tuple[dict[str, Any], w.ClientMessage]:
+def parse_client_frame(frame: bytes | str, *, accept: Collection[str] = (),
+                       ) -> tuple[dict[str, Any], w.ClientMessage]:
     """Check one client frame as Google does.
+
+    Args:
+        frame: the frame's payload.
+        accept: fields to take although ``_wire`` does not know them, as camelCase paths
+            without list indices (``"setup.generationConfig.responseMimeType"``,
+            ``"setup.tools.enterpriseWebSearch"``): their values are kept unchecked.
 
     Returns:
         The frame as a camelCase dict (what the emulator records) and as a typed message.
@@ -170,14 +198,14 @@ def parse_client_frame(frame: bytes | str) -> tuple[dict[str, Any], w.ClientMess
             wrong type, or not exactly one top-level message field.
     """
     try:
-        return _parse(frame)
+        return _parse(frame, frozenset(accept))
     except RecursionError:
         # Deeply nested JSON (msgspec, or the walk below) must not crash the emulator: like
         # ``_wire.decode_server_message``, it is a malformed frame, closed with 1007.
         raise ClientFrameError(TOO_DEEP) from None
 
 
-def _parse(frame: bytes | str) -> tuple[dict[str, Any], w.ClientMessage]:
+def _parse(frame: bytes | str, accept: frozenset[str]) -> tuple[dict[str, Any], w.ClientMessage]:
     try:
         raw = _decoder.decode(frame)
     except msgspec.DecodeError as exc:
@@ -186,7 +214,7 @@ def _parse(frame: bytes | str) -> tuple[dict[str, Any], w.ClientMessage]:
         raise ClientFrameError(
             "Invalid JSON payload received. Expected an object at the top level."
         )
-    normalised = _walk(raw, w.ClientMessage, "")
+    normalised = _walk(raw, w.ClientMessage, "", "", accept)
     set_fields = [key for key, value in normalised.items() if value is not None]
     if len(set_fields) != 1:
         # ``message_type`` is a proto oneof: exactly one member (PROTOCOL.md 2).
