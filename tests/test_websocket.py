@@ -1140,20 +1140,33 @@ async def test_bad_items_send_nothing() -> None:
     assert ws.closed is None
 
 
-def test_frames_are_masked_with_fresh_keys_by_the_c_extension() -> None:
-    import websockets.frames
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 70001])
+@pytest.mark.parametrize("kind", [str, bytes])
+def test_data_frames_are_the_bytes_websockets_builds_and_parses(kind: type, size: int) -> None:
+    from websockets.frames import Frame, Opcode
+    from websockets.protocol import Protocol, Side, State
+
+    payload = bytes(i % 251 for i in range(size)) if kind is bytes else (
+        "é" * (size // 2) + "x" * (size % 2)).encode()
+    opcode = Opcode.TEXT if kind is str else Opcode.BINARY
+    ours = _websocket._data_frame(0x80 | opcode, payload)
+    reference = Frame(opcode, payload).serialize(mask=True)
+    # The same header (FIN, opcode, mask bit, length); only the masking keys differ.
+    head = len(reference) - size - 4
+    assert len(ours) == len(reference) and ours[:head] == reference[:head]
+    assert ours[1] & 0x80  # masked, as a client must (RFC 6455 5.3)
+    server = Protocol(Side.SERVER, state=State.OPEN, max_size=None)
+    server.receive_data(ours + ours)
+    frames = server.events_received()
+    assert [(f.opcode, f.fin, bytes(f.data)) for f in frames] == [(opcode, True, payload)] * 2
+
+
+def test_masking_is_websockets_c_routine_with_a_fresh_key_per_frame() -> None:
     import websockets.speedups
 
-    # websockets masks in C (the reason it was a dependency before issue 11).
-    assert websockets.frames.apply_mask is websockets.speedups.apply_mask
-    keys = set()
-    for _ in range(20):
-        proto = _websocket.ClientProtocol(_websocket.WebSocketURI(False, "h", 80, "/", ""),
-                                          state=_websocket.State.OPEN)
-        proto.send_text(b"same")
-        data = proto.data_to_send()[0]
-        assert data[1] & 0x80
-        keys.add(data[2:6])
+    # The reason websockets was a dependency before issue 11; now it is the whole engine.
+    assert _websocket.apply_mask is websockets.speedups.apply_mask
+    keys = {_websocket._data_frame(0x81, b"same")[2:6] for _ in range(20)}
     assert len(keys) > 1
 
 
