@@ -24,7 +24,9 @@ fresh process (``--client``), measuring ``time.process_time()`` (its own CPU, ne
 time) around each phase after a warm-up; the two transports alternate in each round. The
 figures are medians over the rounds; read the *ratios* (after / before) from one run.
 
-Writes ``results/transport.json`` and ``results/transport.md``.
+``_transport.py`` goes once the session runs on ``_websocket.py``: then pass ``--before`` a
+checkout of an older commit (``git worktree add /tmp/before <commit>``) to compare, or get the
+"after" column alone. Writes ``results/transport.json`` and ``results/transport.md``.
 """
 
 from __future__ import annotations
@@ -33,13 +35,15 @@ import argparse
 import asyncio
 import base64
 import json
+import os
 import ssl
 import struct
 import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
-from _common import HERE, PYTHON, certificates, median, run_json, write
+from _common import HERE, PYTHON, certificates, median, write
 
 PHASES = ("send_one", "send_direct", "send_burst", "receive_burst", "receive_one",
           "memory_send_one", "memory_receive_one", "memory_receive_burst")
@@ -105,13 +109,16 @@ async def _serve(cert: str | None, key: str | None) -> None:
 
 
 def _client(kind: str, url: str, cafile: str | None, count: int) -> dict[str, float]:
+    import importlib
+
     import trio
 
-    from trio_gemini_live import _transport, _websocket
+    module: Any = importlib.import_module(
+        "trio_gemini_live._transport" if kind == "before" else "trio_gemini_live._websocket")
 
     async def main() -> dict[str, float]:
         context = ssl.create_default_context(cafile=cafile) if cafile else None
-        opener: Any = _transport.open_connection if kind == "before" else _websocket.open_connection
+        opener: Any = module.open_connection
         async with opener(url, ssl_context=context) as ws:
             assert type(ws._stream).__name__ == "NativeSocketStream"
 
@@ -166,12 +173,6 @@ async def _in_memory(kind: str, count: int) -> dict[str, float]:
     """The transport's own CPU, without the kernel: a stream that never waits, returning
     prebuilt server frames (one per read, or 64 KiB cut across frames) and dropping writes."""
     import trio
-    from websockets.client import ClientProtocol
-    from websockets.protocol import State
-    from websockets.uri import WebSocketURI
-    from wsproto.connection import Connection, ConnectionType
-
-    from trio_gemini_live import _transport, _websocket
 
     frame = b"\x82\x7e" + struct.pack("!H", len(AUDIO_MESSAGE)) + AUDIO_MESSAGE
     burst = frame * 200
@@ -197,7 +198,17 @@ async def _in_memory(kind: str, count: int) -> dict[str, float]:
 
     def connection(chunks: list[bytes]) -> Any:
         if kind == "before":
+            from wsproto.connection import Connection, ConnectionType
+
+            from trio_gemini_live import _transport
+
             return _transport.WebSocketConnection(Stream(chunks), Connection(ConnectionType.CLIENT))
+        from websockets.client import ClientProtocol
+        from websockets.protocol import State
+        from websockets.uri import WebSocketURI
+
+        from trio_gemini_live import _websocket
+
         protocol = ClientProtocol(WebSocketURI(False, "h", 80, "/", ""), state=State.OPEN,
                                   max_size=_websocket.MAX_MESSAGE_SIZE, logger=_websocket._QUIET)
         return _websocket.WebSocket(
@@ -226,9 +237,11 @@ async def _in_memory(kind: str, count: int) -> dict[str, float]:
 # --- the driver ----------------------------------------------------------------------------
 
 
-def measure(rounds: int, count: int, schemes: list[str]) -> dict[str, Any]:
+def measure(rounds: int, count: int, schemes: list[str], before: Path | None) -> dict[str, Any]:
+    kinds = KINDS if before is not None else ("after",)
+    trees = {"before": before, "after": HERE.parent}
     samples: dict[str, dict[str, dict[str, list[float]]]] = {
-        scheme: {kind: {phase: [] for phase in PHASES} for kind in KINDS} for scheme in schemes}
+        scheme: {kind: {phase: [] for phase in PHASES} for kind in kinds} for scheme in schemes}
     with certificates() as certs:
         for scheme in schemes:
             command = [PYTHON, str(HERE / "bench_transport.py"), "--serve"]
@@ -240,12 +253,17 @@ def measure(rounds: int, count: int, schemes: list[str]) -> dict[str, Any]:
                 port = int(server.stdout.readline())
                 url = f"{scheme}://127.0.0.1:{port}/"
                 for index in range(rounds):
-                    for kind in KINDS[index % 2:] + KINDS[:index % 2]:
+                    for kind in kinds[index % 2:] + kinds[:index % 2]:
                         client = [PYTHON, str(HERE / "bench_transport.py"), "--client", kind,
                                   url, str(count)]
                         if scheme == "wss":
                             client += ["--ca", str(certs.ca)]
-                        got = run_json(client)
+                        done = subprocess.run(
+                            client, capture_output=True, text=True, timeout=600,
+                            env={**os.environ, "PYTHONPATH": str(trees[kind])})
+                        if done.returncode:
+                            raise RuntimeError(f"{kind} client failed:\n{done.stderr[-3000:]}")
+                        got = json.loads(done.stdout.strip().splitlines()[-1])
                         for phase in PHASES:
                             samples[scheme][kind][phase].append(got[phase])
             finally:
@@ -255,9 +273,9 @@ def measure(rounds: int, count: int, schemes: list[str]) -> dict[str, Any]:
                         for kind, by_phase in by_kind.items()}
                for scheme, by_kind in samples.items()}
     ratios = {scheme: {phase: m["after"][phase] / m["before"][phase] for phase in PHASES}
-              for scheme, m in medians.items()}
-    return {"rounds": rounds, "messages": count, "samples": samples, "medians_us": medians,
-            "ratios": ratios}
+              for scheme, m in medians.items() if "before" in m}
+    return {"rounds": rounds, "messages": count, "before_tree": str(before or ""),
+            "samples": samples, "medians_us": medians, "ratios": ratios}
 
 
 def table(data: dict[str, Any]) -> str:
@@ -272,8 +290,10 @@ def table(data: dict[str, Any]) -> str:
     ]
     for scheme, m in data["medians_us"].items():
         for phase in PHASES:
-            lines.append(f"| {scheme} | {LABELS[phase]} | {m['before'][phase]:.1f} | "
-                         f"{m['after'][phase]:.1f} | {data['ratios'][scheme][phase]:.2f} |")
+            before = f"{m['before'][phase]:.1f}" if "before" in m else "-"
+            ratio = f"{data['ratios'][scheme][phase]:.2f}" if "before" in m else "-"
+            lines.append(f"| {scheme} | {LABELS[phase]} | {before} | {m['after'][phase]:.1f} | "
+                         f"{ratio} |")
     return "\n".join(lines)
 
 
@@ -283,6 +303,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer rounds and messages")
     parser.add_argument("--rounds", type=int)
     parser.add_argument("--scheme", choices=("ws", "wss", "both"), default="both")
+    parser.add_argument(
+        "--before", type=Path, metavar="TREE",
+        help="a checkout whose trio_gemini_live still has _transport.py (default: this one "
+        "while it has it; without one, only _websocket.py is measured)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--cert", help=argparse.SUPPRESS)
     parser.add_argument("--key", help=argparse.SUPPRESS)
@@ -300,7 +324,10 @@ def main() -> None:
     rounds = args.rounds or (3 if args.quick else 7)
     count = 1000 if args.quick else 5000
     schemes = ["ws", "wss"] if args.scheme == "both" else [args.scheme]
-    data = measure(rounds, count, schemes)
+    before = args.before
+    if before is None and (HERE.parent / "trio_gemini_live" / "_transport.py").exists():
+        before = HERE.parent
+    data = measure(rounds, count, schemes, before)
     write("transport", data, table(data))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import logging
 import re
 import socket
@@ -27,6 +28,8 @@ import pytest
 import trio
 import trio.testing
 import trio_websocket
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from trio_gemini_live import _websocket
 from trio_gemini_live._sockets import NativeSocketStream
@@ -1591,3 +1594,81 @@ async def test_message_connection_translates_stream_errors_to_1006() -> None:
         assert info.value.code == 1006
     await conn.aclose()
     assert conn.closed is not None and conn.closed.code == 1006 and "reset" in conn.closed.reason
+
+
+# --- any bytes from the server: messages, then ConnectionClosed, nothing else (h11's rule) --
+
+_texts = st.text(max_size=200)
+_valid = st.one_of(
+    _texts.map(lambda t: (text(t), [t])),
+    st.binary(max_size=300).map(lambda b: (frame(2, b), [b])),
+    st.binary(min_size=65530, max_size=65540).map(lambda b: (frame(2, b), [b])),
+    st.binary(max_size=125).map(lambda p: (frame(9, p), [])),
+    st.binary(max_size=125).map(lambda p: (frame(10, p), [])),
+    # A text cut anywhere (inside a character too), with a ping between the fragments.
+    st.tuples(_texts, st.integers(0, 800)).map(lambda t: (
+        frame(1, t[0].encode()[:t[1]], fin=False) + frame(9, b"p")
+        + frame(0, t[0].encode()[t[1]:]), [t[0]])),
+    st.lists(st.binary(max_size=50), min_size=2, max_size=6).map(lambda parts: (
+        frame(2, parts[0], fin=False) + b"".join(frame(0, p, fin=False) for p in parts[1:-1])
+        + frame(0, parts[-1]), [b"".join(parts)])),
+)
+_invalid = st.sampled_from([
+    frame(2, b"h", rsv=4), frame(1, b"hi", mask=True), frame(3, b""), frame(0, b"stray"),
+    frame(1, b"\xc3\x28"), frame(9, b"p" * 126), close_frame(1005), frame(8, b"\x03"),
+    text("a", fin=False) + text("b"), b"\x82\x7f\x80" + bytes(7),
+])
+_end = st.one_of(st.just((b"", None)), st.sampled_from([1000, 1001, 1011, 4000]).map(
+    lambda code: (close_frame(code, b"bye"), code)))
+
+
+def cut(data: bytes, points: list[int]) -> list[bytes]:
+    edges = sorted({0, len(data), *(p % (len(data) + 1) for p in points)})
+    return [data[a:b] for a, b in itertools.pairwise(edges) if b > a]
+
+
+async def observe(data: bytes, points: list[int]) -> tuple[list[str | bytes], ConnectionClosed]:
+    """What a client sees when the server sends ``data`` in these reads, then ends."""
+    ws, peer = await memory_pair()
+    messages: list[str | bytes] = []
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+
+            async def serve() -> None:
+                for chunk in cut(data, points):
+                    await peer.send(chunk)
+                    await trio.testing.wait_all_tasks_blocked()
+                await peer.stream.aclose()
+
+            nursery.start_soon(serve)
+            with pytest.raises(ConnectionClosed) as info:  # and never another exception
+                while True:
+                    messages.append(await ws.get_message())
+    await ws.aclose()
+    return messages, info.value
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(items=st.lists(_valid, max_size=8), end=_end,
+       points=st.lists(st.integers(0, 1 << 17), max_size=6))
+async def test_valid_frames_cut_anywhere_give_exactly_their_messages(
+    items: list[tuple[bytes, list[str | bytes]]], end: tuple[bytes, int | None],
+    points: list[int],
+) -> None:
+    data = b"".join(wire for wire, _ in items) + end[0]
+    messages, closed = await observe(data, points)
+    assert messages == [m for _, ms in items for m in ms]
+    assert closed.code == (end[1] or 1006) and closed.remote_error is None
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(before=st.lists(_valid, max_size=4), bad=_invalid, after=st.lists(_valid, max_size=3),
+       points=st.lists(st.integers(0, 1 << 17), max_size=6))
+async def test_an_invalid_frame_ends_with_a_remote_error_after_the_messages_before_it(
+    before: list[tuple[bytes, list[str | bytes]]], bad: bytes,
+    after: list[tuple[bytes, list[str | bytes]]], points: list[int],
+) -> None:
+    data = b"".join(w for w, _ in before) + bad + b"".join(w for w, _ in after)
+    messages, closed = await observe(data, points)
+    assert messages == [m for _, ms in before for m in ms]
+    assert closed.code in (1002, 1007, 1009) and closed.remote_error

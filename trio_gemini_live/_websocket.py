@@ -134,7 +134,7 @@ class _PingWaiter:
 
 
 class WebSocket:
-    """A client WebSocket connection whose I/O runs in the calling tasks.
+    """A client WebSocket connection whose I/O runs in the calling tasks (see the module).
 
     Made by :func:`open_connection`, or :meth:`handshake` over a connected stream.
     """
@@ -146,17 +146,15 @@ class WebSocket:
         self._close_timeout = close_timeout
         self._lock = trio.StrictFIFOLock()
         self._messages: deque[str | bytes] = deque()
-        self._parts: bytearray | None = None  # a fragmented message, as it arrives
-        self._text = False
-        self._fragments = 0
+        self._parts: bytearray | None = None  # a fragmented message, joined as it arrives
+        self._text, self._fragments = False, 0
         self._closed: ConnectionClosed | None = None
         self._finished = False  # no more messages will come
         self._close_done = trio.Event()  # the close handshake is over (or cannot end)
-        self._answered = False  # the server's close frame arrived
+        self._answered = False  # the server's close frame came
         self._user_closing = self._reading = self._stream_closed = self._broken = False
-        self._read_lot = trio.lowlevel.ParkingLot()
-        #: Control frames (pongs, close) not written yet: see _reply.
-        self._pending = bytearray()
+        self._read_lot = trio.lowlevel.ParkingLot()  # tasks waiting for another's read
+        self._pending = bytearray()  # control frames (pongs, close) not written yet
         self._pings: OrderedDict[bytes, _PingWaiter] = OrderedDict()
         self._try_send = getattr(stream, "try_send", None)
 
@@ -178,7 +176,7 @@ class WebSocket:
             resource: the path and query, e.g. ``/ws/x?y=1``.
             headers: extra request headers (``str`` pairs), sent as given.
             max_message_size: a longer message (payload bytes, across fragments) fails the
-                connection with 1009. max_fragments: likewise for more fragments.
+                connection with 1009; so does one in more than ``max_fragments`` frames.
             receive_size: bytes asked of the stream per read.
             close_timeout: how long :meth:`aclose` waits for the server's close frame.
 
@@ -195,7 +193,7 @@ class WebSocket:
         _check_request(host, resource, headers)
         proto = ClientProtocol(WebSocketURI(False, host, 80, resource, ""),
                                max_size=max_message_size, logger=_QUIET)
-        request = proto.connect()
+        request = proto.connect()  # Host, Upgrade, Connection, the key, the version: no more
         for name, value in headers:
             request.headers[name] = value
         proto.send_request(request)
@@ -205,7 +203,7 @@ class WebSocket:
             status = 0
             while True:
                 data = await stream.receive_some(receive_size)
-                if head is not None:  # interim answers are dropped before websockets sees them
+                if head is not None:  # 1xx answers are dropped before websockets sees them
                     if not data:
                         raise HandshakeFailed("the server closed the connection in the handshake")
                     head += data
@@ -220,26 +218,22 @@ class WebSocket:
                 for start in range(0, len(data), _FEED_SIZE):
                     proto.receive_data(data[start:start + _FEED_SIZE])
                     frames = _answer(proto, status)
-                    if frames is not None:
+                    if frames is not None:  # accepted: the frames after the 101 are kept
                         ws = cls(stream, proto, max_fragments=max_fragments,
                                  receive_size=receive_size, close_timeout=close_timeout)
-                        # Frames that came with the 101 are kept (they may be all there is).
                         ws._handle(frames)
                         ws._feed(data[start + _FEED_SIZE:])
                         return ws
         except _STREAM_ERRORS as exc:
             raise HandshakeFailed(f"the connection failed in the handshake: {exc!r}") from exc
 
-    # --- state ------------------------------------------------------------------------
-
     @property
     def closed(self) -> ConnectionClosed | None:
-        """``None`` while open; then why it closed (the same fields every raise carries)."""
+        """``None`` while open; then why it closed (the fields every raise carries)."""
         return self._closed
 
     def __repr__(self) -> str:
-        state = "open" if self._closed is None else f"closed {self._closed.code}"
-        return f"<WebSocket {state}>"
+        return f"<WebSocket {'open' if self._closed is None else self._closed.code}>"
 
     def _error(self) -> ConnectionClosed:
         # A fresh exception per raise: one instance raised again and again grows its traceback.
@@ -251,33 +245,36 @@ class WebSocket:
     async def send_message(self, message: str | bytes) -> None:
         """Send one message: a text frame for ``str``, a binary frame for ``bytes``.
 
+        Cancelled before writing, nothing is sent; cancelled mid-write, the connection is
+        broken (1006: part of the frame may be on the wire).
+
         Raises:
             ConnectionClosed: the connection is closed, closing, or the write failed.
             TypeError: ``message`` is neither ``str`` nor ``bytes``.
             UnicodeEncodeError: a ``str`` with a lone surrogate (nothing is sent).
         """
-        await self._write(self._frame(message))
+        await self._write(_frame(message))
 
     async def send_messages(self, messages: Sequence[str | bytes]) -> None:
         """Send several messages, in order, with one write to the stream.
 
         ``send_messages([])`` writes what :meth:`try_send_message` left unfinished (and
-        pending control frames). Every frame is built before the write, so a bad item sends
-        nothing; when the write fails, none of the batch can be assumed delivered.
+        pending control frames). A bad item sends nothing (every frame is built first);
+        when the write fails, none of the batch can be assumed delivered.
 
         Raises:
             ConnectionClosed, TypeError, UnicodeEncodeError: as :meth:`send_message`.
         """
-        await self._write(self._frames(messages))
+        await self._write(b"".join([_frame(message) for message in messages]))
 
     def try_send_message(self, message: str | bytes) -> bool | None:
         """Send one message now if that needs no waiting: synchronous, no schedule point.
 
         The session's direct path (issue 7). ``True``: written. ``None``: nothing written
-        (another write holds the lock, control frames are pending, the connection is
-        closing or broken, the socket is full, or the stream has no ``try_send``): send it
-        the usual way. ``False``: committed but partly written; the stream writes the rest
-        before anything else, so call :meth:`send_messages` (``[]`` if nothing is due) soon.
+        (a write holds the lock, control frames are pending, the connection is closing or
+        broken, the socket is full, or the stream has no ``try_send``): send it the usual
+        way. ``False``: committed but partly written; the stream writes the rest before
+        anything else, so call :meth:`send_messages` (``[]`` if nothing is due) soon.
 
         Raises:
             TypeError, UnicodeEncodeError: as :meth:`send_message` (nothing is sent).
@@ -286,36 +283,22 @@ class WebSocket:
         if (try_send is None or self._lock.locked() or self._pending or self._broken
                 or self._closed is not None):
             return None
-        frame = self._frame(message)
+        frame = _frame(message)
         try:
             return cast("bool | None", try_send(frame))
         except _STREAM_ERRORS as exc:  # reported by the next read or write
             self._abort(f"write failed: {exc!r}")
             return None
 
-    def _frame(self, message: str | bytes) -> bytes:
-        if isinstance(message, str):  # the session's JSON: text frames, as Google's clients
-            return _data_frame(0x81, message.encode())
-        if isinstance(message, (bytes, bytearray, memoryview)):
-            return _data_frame(0x82, message)
-        raise TypeError(f"a message must be str or bytes, not {type(message).__name__}")
-
-    def _frames(self, messages: Sequence[str | bytes]) -> bytes:
-        # Every frame built before anything is written: a bad item sends nothing.
-        return b"".join([self._frame(message) for message in messages])
-
     async def _write(self, data: bytes, ping: bytes | None = None) -> None:
         lock = self._lock
-        # acquire() is a schedule point; send_all below is one already (a free lock has no
-        # waiters, so FIFO order is unaffected).
-        try:
+        try:  # acquire() is a schedule point, and send_all is one already
             lock.acquire_nowait()
         except trio.WouldBlock:
             await lock.acquire()
         try:
-            # Cancelled here, nothing was written nor taken from _pending.
-            await trio.lowlevel.checkpoint_if_cancelled()
-            if self._closed is not None or self._proto.state is not State.OPEN:
+            await trio.lowlevel.checkpoint_if_cancelled()  # nothing written nor taken yet
+            if self._closed is not None:
                 # The close echo (or our failure's close frame) still goes out (RFC 6455
                 # 5.5.1); the data does not.
                 await self._send_pending()
@@ -323,7 +306,7 @@ class WebSocket:
                 raise self._error()
             if ping is not None:
                 self._proto.send_ping(ping)
-                data = b"".join(self._proto.data_to_send())
+                data = self._proto.data_to_send()[0]
             if self._pending:  # control replies the reader left for the next writer
                 data = bytes(self._pending) + data
                 self._pending.clear()
@@ -364,18 +347,17 @@ class WebSocket:
             raise
 
     async def _reply(self) -> None:
-        """The reader's side: write pending control frames now, if nobody is writing.
+        """The reader's side: write pending control frames now if nobody writes.
 
         Never waits for the lock (PROTOCOL.md 6): its holder writes them before releasing
         it; a writer cancelled before writing leaves them to the next write, read or close.
         """
-        if self._lock.locked():
-            return
-        self._lock.acquire_nowait()  # free means nobody waits: this takes no one's turn
-        try:
-            await self._send_pending()
-        finally:
-            self._lock.release()
+        if not self._lock.locked():
+            self._lock.acquire_nowait()  # free means nobody waits: no one's turn is taken
+            try:
+                await self._send_pending()
+            finally:
+                self._lock.release()
 
     def _abort(self, why: str) -> None:
         """The stream is unusable: no more writes; 1006 unless already closed."""
@@ -384,17 +366,16 @@ class WebSocket:
             self._closed = ConnectionClosed(1006, why)
         self._finish()
 
-    def _end_messages(self) -> None:
+    def _finish(self, handshake_over: bool = True) -> None:
+        """No more messages (waiting pings and readers are released)."""
         self._finished = True
         self._parts = None
         self._read_lot.unpark_all()
-        for waiter in self._pings.values():  # no pong will be parsed any more
+        for waiter in self._pings.values():
             waiter.event.set()
         self._pings.clear()
-
-    def _finish(self) -> None:
-        self._end_messages()
-        self._close_done.set()
+        if handshake_over:
+            self._close_done.set()
 
     # --- receiving ----------------------------------------------------------------------
 
@@ -404,7 +385,7 @@ class WebSocket:
         Reads the stream in this task when no parsed message waits (while another task
         reads, waits for what it parses); pings and the server's close frame are answered
         here. Messages that came before a close are delivered first. Cancellation loses
-        nothing.
+        nothing: what was read is kept.
 
         Raises:
             ConnectionClosed: no more messages (the same fields as :attr:`closed`).
@@ -446,9 +427,9 @@ class WebSocket:
         except _STREAM_ERRORS as exc:
             self._abort(f"read failed: {exc!r}")
             return
-        if not data:
+        if not data:  # RFC 6455 7.1.5: the TCP connection ended without a close frame
             self._proto.receive_eof()
-            # RFC 6455 7.1.5: the TCP connection ended without a close frame.
+            self._proto.data_to_send()  # nothing to write after the end
             self._abort("the connection ended without a close frame")
             return
         self._feed(data)
@@ -456,7 +437,6 @@ class WebSocket:
             await self._reply()
 
     def _feed(self, data: bytes | bytearray) -> None:
-        """Parse ``data``, at most _FEED_SIZE bytes per step, and keep what it holds."""
         proto = self._proto
         if len(data) <= _FEED_SIZE:
             proto.receive_data(data)
@@ -466,38 +446,35 @@ class WebSocket:
             proto.receive_data(data[start:start + _FEED_SIZE])
             self._handle(proto.events_received())
 
-    def _handle(self, events: list[Any]) -> None:
+    def _handle(self, frames: list[Any]) -> None:
         """Keep the messages of parsed frames; note pongs and close frames."""
-        for frame in events:
+        for frame in frames:  # a ping: websockets queued its pong
             opcode = frame.opcode
             if opcode is _TEXT or opcode is _BINARY or opcode is _CONT:
                 if not self._data(frame):
                     break
             elif opcode is _PONG:
                 self._pong(bytes(frame.data))
-            elif opcode is _CLOSE:
-                # websockets queued the echo if the server started the close (5.5.1).
+            elif opcode is _CLOSE:  # websockets queued the echo if the server started it
                 rcvd = self._proto.close_rcvd
                 assert rcvd is not None
                 if self._closed is None or self._user_closing:
                     self._closed = ConnectionClosed(rcvd.code, rcvd.reason)
                 self._answered = True
                 self._finish()
-            # A ping: websockets queued its pong.
         proto = self._proto
         error = proto.parser_exc
         if error is not None and not self._finished and not isinstance(error, EOFError):
-            # websockets failed the connection (RFC 6455 7.1.7) and sent its close frame.
-            sent = proto.close_sent
-            why = (sent.reason if sent and sent.reason else f"{type(error).__name__}: {error}")
+            # websockets failed the connection (RFC 6455 7.1.7), sending a close frame.
             if isinstance(error, UnicodeDecodeError):
-                why = f"invalid UTF-8 in a close frame's reason ({why})"
-            self._failed(sent.code if sent else 1002, why)
+                why = f"invalid UTF-8 in a close frame's reason at byte {error.start + 2}"
+            else:
+                why = str(error) or type(error).__name__
+            self._failed(proto.close_sent.code if proto.close_sent else 1002, why)
         if proto.writes:
             self._pending += b"".join(proto.data_to_send())
             if len(self._pending) > _MAX_PENDING and not self._finished:
                 self._fail(1008, "the server sends pings faster than it reads their pongs")
-                self._pending += b"".join(proto.data_to_send())
 
     def _data(self, frame: Frame) -> bool:
         """Keep a data frame; ``False`` when it failed the connection."""
@@ -510,9 +487,9 @@ class WebSocket:
                     self._messages.append(bytes(frame.data))
                     return True
                 return self._text_message(frame.data)
-            # Assembled as it arrives: no Frame kept per fragment (issue 12 finding 6).
-            self._parts, self._text, self._fragments = bytearray(frame.data), \
-                frame.opcode is _TEXT, 1
+            # Joined as they arrive, no Frame kept per fragment (issue 12 finding 6).
+            self._parts, self._fragments = bytearray(frame.data), 1
+            self._text = frame.opcode is _TEXT
             return True
         self._fragments += 1
         if self._fragments > self._max_fragments:
@@ -534,26 +511,27 @@ class WebSocket:
         return True
 
     def _fail(self, code: int, why: str) -> bool:
-        self._proto.fail(code, why)  # queues our close frame; websockets discards the rest
+        """Fail the connection (RFC 6455 7.1.7): our close frame; the rest is discarded."""
+        self._proto.fail(code, why)
+        self._pending += b"".join(self._proto.data_to_send())
         self._failed(code, why)
         return False
 
     def _failed(self, code: int, why: str) -> None:
         if not self._user_closing:
             self._closed = ConnectionClosed(code, why, why)
-        self._end_messages()  # aclose still waits (bounded) for the server to close TCP
+        self._finish(handshake_over=False)  # aclose waits (bounded) for the TCP close
 
     def _pong(self, payload: bytes) -> None:
-        if payload not in self._pings:
-            return  # unsolicited, or for a ping that gave up
-        # A pong answers its ping and every earlier one (RFC 6455 5.5.3 allows answering
-        # only the latest of several).
-        while self._pings:
-            key, waiter = self._pings.popitem(last=False)
-            waiter.answered = True
-            waiter.event.set()
-            if key == payload:
-                break
+        if payload in self._pings:
+            # A pong answers its ping and every earlier one (RFC 6455 5.5.3 allows
+            # answering only the latest of several).
+            while self._pings:
+                key, waiter = self._pings.popitem(last=False)
+                waiter.answered = True
+                waiter.event.set()
+                if key == payload:
+                    break
 
     # --- ping, close --------------------------------------------------------------------
 
@@ -575,8 +553,7 @@ class WebSocket:
             raise ValueError("a ping with this payload is already waiting for its pong")
         elif len(payload) > 125:
             raise ValueError("a ping's payload is at most 125 bytes (RFC 6455 5.5)")
-        waiter = _PingWaiter()
-        self._pings[payload] = waiter
+        waiter = self._pings[payload] = _PingWaiter()
         try:
             await self._write(b"", ping=payload)
             await waiter.event.wait()
@@ -590,30 +567,29 @@ class WebSocket:
         """Close: send a close frame, wait for the server's, then close the stream.
 
         While another task reads, that task sees the server's close frame and this waits
-        for it; otherwise this reads (discarding messages) until it comes. The wait is
-        bounded by ``close_timeout``; unanswered, :attr:`closed` becomes 1006 "the server
-        did not answer the close". For a shorter bound (e.g. in a cleanup after a
-        cancellation, issue 12 finding 8) wrap the call in ``trio.move_on_after``: cancelled,
-        ``aclose`` still closes the stream. Idempotent. On a broken connection it only
-        closes the stream.
+        for it; otherwise this reads (discarding messages) until it comes, for at most
+        ``close_timeout``; unanswered, :attr:`closed` becomes 1006 "the server did not
+        answer the close". For a shorter bound (a cleanup after a cancellation, issue 12
+        finding 8), wrap the call in ``trio.move_on_after``: cancelled, ``aclose`` still
+        closes the stream. Idempotent; on a broken connection it only closes the stream.
 
         Raises:
-            ValueError: ``code`` is not a code an endpoint may send, or ``reason`` is over
+            ValueError: ``code`` is not one an endpoint may send, or ``reason`` is over
                 123 UTF-8 bytes (nothing is done).
         """
         if self._stream_closed:
             await trio.lowlevel.checkpoint()
             return
         proto = self._proto
-        if proto.state is State.OPEN and self._closed is None:
-            if not (code in EXTERNAL_CLOSE_CODES or 3000 <= code < 5000):
-                raise ValueError(f"{code} is not a close code an endpoint may send")
-            if len(reason.encode()) > 123:
-                raise ValueError("a close reason is at most 123 UTF-8 bytes (RFC 6455 5.5)")
+        opening = proto.state is State.OPEN and self._closed is None
+        if opening and not (code in EXTERNAL_CLOSE_CODES or 3000 <= code < 5000):
+            raise ValueError(f"{code} is not a close code an endpoint may send")
+        if opening and len(reason.encode()) > 123:
+            raise ValueError("a close reason is at most 123 UTF-8 bytes (RFC 6455 5.5)")
         try:
-            if proto.state is State.OPEN and self._closed is None and not self._broken:
+            if opening and not self._broken:
                 proto.send_close(code, reason)
-                self._pending += b"".join(proto.data_to_send())
+                self._pending += proto.data_to_send()[0]
                 self._user_closing = True
                 self._closed = ConnectionClosed(code, reason)
             # The bound covers the wait for the lock: its holder may be stuck on a peer
@@ -628,19 +604,25 @@ class WebSocket:
                     else:
                         await self._read_once()
         finally:
-            self._stream_closed = True
-            closed = self._closed
+            self._stream_closed = self._broken = True
             if self._user_closing and not self._answered:
-                # Our close frame was never answered: no close handshake, 1006 (7.1.5).
+                # No close handshake: 1006 (RFC 6455 7.1.5), not the code we sent.
                 self._closed = ConnectionClosed(1006, "the server did not answer the close")
-            elif closed is None:
+            elif self._closed is None:
                 self._closed = ConnectionClosed(1006, "closed without a close handshake")
-            self._broken = True
             self._finish()
             try:
                 await self._stream.aclose()
             except _STREAM_ERRORS:
                 pass
+
+
+def _frame(message: str | bytes) -> bytes:
+    if isinstance(message, str):  # the session's JSON: text frames, as Google's clients
+        return _data_frame(0x81, message.encode())
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        return _data_frame(0x82, message)
+    raise TypeError(f"a message must be str or bytes, not {type(message).__name__}")
 
 
 def _data_frame(head: int, payload: bytes | bytearray | memoryview) -> bytes:
