@@ -1,7 +1,9 @@
 """The WebSocket client: ``websockets``' sans-I/O ``ClientProtocol`` driven by Trio (issue 11).
 
-``websockets.client.ClientProtocol`` is RFC 6455 as a state machine (parsing, validation,
-the close handshake, C masking); this module only pumps bytes, with no task of its own:
+``websockets.client.ClientProtocol`` is RFC 6455 as a state machine (the opening handshake,
+parsing and validating frames, control frames, the close handshake); this module pumps bytes
+with no task of its own, builds the data frames it sends (:func:`_data_frame`, for speed,
+masked by websockets' C routine) and adds what the Live API needs on top:
 
 * :meth:`WebSocket.get_message` reads the stream in the *caller's* task (the session's
   receive task), feeds the bytes to the protocol, keeps complete messages in a deque and
@@ -18,6 +20,11 @@ delivery): its pongs and close echo go out at once when nobody writes, else the 
 holder writes them after its own frames. A write cancelled after it started, or failed, may
 have left part of a frame on the wire: the connection is then broken (1006) and ``aclose``
 only closes the stream. A call cancelled before it wrote anything changes nothing.
+
+Limits (issue 12 finding 6): a message over ``max_message_size`` bytes or ``max_fragments``
+frames fails the connection with 1009; fragments are joined as they arrive and the parser is
+fed 16 KiB at a time, so memory stays a small multiple of the payload. websockets accepts
+non-minimal frame lengths (RFC 6455 5.2 binds the sender); wsproto refused them.
 
 Errors: :class:`ConnectionClosed` once closed or broken, with ``remote_error`` set when we
 failed the connection because the server broke RFC 6455 (issue 12 finding 7: the session
