@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 import pytest
 import trio
 import trio_websocket
 
-from trio_gemini_live import LiveSession, _transport
+from trio_gemini_live import LiveSession, _websocket
 from trio_gemini_live import events as ev
 from trio_gemini_live.testing import LiveEmulator
 
@@ -55,7 +57,9 @@ class Referee:
 
 @pytest.fixture
 def referee(monkeypatch: pytest.MonkeyPatch) -> Iterator[Referee]:
-    """Check every frame any client-side trio-websocket connection sends (all transports).
+    """Check every frame a client connection sends: the library's own WebSocket (every
+    session: over sockets and the emulator's in-memory streams), and trio-websocket's (a
+    user's ``connect=`` hook).
 
     Failures are recorded (raising inside the session's send task would only show up as a
     dropped connection) and reported when the test ends.
@@ -70,14 +74,14 @@ def referee(monkeypatch: pytest.MonkeyPatch) -> Iterator[Referee]:
 
     monkeypatch.setattr(trio_websocket.WebSocketConnection, "send_message", send_message)
     # The session's default transport (issue 7) sends singly and in batches.
-    lean = _transport.WebSocketConnection
+    lean = _websocket.WebSocket
     lean_one, lean_many = lean.send_message, lean.send_messages
 
-    async def lean_send_message(self: _transport.WebSocketConnection, message: Any) -> None:
+    async def lean_send_message(self: _websocket.WebSocket, message: Any) -> None:
         ref.check(message)
         await lean_one(self, message)
 
-    async def lean_send_messages(self: _transport.WebSocketConnection, messages: Any) -> None:
+    async def lean_send_messages(self: _websocket.WebSocket, messages: Any) -> None:
         for message in messages:
             ref.check(message)
         await lean_many(self, messages)
@@ -85,7 +89,7 @@ def referee(monkeypatch: pytest.MonkeyPatch) -> Iterator[Referee]:
     # And directly from the caller's task (the session's direct path, issue 7).
     lean_try = lean.try_send_message
 
-    def lean_try_send_message(self: _transport.WebSocketConnection, message: Any) -> Any:
+    def lean_try_send_message(self: _websocket.WebSocket, message: Any) -> Any:
         result = lean_try(self, message)
         if result is not None:  # written or committed; None: sent (and checked) later
             ref.check(message)
@@ -96,6 +100,28 @@ def referee(monkeypatch: pytest.MonkeyPatch) -> Iterator[Referee]:
     monkeypatch.setattr(lean, "try_send_message", lean_try_send_message)
     yield ref
     assert not ref.failures, f"the official SDK refused client frames: {ref.failures}"
+
+
+@asynccontextmanager
+async def raw_websocket(
+    server: Any, url: str, headers: Sequence[tuple[str, str]] = ()
+) -> AsyncIterator[trio_websocket.WebSocketConnection]:
+    """A bare trio-websocket client over a server's in-memory stream (``connect_in_memory``),
+    for tests that write the protocol's frames by hand, with no session."""
+    parts = urlsplit(url)
+    resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    async with server.connect_in_memory()(url, headers) as stream, trio.open_nursery() as nursery:
+        ws = await trio_websocket.wrap_client_stream(
+            nursery, stream, parts.hostname or "localhost", resource,
+            extra_headers=[(k.encode(), v.encode()) for k, v in headers],
+            max_message_size=16 * 1024 * 1024,
+        )
+        try:
+            yield ws
+        finally:
+            with trio.CancelScope(shield=True), trio.move_on_after(5):
+                await ws.aclose()
+            nursery.cancel_scope.cancel()
 
 
 @pytest.fixture

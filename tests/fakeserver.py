@@ -15,11 +15,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import msgspec
 import trio
 import trio.testing
 import trio_websocket
+
+from trio_gemini_live._websocket import WebSocket
 
 ServerScript = Callable[[trio_websocket.WebSocketConnection], Awaitable[None]]
 
@@ -110,7 +113,7 @@ class PingControlled:
     """A client connection whose ``ping()`` is delayed by ``delay`` seconds (``inf``: never
     answered); everything else goes to the wrapped connection."""
 
-    def __init__(self, ws: trio_websocket.WebSocketConnection, delay: float) -> None:
+    def __init__(self, ws: Any, delay: float) -> None:
         self._ws = ws
         self.delay = delay
         self.pings = 0
@@ -125,17 +128,25 @@ class PingControlled:
 
 
 def ping_controlled(
-    connect: Callable[..., AbstractAsyncContextManager[trio_websocket.WebSocketConnection]],
+    connect: Callable[..., AbstractAsyncContextManager[Any]],
     delay: float,
     made: list[PingControlled],
 ) -> Callable[[str, list[tuple[str, str]]], AbstractAsyncContextManager[Any]]:
-    """Wrap a ``connect=`` hook so its connections' pings take ``delay`` seconds."""
+    """Wrap a byte-stream ``connect=`` hook (the emulator's in-memory one): the library's
+    own WebSocket runs over the stream, and its pings take ``delay`` seconds more."""
 
     @asynccontextmanager
     async def hook(url: str, headers: list[tuple[str, str]]) -> AsyncIterator[Any]:
-        async with connect(url, headers) as ws:
-            wrapped = PingControlled(ws, delay)
-            made.append(wrapped)
-            yield wrapped
+        parts = urlsplit(url)
+        resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        async with connect(url, headers) as stream:
+            ws = await WebSocket.handshake(stream, parts.netloc, resource, headers)
+            try:
+                wrapped = PingControlled(ws, delay)
+                made.append(wrapped)
+                yield wrapped
+            finally:
+                with trio.CancelScope(shield=True), trio.move_on_after(3):
+                    await ws.aclose()
 
     return hook

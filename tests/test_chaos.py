@@ -61,7 +61,7 @@ from trio_gemini_live import (
     ReconnectPolicy,
     Status,
     VertexAI,
-    _transport,
+    _websocket,
     open_live_session,
 )
 from trio_gemini_live import events as ev
@@ -292,11 +292,11 @@ class _DirectWrites:
         self.streams: set[str] = set()
         self.flushes = 0
         self.rng = random.Random(0)
-        lean = _transport.WebSocketConnection
+        lean = _websocket.WebSocket
         try_send_message, send_messages = lean.try_send_message, lean.send_messages
         try_send = NativeSocketStream.try_send
 
-        def counting_try_send_message(conn: _transport.WebSocketConnection, message: Any) -> Any:
+        def counting_try_send_message(conn: _websocket.WebSocket, message: Any) -> Any:
             result = try_send_message(conn, message)
             self.results[result] += 1
             stream = conn._stream
@@ -307,7 +307,7 @@ class _DirectWrites:
             return result
 
         async def counting_send_messages(
-            conn: _transport.WebSocketConnection, messages: Any
+            conn: _websocket.WebSocket, messages: Any
         ) -> None:
             if not messages:
                 self.flushes += 1

@@ -1,7 +1,7 @@
 """The session's direct path (issue 7): ``send_*`` writes from the caller's task.
 
-With the default transport over a real socket, a ``send_*`` call that finds nothing queued
-and nothing being written hands its frame to ``WebSocketConnection.try_send_message``
+With the library's WebSocket over a real socket, a ``send_*`` call that finds nothing queued
+and nothing being written hands its frame to ``WebSocket.try_send_message``
 instead of waking the send task. These tests run the session against the emulator over
 loopback ``ws://`` (and ``wss://``), record which way every frame went (direct, with
 ``try_send_message``'s answer, or in a batch of the send task) and check what the emulator
@@ -29,11 +29,11 @@ from trio_gemini_live import (
     LiveSession,
     ReconnectPolicy,
     VertexAI,
-    _transport,
+    _websocket,
     open_live_session,
 )
 from trio_gemini_live import events as ev
-from trio_gemini_live._queues import OutboundItem
+from trio_gemini_live._buffers import OutboundItem
 from trio_gemini_live._sockets import NativeSocketStream
 from trio_gemini_live.testing import LiveEmulator
 
@@ -72,15 +72,15 @@ class Paths:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.direct: list[tuple[str, bool | None]] = []
         self.batches: list[list[str]] = []
-        lean = _transport.WebSocketConnection
+        lean = _websocket.WebSocket
         try_send, send_batch = lean.try_send_message, lean.send_messages
 
-        def try_send_message(conn: _transport.WebSocketConnection, message: Any) -> Any:
+        def try_send_message(conn: _websocket.WebSocket, message: Any) -> Any:
             result = try_send(conn, message)
             self.direct.append((label(message), result))
             return result
 
-        async def send_messages(conn: _transport.WebSocketConnection, messages: Any) -> None:
+        async def send_messages(conn: _websocket.WebSocket, messages: Any) -> None:
             self.batches.append([label(m) for m in messages])
             await send_batch(conn, messages)
 
@@ -119,11 +119,11 @@ async def tcp_session(emu: LiveEmulator, **kwargs: Any) -> AsyncIterator[LiveSes
         yield session
 
 
-def connection_of(session: LiveSession) -> _transport.WebSocketConnection:
+def connection_of(session: LiveSession) -> _websocket.WebSocket:
     direct = session._direct
     assert direct is not None
     conn = direct.__self__  # type: ignore[attr-defined]
-    assert isinstance(conn, _transport.WebSocketConnection)
+    assert isinstance(conn, _websocket.WebSocket)
     return conn
 
 
@@ -194,16 +194,18 @@ async def test_frames_with_nothing_queued_go_out_directly(
             await session.send_realtime_input(text="hello")
             await session.send_client_content("world")
             assert len(session._outbound) == 0
-            assert session._sent_index == 7
+            assert session._proto.sent_index == 7
             await until(session, ev.TurnComplete)
     assert paths.direct == [("audio", True)] * 5 + [("hello", True), ("world", True)]
     assert paths.batches == []  # the send task never had to write a frame
     assert labels(emu.connections[0].received) == ["audio"] * 5 + ["hello", "world"]
 
 
-async def test_the_direct_path_exists_only_with_the_default_transport(
-    nursery: trio.Nursery,
+async def test_over_a_stream_without_a_synchronous_write_frames_queue(
+    nursery: trio.Nursery, paths: Paths
 ) -> None:
+    # The emulator's in-memory stream has no try_send: the direct write answers None (nothing
+    # written) and the frame goes to the send task, as before issue 7.
     emu = LiveEmulator(api_key=API_KEY)
     await nursery.start(emu.serve_in_memory)
     with trio.fail_after(10):
@@ -212,9 +214,10 @@ async def test_the_direct_path_exists_only_with_the_default_transport(
             connect=emu.connect_in_memory(),
         ) as session:
             await trio.testing.wait_all_tasks_blocked()
-            assert session._direct is None  # trio-websocket has no synchronous write
             await session.send_client_content("queued as before")
             await until(session, ev.TurnComplete)
+    assert paths.direct == [("queued as before", None)]
+    assert paths.batched() == ["queued as before"]
     assert labels(emu.connections[0].received) == ["queued as before"]
 
 
@@ -284,7 +287,7 @@ async def test_a_burst_against_a_server_that_stops_reading_arrives_once_in_order
 async def test_a_cancelled_send_sends_nothing(emu: LiveEmulator, paths: Paths) -> None:
     with trio.fail_after(20):
         async with tcp_session(emu) as session:
-            index = session._sent_index
+            index = session._proto.sent_index
             for call in (
                 partial(session.send_realtime_input, text="never"),
                 partial(session.send_realtime_input, audio=SILENCE),
@@ -294,10 +297,10 @@ async def test_a_cancelled_send_sends_nothing(emu: LiveEmulator, paths: Paths) -
                     scope.cancel()
                     await call()
                 assert scope.cancelled_caught
-                assert session._sent_index == index and len(session._outbound) == 0
+                assert session._proto.sent_index == index and len(session._outbound) == 0
             await session.send_realtime_input(text="after")
             await until(session, ev.TurnComplete)
-            assert session._sent_index == index + 1
+            assert session._proto.sent_index == index + 1
     assert paths.direct == [("after", True)]
     assert labels(emu.connections[0].received) == ["after"]
 
@@ -311,17 +314,17 @@ async def test_a_partial_direct_write_is_finished_via_a_flush_marker(
     with trio.fail_after(20):
         async with tcp_session(emu) as session:
             pushed = force_one_partial_write(session)
-            index = session._sent_index
+            index = session._proto.sent_index
             await session.send_client_content("partly written", turn_complete=False)
-            assert session._sent_index == index + 1  # counted once, when committed
+            assert session._proto.sent_index == index + 1  # counted once, when committed
             await trio.testing.wait_all_tasks_blocked()  # the send task finished it
             assert not stream_of(session).unfinished
             assert paths.batches == [[]]  # its write for the marker carried no frame
-            assert session._sent_index == index + 1  # and the marker counts for nothing
+            assert session._proto.sent_index == index + 1  # and the marker counts for nothing
             assert len(session._outbound) == 0 and not session._in_flight
             await session.send_client_content("next")  # direct again
             await until(session, ev.TurnComplete)
-            assert session._sent_index == index + 2
+            assert session._proto.sent_index == index + 2
             assert connection_of(session).closed is None
     assert [(item.frame, item.kind) for item in pushed] == [("", "flush")]
     assert paths.direct == [("partly written", False), ("next", True)]
@@ -334,13 +337,13 @@ async def test_a_frame_sent_right_after_a_partial_write_queues_behind_it(
     with trio.fail_after(20):
         async with tcp_session(emu) as session:
             force_one_partial_write(session, head=1)
-            index = session._sent_index
+            index = session._proto.sent_index
             await session.send_client_content("partly written", turn_complete=False)
             # The marker is queued or being written: this one may not overtake it.
             await session.send_client_content("behind it", turn_complete=False)
             await session.send_client_content("end")
             await until(session, ev.TurnComplete)
-            assert session._sent_index == index + 3
+            assert session._proto.sent_index == index + 3
     assert paths.direct[0] == ("partly written", False)
     assert "behind it" not in paths.written_directly()
     assert "" not in paths.batched() and paths.batched()[0] == "behind it"
@@ -388,14 +391,14 @@ async def test_transparent_replay_counts_direct_and_partial_frames(
             # Committed by a partial direct write, finished by the send task, never read.
             force_one_partial_write(session)
             await session.send_client_content("five", turn_complete=False)
-            assert session._sent_index == 5
+            assert session._proto.sent_index == 5
             await trio.testing.wait_all_tasks_blocked()
             assert not stream_of(session).unfinished
             await emu.drop()
             await until(session, ev.Reconnected)
             await session.send_client_content("six")
             await until(session, ev.TurnComplete)
-            assert session._sent_index == 4  # on the new connection: 3 replayed + "six"
+            assert session._proto.sent_index == 4  # on the new connection: 3 replayed + "six"
     assert paths.written_directly()[:5] == ["one", "two", "three", "four", "five"]
     assert ("five", False) in paths.direct
     assert labels(emu.connections[0].received) == ["one", "two", "three", "four"]

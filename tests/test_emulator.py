@@ -17,7 +17,7 @@ import trio_websocket
 
 from trio_gemini_live.testing import Fault, LiveEmulator, speech_like_pcm
 
-from .conftest import tls_contexts
+from .conftest import raw_websocket, tls_contexts
 
 KEY = "test-api-key"
 V1BETA = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
@@ -483,7 +483,7 @@ async def connect_in_memory(nursery: trio.Nursery, **kwargs: Any,
     """In memory, virtual time only moves when every task (both ends) is blocked."""
     emulator = LiveEmulator(**kwargs)
     await nursery.start(emulator.serve_in_memory)
-    async with emulator.connect_in_memory()("ws://x" + V1BETA, [("x-goog-api-key", KEY)]) as ws:
+    async with raw_websocket(emulator, "ws://x" + V1BETA, [("x-goog-api-key", KEY)]) as ws:
         yield ws
 
 
@@ -653,7 +653,7 @@ async def test_send_go_away_fault(nursery: trio.Nursery,
     with trio.fail_after(10):
         emulator = LiveEmulator()
         await nursery.start(emulator.serve_in_memory)
-        async with emulator.connect_in_memory()("ws://x" + V1BETA, [("x-goog-api-key", KEY)]
+        async with raw_websocket(emulator, "ws://x" + V1BETA, [("x-goog-api-key", KEY)]
                                                 ) as ws:
             await setup(ws)
             await emulator.send_go_away(2.5)
@@ -749,8 +749,8 @@ async def test_in_memory_connections(nursery: trio.Nursery) -> None:
     with trio.fail_after(10):
         emulator = LiveEmulator()
         await nursery.start(emulator.serve_in_memory)
-        hook = emulator.connect_in_memory()
-        async with hook("ws://emulator" + V1BETA, [("x-goog-api-key", KEY)]) as ws:
+        url = "ws://emulator" + V1BETA
+        async with raw_websocket(emulator, url, [("x-goog-api-key", KEY)]) as ws:
             await setup(ws, **TEXT)
             await send(ws, user_turn("memory"))
             assert "memory" in text_of(await until(ws, turn_complete))

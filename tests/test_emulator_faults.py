@@ -17,6 +17,7 @@ import trio_websocket
 
 from trio_gemini_live.testing import Fault, LiveEmulator
 
+from .conftest import raw_websocket
 from .test_emulator import (
     KEY,
     MODEL,
@@ -41,7 +42,7 @@ async def serving(nursery: trio.Nursery, **kwargs: Any) -> LiveEmulator:
 
 @asynccontextmanager
 async def client(emulator: LiveEmulator) -> AsyncIterator[trio_websocket.WebSocketConnection]:
-    async with emulator.connect_in_memory()("ws://x" + V1BETA, [("x-goog-api-key", KEY)]) as ws:
+    async with raw_websocket(emulator, "ws://x" + V1BETA, [("x-goog-api-key", KEY)]) as ws:
         yield ws
 
 
@@ -174,8 +175,8 @@ async def test_transparent_index_stops_before_a_queued_turn(nursery: trio.Nurser
              "gemini-live-2.5-flash-native-audio")
     with trio.fail_after(10):
         emulator = await serving(nursery)
-        hook = emulator.connect_in_memory()
-        async with hook("ws://x" + vertex, [("authorization", "Bearer t")]) as ws:
+        headers = [("authorization", "Bearer t")]
+        async with raw_websocket(emulator, "ws://x" + vertex, headers) as ws:
             await send(ws, {"setup": {"model": model, "sessionResumption": {
                 "transparent": True}, **TEXT}})
             await recv(ws)

@@ -29,7 +29,7 @@ from trio_gemini_live.models import (
 )
 from trio_gemini_live.testing import LiveEmulator, speech_like_pcm
 
-from .conftest import opening_error
+from .conftest import opening_error, raw_websocket
 
 KEY = "test-api-key"
 V1BETA = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
@@ -55,7 +55,7 @@ async def connect(emulator: LiveEmulator, path: str = V1BETA,
                   ) -> AsyncIterator[trio_websocket.WebSocketConnection]:
     headers = [("authorization", "Bearer t")] if "aiplatform" in path else [
         ("x-goog-api-key", KEY)]
-    async with emulator.connect_in_memory()("ws://emulator.invalid" + path, headers) as ws:
+    async with raw_websocket(emulator, "ws://emulator.invalid" + path, headers) as ws:
         yield ws
 
 

@@ -198,7 +198,9 @@ async def test_drop_mid_turn_interrupts_the_turn_and_resumes(
             # The turn in progress never finishes on the old connection: say so.
             assert kinds[:3] == [ev.Interrupted, ev.TurnComplete, ev.Reconnecting]
             assert seen[1] == ev.TurnComplete(reason="CONNECTION_LOST")
-            assert seen[2] == ev.Reconnecting(attempt=1, reason="close code 1006")
+            assert seen[2] == ev.Reconnecting(
+                attempt=1, reason="the connection ended without a close frame"
+            )
             # The turn in progress is not in the resumed handle: sent again, and counted.
             assert seen[-1] == ev.Reconnected(resumed=True, resent_turns=1)
             # Without transparent resumption the session re-sends the text sent since the

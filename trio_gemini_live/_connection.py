@@ -112,7 +112,10 @@ def hook_connect(hook: Connect) -> Opened:
             _raise_lone(group)
         except trio_websocket.ConnectionRejected as exc:
             # A hook that brings trio-websocket: its refusal is ours (the same refusal).
-            raise HandshakeRejected(exc.status_code, exc.headers or (), exc.body or b"") from None
+            answer = tuple(
+                (k.decode("latin-1"), v.decode("latin-1")) for k, v in exc.headers or ()
+            )
+            raise HandshakeRejected(exc.status_code, answer, exc.body or b"") from None
         except trio_websocket.HandshakeError as exc:
             raise HandshakeFailed(str(exc)) from None
 
@@ -314,7 +317,7 @@ async def _setup_and_serve(
         await _stop_if_closing(session)
         frame = proto.setup_frame()
         session._sync_status()
-        await ws.send_messages([frame.decode()])
+        await ws.send_message(frame.decode())
         log.debug("sent setup (%d bytes)", len(frame))
         try:
             data = await ws.get_message()

@@ -477,36 +477,31 @@ class LiveEmulator:
 
     def connect_in_memory(
         self,
-    ) -> Callable[..., AbstractAsyncContextManager[trio_websocket.WebSocketConnection]]:
+    ) -> Callable[..., AbstractAsyncContextManager[trio.abc.Stream]]:
         """A session ``connect=`` hook that reaches this emulator over an in-memory stream.
 
         The hook takes ``(url, headers)`` (headers as ``(name, value)`` string pairs); only
         the URL's path and query matter. The emulator must be serving
         (:meth:`serve` or :meth:`serve_in_memory`).
+
+        The hook yields the client end of an in-memory byte stream: the session runs its own
+        WebSocket over it, exactly as over a socket (issue 11: every test of a session runs
+        the transport the library ships).
         """
 
         @asynccontextmanager
         async def connect(url: str, headers: Collection[tuple[str, str]] = (),
-                          **_: Any) -> AsyncIterator[trio_websocket.WebSocketConnection]:
+                          **_: Any) -> AsyncIterator[trio.abc.Stream]:
             if self._nursery is None:
                 raise RuntimeError("the emulator is not serving: start serve_in_memory first")
             client_stream, server_stream = trio.testing.memory_stream_pair()
             self._nursery.start_soon(self._handle_stream, server_stream)
-            parts = urlsplit(url)
-            resource = parts.path + (f"?{parts.query}" if parts.query else "")
-            async with trio.open_nursery() as nursery:
-                ws = await trio_websocket.wrap_client_stream(
-                    nursery, client_stream, parts.hostname or "localhost", resource,  # type: ignore[arg-type]
-                    extra_headers=[(k.encode(), v.encode()) for k, v in headers],
-                    max_message_size=_MAX_MESSAGE,
-                )
-                try:
-                    yield ws
-                finally:
-                    with trio.move_on_after(5) as cleanup:
-                        cleanup.shield = True
-                        await ws.aclose()
-                    nursery.cancel_scope.cancel()
+            try:
+                yield client_stream
+            finally:
+                # The session closed its WebSocket over it first (bounded); this only ends
+                # the stream, at once.
+                await trio.aclose_forcefully(client_stream)
 
         return connect
 
