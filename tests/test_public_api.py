@@ -143,3 +143,17 @@ def test_the_plugin_loads_the_emulator_only_for_its_fixture(tmp_path: Path) -> N
     )
     assert set(loaded) - set(eval(alone.stdout)) == {
         "trio_gemini_live.testing", "trio_gemini_live.testing._plugin"}
+
+
+def test_the_client_imports_no_other_websocket_library() -> None:
+    # Issue 11: the client's WebSocket is websockets' sans-IO protocol under our adapter;
+    # wsproto and h11 are gone from its runtime, trio-websocket serves only the emulator.
+    code = (
+        "import sys, trio_gemini_live\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'trio_websocket', 'wsproto', 'h11', 'websockets'}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "['websockets']"

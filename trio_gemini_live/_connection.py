@@ -18,13 +18,13 @@ from __future__ import annotations
 import logging
 import math
 import ssl
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Final, NoReturn, TypeAlias
 from urllib.parse import urlsplit
 
 import trio
-import trio_websocket
 
 from . import _websocket
 from . import _wire as w
@@ -110,16 +110,24 @@ def hook_connect(hook: Connect) -> Opened:
                     yield MessageConnection(conn)
         except BaseExceptionGroup as group:
             _raise_lone(group)
-        except trio_websocket.ConnectionRejected as exc:
-            # A hook that brings trio-websocket: its refusal is ours (the same refusal).
-            answer = tuple(
-                (k.decode("latin-1"), v.decode("latin-1")) for k, v in exc.headers or ()
-            )
-            raise HandshakeRejected(exc.status_code, answer, exc.body or b"") from None
-        except trio_websocket.HandshakeError as exc:
-            raise HandshakeFailed(str(exc)) from None
+        except Exception as exc:
+            _translate_hook_error(exc)
+            raise
 
     return connect
+
+
+def _translate_hook_error(exc: Exception) -> None:
+    """A hook that brings trio-websocket refused or failed the handshake: the same error
+    as ours (trio-websocket is imported only if the hook did)."""
+    tw = sys.modules.get("trio_websocket")
+    if tw is None:
+        return
+    if isinstance(exc, tw.ConnectionRejected):
+        answer = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in exc.headers or ())
+        raise HandshakeRejected(exc.status_code, answer, exc.body or b"") from None
+    if isinstance(exc, tw.HandshakeError):
+        raise HandshakeFailed(str(exc)) from None
 
 
 def _raise_lone(group: BaseExceptionGroup[BaseException]) -> NoReturn:
