@@ -20,12 +20,12 @@ from trio_gemini_live import LiveConfig, LiveError, Status
 from trio_gemini_live import events as ev
 
 from .conftest import Serve, open_session, traced
-from .server import Peer, frame
+from .server import Attack, Peer, frame
 
 MiB = 1024 * 1024
 
 
-def flood(data: bytes, *, then_close: bool = False) -> object:
+def flood(data: bytes, *, then_close: bool = False) -> Attack:
     """An attack: a normal opening, then ``data`` (prebuilt frames) in one go."""
 
     async def attack(peer: Peer) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 import trio
@@ -21,7 +21,17 @@ from trio_gemini_live import LiveConfig, LiveError, ProtocolError, ReconnectPoli
 from trio_gemini_live import events as ev
 
 from .conftest import Serve, open_session, traced
-from .server import BINARY, CLOSE, CONT, TEXT, Peer, close_payload, frame
+from .server import (
+    BINARY,
+    CLOSE,
+    CONT,
+    TEXT,
+    Attack,
+    HostileServer,
+    Peer,
+    close_payload,
+    frame,
+)
 
 MiB = 1024 * 1024
 
@@ -34,7 +44,7 @@ def text_message(text: str) -> bytes:
 TURN_COMPLETE = b'{"serverContent": {"turnComplete": true}}'
 
 
-def after_setup(*frames: bytes, then_close: bool = False) -> Callable[[Peer], Awaitable[None]]:
+def after_setup(*frames: bytes, then_close: bool = False) -> Attack:
     """An attack: a normal opening, then ``frames`` as they are, then read until the end."""
 
     async def attack(peer: Peer) -> None:
@@ -48,9 +58,7 @@ def after_setup(*frames: bytes, then_close: bool = False) -> Callable[[Peer], Aw
     return attack
 
 
-def first_connection_only(attack: Callable[[Peer], Awaitable[None]]) -> Callable[
-    [Peer], Awaitable[None]
-]:
+def first_connection_only(attack: Attack) -> Attack:
     """``attack`` on the first connection; later ones are well-behaved and stay open."""
 
     async def hostile_once(peer: Peer) -> None:
@@ -63,13 +71,13 @@ def first_connection_only(attack: Callable[[Peer], Awaitable[None]]) -> Callable
     return hostile_once
 
 
-async def session_error(nursery: trio.Nursery, server: object, **kwargs: object) -> (
+async def session_error(nursery: trio.Nursery, server: HostileServer, **kwargs: Any) -> (
     tuple[BaseException | None, list[ev.Event]]
 ):
     """Open a session, read every event; return the error ``events()`` raised (or None)."""
     seen: list[ev.Event] = []
     try:
-        async with open_session(nursery, server, **kwargs) as session:  # type: ignore[arg-type]
+        async with open_session(nursery, server, **kwargs) as session:
             async for event in session.events():
                 seen.append(event)
     except LiveError as exc:

@@ -13,16 +13,18 @@ import trio
 
 from trio_gemini_live import (
     AuthRejectedError,
+    LiveConfig,
     LiveError,
     NotFoundError,
     QuotaExceededError,
+    ReconnectPolicy,
     TransientError,
 )
 from trio_gemini_live import events as ev
 
 from ..conftest import opening_error
 from .conftest import Clock, Serve, open_session
-from .server import SETUP_COMPLETE, Peer, frame
+from .server import SETUP_COMPLETE, Attack, Peer, accept_key, frame
 
 
 async def wrong_accept_key(peer: Peer) -> None:
@@ -56,8 +58,6 @@ async def silent(peer: Peer) -> None:
 async def slowloris_valid(peer: Peer) -> None:
     """A correct 101 answer, one byte at a time: slow, but fine."""
     request = await peer.read_request()
-    from .server import accept_key
-
     answer = (
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         b"Sec-WebSocket-Accept: "
@@ -88,8 +88,8 @@ async def slowloris_endless(peer: Peer) -> None:
     "attack", [wrong_accept_key, missing_upgrade, huge_headers, close_on_accept]
 )
 async def test_garbled_handshake_is_a_transient_error(serve: Serve, nursery: trio.Nursery,
-                                                      attack: object) -> None:
-    server = await serve(attack)  # type: ignore[arg-type]
+                                                      attack: Attack) -> None:
+    server = await serve(attack)
     clock = Clock()
     with trio.fail_after(10):
         error = await opening_error(open_session(nursery, server))
@@ -157,10 +157,10 @@ async def test_silent_server_is_cut_by_cancellation(serve: Serve, nursery: trio.
 
 @pytest.mark.parametrize("attack", [silent, slowloris_endless])
 async def test_connect_timeout_bounds_a_silent_or_endless_server(
-    serve: Serve, nursery: trio.Nursery, attack: object
+    serve: Serve, nursery: trio.Nursery, attack: Attack
 ) -> None:
     """``open_live_session(connect_timeout=...)`` (issue 12) bounds the opening handshake."""
-    server = await serve(attack)  # type: ignore[arg-type]
+    server = await serve(attack)
     clock = Clock()
     with trio.fail_after(10):
         error = await opening_error(open_session(nursery, server, connect_timeout=0.5))
@@ -172,8 +172,6 @@ async def test_close_on_accept_after_a_ready_connection_is_retried(
     serve: Serve, nursery: trio.Nursery
 ) -> None:
     """A reconnection that meets a close on accept is a transient failure, retried."""
-    from trio_gemini_live import LiveConfig, ReconnectPolicy
-
     async def attack(peer: Peer) -> None:
         if peer.index == 0:
             await peer.setup()

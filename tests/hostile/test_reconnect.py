@@ -7,13 +7,15 @@ second once it is enforced; the observation windows bound the tests when it is n
 
 from __future__ import annotations
 
+from typing import Any
+
 import trio
 
 from trio_gemini_live import LiveConfig, LiveError, ReconnectPolicy, TransientError
 from trio_gemini_live import events as ev
 
 from .conftest import Clock, Serve, open_session
-from .server import Peer
+from .server import HostileServer, Peer
 
 RESUMABLE = LiveConfig(response_modalities=["TEXT"], session_resumption={})
 
@@ -24,8 +26,8 @@ async def go_away_after_setup(peer: Peer) -> None:
     await peer.drain()
 
 
-async def run_until_failed(nursery: trio.Nursery, server: object, window: float,
-                           **kwargs: object) -> tuple[LiveError | None, float]:
+async def run_until_failed(nursery: trio.Nursery, server: HostileServer, window: float,
+                           **kwargs: Any) -> tuple[LiveError | None, float]:
     """Run a session that reads its events until it fails or ``window`` s passed.
 
     Returns the session's error (``None``: still running at the end) and the elapsed time.
@@ -34,7 +36,7 @@ async def run_until_failed(nursery: trio.Nursery, server: object, window: float,
     error: LiveError | None = None
     with trio.move_on_after(window):
         try:
-            async with open_session(nursery, server, **kwargs) as session:  # type: ignore[arg-type]
+            async with open_session(nursery, server, **kwargs) as session:
                 async for _ in session.events():
                     pass
         except LiveError as exc:

@@ -27,7 +27,7 @@ from trio_gemini_live import events as ev
 
 from ..conftest import ValidCredentials
 from .conftest import API_KEY, Serve, open_session
-from .server import Peer
+from .server import Attack, Peer
 
 TOKEN = "auth_tokens/hostile-ephemeral-secret-4242"
 BEARER = "ya29.hostile-bearer-secret-4242"
@@ -43,7 +43,7 @@ AUTHS: dict[str, tuple[Any, str]] = {
 }
 
 
-def echoing(secret: str) -> object:
+def echoing(secret: str) -> Attack:
     """Connection 1: ready, then closed with a reason quoting the secret (1011, retried).
     Connection 2: HTTP 503 whose body is the request (retried). Connection 3: HTTP 401
     whose body is the request (fatal)."""
