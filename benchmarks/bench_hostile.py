@@ -381,9 +381,9 @@ async def f6_fragments(window: float) -> dict[str, Any]:
                     async for event in s.events():
                         if isinstance(event, ev.TextChunk):
                             outcome = f"accepted ({len(event.text):,} characters)"
-                    outcome += ", then the session ended"
             except LiveError as exc:
-                outcome = f"{type(exc).__name__}: {str(exc)[:80]}"
+                ended = f"{type(exc).__name__}: {str(exc)[:80]}"
+                outcome = ended if outcome == "still running" else f"{outcome}, then {ended}"
         cpu = time.process_time() - cpu
         peak = tracemalloc.get_traced_memory()[1] - base
         tracemalloc.stop()
