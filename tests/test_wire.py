@@ -234,6 +234,205 @@ def test_repair_keeps_other_type_errors() -> None:
         w.decode_server_message(frame)
 
 
+# --- the repair is linear (issue 12, finding 1) ---------------------------------------------
+
+
+def _unpadded(data: bytes, *, url_safe: bool = False) -> str:
+    encode = base64.urlsafe_b64encode if url_safe else base64.b64encode
+    return encode(data).decode().rstrip("=")
+
+
+def _compact(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def test_every_bad_base64_field_is_repaired() -> None:
+    # One pass repairs them all (issue 12: each used to cost a conversion of the message).
+    blobs = [bytes([i % 256, i // 256]) * 8 for i in range(1_000)]
+    parts: list[dict[str, Any]] = []
+    for i, blob in enumerate(blobs):
+        if i % 3 == 0:
+            parts.append({"inlineData": {"data": _unpadded(blob)}})
+        elif i % 3 == 1:
+            parts.append({"inlineData": {"data": _unpadded(blob, url_safe=True)}})
+        else:
+            parts.append({"text": "t", "thoughtSignature": base64.b64encode(blob).decode()})
+    message = w.decode_server_message(
+        _compact({"serverContent": {"modelTurn": {"parts": parts}}})
+    )
+    assert message.server_content is not None
+    assert message.server_content.model_turn is not None
+    decoded = message.server_content.model_turn.parts
+    assert decoded is not None and len(decoded) == len(blobs)
+    for i, (part, blob) in enumerate(zip(decoded, blobs, strict=True)):
+        if i % 3 == 2:
+            assert part.thought_signature == blob
+        else:
+            assert part.inline_data == w.Blob(data=blob)
+
+
+def test_repair_leaves_strings_outside_bytes_fields_alone() -> None:
+    # The walk follows the types: a tool call's arguments (Any) may hold a "data" string
+    # that looks like unpadded base64; it is the model's text, not media.
+    frame = _compact({
+        "toolCall": {"functionCalls": [{"id": "1", "name": "f",
+                                        "args": {"data": "AA", "inlineData": {"data": "-_"}}}]},
+        "serverContent": {"modelTurn": {"parts": [{"inlineData": {"data": "AA"}}]}},
+    })
+    message = w.decode_server_message(frame)
+    assert message.tool_call is not None and message.tool_call.function_calls is not None
+    assert message.tool_call.function_calls[0].args == {
+        "data": "AA", "inlineData": {"data": "-_"}
+    }
+    assert message.server_content is not None and message.server_content.model_turn
+    assert message.server_content.model_turn.parts == [w.Part(inline_data=w.Blob(data=b"\0"))]
+
+
+def test_invalid_base64_error_names_the_field() -> None:
+    parts = [{"inlineData": {"data": "AA"}}, {"text": "x"}, {"inlineData": {"data": "A"}}]
+    with pytest.raises(ProtocolError, match=re.escape(
+        "at `$.serverContent.modelTurn.parts[2].inlineData.data`"
+    )):
+        w.decode_server_message(_compact({"serverContent": {"modelTurn": {"parts": parts}}}))
+
+
+@pytest.mark.parametrize(
+    ("text", "data"),
+    [("AA", b"\0"), ("AA=", b"\0"), ("AA==", b"\0"), ("-_-_", b"\xfb\xff\xbf"),
+     ("+/+/", b"\xfb\xff\xbf"), ("-/+_", b"\xfb\xff\xbf"), ("", b"")],
+)
+def test_repair_accepts_either_alphabet_with_or_without_padding(text: str, data: bytes) -> None:
+    # Next to a field that needs the repair, so that this one goes through it too.
+    parts = [{"inlineData": {"data": "AA"}}, {"inlineData": {"data": text}}]
+    message = w.decode_server_message(_compact({"serverContent": {"modelTurn": {"parts": parts}}}))
+    assert message.server_content is not None and message.server_content.model_turn
+    assert message.server_content.model_turn.parts == [
+        w.Part(inline_data=w.Blob(data=b"\0")), w.Part(inline_data=w.Blob(data=data))
+    ]
+
+
+@pytest.mark.parametrize("text", ["A", "AAAA=", "AA===", "AA=A", "A A", "AA\n", "\u00e9A", "%%"])
+def test_repair_refuses_what_is_base64_in_neither_alphabet(text: str) -> None:
+    parts = [{"inlineData": {"data": "AA"}}, {"inlineData": {"data": text}}]
+    with pytest.raises(ProtocolError, match="parts\\[1\\]"):
+        w.decode_server_message(_compact({"serverContent": {"modelTurn": {"parts": parts}}}))
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        # The typed decode stops at the first bad base64: what follows must still be JSON.
+        b'{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"data":"AA"}}',
+        b'{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"data":"AA"}}]}}} x',
+        b'{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"data":"AA"}}]},"x":['
+        + b"[" * 100_000,
+        b'{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"data":"AA"}},{"text":5}]}}}',
+        b'{"serverContent":{"modelTurn":{"parts":[{"inlineData":{"data":"AA"}},{"inlineData":5}]}}}',
+    ],
+)
+def test_repair_path_raises_only_protocol_error(frame: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        w.decode_server_message(frame)
+
+
+class _Node(msgspec.Struct, rename="camel"):
+    """A recursive type with bytes at every level (none in the protocol, yet)."""
+
+    blob: bytes | None = None
+    children: list[_Node] | None = None
+    by_name: dict[str, _Node] | None = None
+    other: Any = None
+
+
+def test_base64_plan_follows_recursive_types() -> None:
+    plan = w._base64_plan(_Node)
+    assert plan["blob"] == "bytes"
+    assert plan["children"][1] is plan and plan["byName"][1] is plan
+    assert "other" not in plan
+    obj = {"blob": "AA", "other": {"blob": "AA"},
+           "children": [{"blob": "-_-_", "byName": {"k": {"blob": "AQ"}}}]}
+    w._decode_base64_fields(obj, plan)
+    assert obj == {"blob": b"\0", "other": {"blob": "AA"},
+                   "children": [{"blob": b"\xfb\xff\xbf", "byName": {"k": {"blob": b"\1"}}}]}
+
+
+_MAX = 16 * 1024 * 1024
+
+
+def _parts_frame(part: bytes, size: int) -> bytes:
+    """A ``serverContent`` of as many copies of the JSON ``part`` as fit in ``size`` bytes."""
+    head, tail = b'{"serverContent":{"modelTurn":{"parts":[', b"]}}}"
+    count = max(1, (size - len(head) - len(tail)) // (len(part) + 1))
+    return head + b",".join([part] * count) + tail
+
+
+def repair_path_shapes(size: int = _MAX - 1024) -> dict[str, bytes]:
+    """Frames of ``size`` bytes that take the base64 repair path, in very different shapes.
+
+    Shared with ``benchmarks/bench_hostile.py`` (which adds shapes of the fast path).
+    """
+    audio = _unpadded(bytes(range(256)) * (size * 3 // 4 // 256 - 1), url_safe=True)
+    small = _unpadded(bytes(range(32))).encode()
+    args_head = b'{"toolCall":{"functionCalls":[{"id":"1","name":"f","args":{'
+    args_tail = (b'}}]},"serverContent":{"modelTurn":{"parts":'
+                 b'[{"inlineData":{"data":"AA"}}]}}}')
+    keys = (size - len(args_head) - len(args_tail)) // 19
+    args = b",".join(b'"k%07d":"value"' % i for i in range(keys))
+    return {
+        "one_unpadded_url_safe_audio": _parts_frame(
+            b'{"inlineData":{"data":"' + audio.encode() + b'"}}', size),
+        "many_unpadded_audio": _parts_frame(b'{"inlineData":{"data":"' + small + b'"}}', size),
+        "many_unpadded_signatures": _parts_frame(
+            b'{"text":"","thoughtSignature":"' + small + b'"}', size),
+        "huge_args_and_one_unpadded": args_head + args + args_tail,
+    }
+
+
+_DECODE_ALL = """
+import sys, time
+from trio_gemini_live._wire import decode_server_message
+for path in sys.argv[1:]:
+    data = open(path, "rb").read()
+    start = time.perf_counter()
+    decode_server_message(data)
+    print(path, time.perf_counter() - start, flush=True)
+"""
+
+
+def test_16_mib_frames_of_any_shape_decode_in_bounded_time(tmp_path: Any) -> None:
+    # Issue 12: decoding is linear in the frame's size. In a child process, so that the
+    # quadratic repair of the past (hours for these) fails the test by a timeout instead
+    # of holding it. The bound is generous (about 1 s each on an idle machine).
+    import subprocess
+    import sys
+
+    paths = {}
+    for name, frame in repair_path_shapes().items():
+        assert len(frame) <= _MAX, name
+        paths[name] = tmp_path / f"{name}.json"
+        paths[name].write_bytes(frame)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _DECODE_ALL, *map(str, paths.values())],
+            capture_output=True, text=True, timeout=120, check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        finished = (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else exc.stdout
+        raise AssertionError(f"decoding did not finish in 120 s; finished: {finished}") from None
+    assert done.returncode == 0, done.stderr[-2000:]
+    seconds = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+               for line in done.stdout.splitlines()}
+    for name, path in paths.items():
+        assert seconds[str(path)] < 20, f"{name}: {seconds[str(path)]:.1f} s"
+
+
+def test_large_frame_threshold() -> None:
+    assert w.is_large_frame(b"x" * w.LARGE_FRAME)
+    assert not w.is_large_frame(b"x" * (w.LARGE_FRAME - 1))
+    assert w.is_large_frame("x" * w.LARGE_FRAME)
+    assert 64 * 1024 < w.LARGE_FRAME <= 4 * 1024 * 1024  # audio chunks stay inline
+
+
 # --- Durations (PROTOCOL.md 4: "50s", "1.5s"; numbers accepted) -------------------------------
 
 

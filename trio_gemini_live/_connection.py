@@ -280,8 +280,12 @@ async def _use(
         # Break before make (PROTOCOL.md 6): close this socket first.
         bound = QUICK_CLOSE_TIMEOUT if session._quick_close else DISCONNECT_TIMEOUT
         session._quick_close = False
+        # After a fatal end (a slow consumer...) what still comes is not handled, only read.
+        handle = end.kind != FAILED
         with trio.CancelScope(shield=True):
-            await _close_draining(session, ws, 1011 if end.kind == KEEPALIVE else 1000, bound)
+            await _close_draining(
+                session, ws, 1011 if end.kind == KEEPALIVE else 1000, bound, handle=handle
+            )
 
 
 def _timed_out(url: str, timeout: float) -> TransientError:
@@ -371,7 +375,12 @@ async def _close(ws: WebSocket | MessageConnection, code: int, bound: float) -> 
 
 
 async def _close_draining(
-    session: LiveSession, ws: WebSocket | MessageConnection, code: int, bound: float
+    session: LiveSession,
+    ws: WebSocket | MessageConnection,
+    code: int,
+    bound: float,
+    *,
+    handle: bool = True,
 ) -> None:
     """Close with ``code``, still draining (and handling) what the server sends.
 
@@ -383,7 +392,9 @@ async def _close_draining(
     async def drain() -> None:
         try:
             while True:
-                session._handle_frame(await ws.get_message())
+                frame = await ws.get_message()
+                if handle:
+                    session._handle_frame(frame)
         except ConnectionClosed:
             pass
 

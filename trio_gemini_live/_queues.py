@@ -63,12 +63,17 @@ class EventQueue:
         self._max_bytes = max_bytes
         self._lot = trio.lowlevel.ParkingLot()
         self._closed = False
+        self._sealed = False
         self._error: BaseException | None = None
         self.dropped_audio_chunks = 0
         self.dropped_audio_bytes = 0
 
     def __len__(self) -> int:
         return len(self._audio) + len(self._other)
+
+    def seal(self) -> None:
+        """Queue nothing more (the session is ending); :meth:`close` ends the queue."""
+        self._sealed = True
 
     @property
     def queued_bytes(self) -> int:
@@ -86,7 +91,7 @@ class EventQueue:
             ``False`` when the queue is over ``max_bytes`` even without audio: the consumer
             is too slow (the event is queued all the same; the caller ends the session).
         """
-        if self._closed:
+        if self._closed or self._sealed:
             return True
         seq = self._next
         self._next = seq + 1

@@ -605,18 +605,39 @@ class LiveSession:
     ):
         try:
             while True:
-                self._handle_frame(await ws.get_message())
+                data = await ws.get_message()
+                if len(data) > w.LARGE_FRAME:
+                    await self._handle_large_frame(data)
+                else:
+                    self._handle_frame(data)
         except ConnectionClosed as exc:
             self._end_connection(closed_end(exc))
         scope.cancel()
 
-    def _handle_frame(self, data: str | bytes) -> None:
+    async def _handle_large_frame(self, data: str | bytes) -> None:
+        """A frame over a MiB: decoded in a worker thread, so that a slow decode (hundreds of
+        thousands of objects, or the base64 repair) does not stall the program (issue 12)."""
+        decoded: w.ServerMessage | ProtocolError
+        try:
+            decoded = await trio.to_thread.run_sync(w.decode_server_message, data)
+        except ProtocolError as exc:
+            decoded = exc
+        self._handle_frame(data, decoded)
+
+    def _handle_frame(
+        self, data: str | bytes, decoded: w.ServerMessage | ProtocolError | None = None
+    ) -> None:
         now = trio.current_time()
         watchdog = self._monitor.watchdog
         if watchdog is not None:
             watchdog.heard(now)
         try:
-            message = w.decode_server_message(data)
+            if decoded is None:
+                message = w.decode_server_message(data)
+            elif isinstance(decoded, ProtocolError):
+                raise decoded
+            else:
+                message = decoded
             events = self._proto.receive_message(message, data, now)
         except ProtocolError as exc:
             # PROTOCOL.md 8.7: a malformed or unexpected frame never crashes the session.
@@ -670,6 +691,7 @@ class LiveSession:
         self._handlers.event(event)
 
     def _slow_consumer(self) -> None:
+        self._events.seal()  # nothing more is queued: the session is ending
         if self._error is None and self._conn_end is None:
             error = SlowConsumerError(
                 f"the events queue is over its {self._options.max_event_bytes} bytes: nobody "

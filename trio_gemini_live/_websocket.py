@@ -164,6 +164,7 @@ class WebSocket:
         self._pending = bytearray()  # control frames (pongs, close) not written yet
         self._pings: OrderedDict[bytes, _PingWaiter] = OrderedDict()
         self._try_send = getattr(stream, "try_send", None)
+        self._getters = 0  # tasks in get_message (aclose keeps what it reads only for them)
 
     @classmethod
     async def handshake(
@@ -397,6 +398,13 @@ class WebSocket:
         Raises:
             ConnectionClosed: no more messages (the same fields as :attr:`closed`).
         """
+        self._getters += 1
+        try:
+            return await self._get_message()
+        finally:
+            self._getters -= 1
+
+    async def _get_message(self) -> str | bytes:
         messages = self._messages
         if messages:
             # One schedule point per message, as a memory channel's receive() has.
@@ -611,8 +619,15 @@ class WebSocket:
                 while not self._close_done.is_set():
                     if self._reading:
                         await self._read_lot.park()
+                    elif self._messages and self._getters:
+                        # A reader takes these first: read no more meanwhile (bounded).
+                        await trio.lowlevel.checkpoint()
                     else:
                         await self._read_once()
+                        if not self._getters:
+                            # Nobody reads messages: what this read brought is discarded,
+                            # so a server that floods while we close costs no memory.
+                            self._messages.clear()
         finally:
             self._stream_closed = self._broken = True
             if self._user_closing and not self._answered:

@@ -28,9 +28,10 @@ their names: ``_wire_common`` (the base struct and the client's enumerations),
 
 from __future__ import annotations
 
-import base64
 import binascii
-import re
+import functools
+import types
+import typing
 from typing import Any, Final
 
 import msgspec
@@ -605,6 +606,10 @@ encode: Final = _encoder.encode
 def decode_server_message(data: bytes | bytearray | memoryview | str) -> ServerMessage:
     """Decode one server frame (binary or text) into a :class:`ServerMessage`.
 
+    Linear in the frame's size whatever its shape (issue 12). A frame of
+    :data:`LARGE_FRAME` bytes or more may still take long: see :func:`is_large_frame` for
+    where to run it.
+
     Raises:
         ProtocolError: the frame is not JSON, not an object, or a field has the wrong
             type. Unknown fields never raise.
@@ -614,7 +619,6 @@ def decode_server_message(data: bytes | bytearray | memoryview | str) -> ServerM
     except msgspec.ValidationError as exc:
         if "Invalid base64" not in str(exc):
             raise ProtocolError(str(exc)) from None
-        error = exc
     except msgspec.DecodeError as exc:
         raise ProtocolError(str(exc)) from None
     except RecursionError:
@@ -622,47 +626,220 @@ def decode_server_message(data: bytes | bytearray | memoryview | str) -> ServerM
         # a malformed frame like any other (the sans-IO contract: only ProtocolError).
         raise ProtocolError(_TOO_DEEP) from None
     try:
-        return _repair_base64(data, error)
+        return _repair_base64(data)
     except RecursionError:
         raise ProtocolError(_TOO_DEEP) from None
 
 
 _TOO_DEEP: Final = "the frame's JSON is nested too deeply"
 
+#: Frames of at least this many bytes (characters for ``str``) should be decoded where
+#: they cannot stall other tasks (issue 12): see :func:`is_large_frame`.
+LARGE_FRAME: Final = 1024 * 1024
 
-_PATH_RE: Final = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
 
+def is_large_frame(data: bytes | bytearray | memoryview | str) -> bool:
+    """Whether ``data`` is big enough to decode in a worker thread (issue 12).
 
-def _repair_base64(data: bytes | bytearray | memoryview | str, exc: Exception) -> ServerMessage:
-    """Accept URL-safe and unpadded base64 (PROTOCOL.md 2), off the hot path.
-
-    msgspec decodes only the padded standard alphabet. When it refuses a field, the error
-    names the field's exact path: re-encode just that string in the standard alphabet and
-    try again, once per offending field.
+    Decoding is linear in the frame's size, but a 16 MiB frame (PROTOCOL.md 2) costs from
+    about 15 ms (one audio blob) to a second or more (hundreds of thousands of small
+    objects, or the base64 repair of as many fields): long enough to stall every task of
+    the program. The session decodes such frames with
+    ``await trio.to_thread.run_sync(decode_server_message, data)``, and smaller ones, nearly
+    all of them (an audio chunk is a few KiB), inline, where a thread would cost more than
+    the decode. In the thread, the repair's walk (Python) lets the event loop run; msgspec's
+    C decoding holds the GIL, so the most object-heavy frames still delay other tasks by
+    the length of one C call (``benchmarks/bench_hostile.py`` measures both).
     """
-    obj = _generic_decoder.decode(data)
-    for _ in range(10_000):  # bounded: one pass per repaired field
-        message = str(exc)
-        _, _, path = message.rpartition(" - at `$")
-        parent: Any = obj
-        keys = [m.group(1) if m.group(1) is not None else int(m.group(2))
-                for m in _PATH_RE.finditer(path.rstrip("`"))]
-        try:
-            for key in keys[:-1]:
-                parent = parent[key]
-            value = parent[keys[-1]]
-            padded = value + "=" * (-len(value) % 4)
-            raw = base64.b64decode(padded, altchars=b"-_", validate=True)
-            parent[keys[-1]] = base64.b64encode(raw).decode()
-        except (KeyError, IndexError, TypeError, ValueError, binascii.Error):
-            raise ProtocolError(message) from None
-        try:
-            return msgspec.convert(obj, ServerMessage, strict=False)
-        except msgspec.ValidationError as again:
-            if "Invalid base64" not in str(again):
-                raise ProtocolError(str(again)) from None
-            exc = again
-    raise ProtocolError("too many malformed base64 fields")  # pragma: no cover
+    return len(data) >= LARGE_FRAME
+
+
+def _repair_base64(data: bytes | bytearray | memoryview | str) -> ServerMessage:
+    """Accept URL-safe and unpadded base64 (PROTOCOL.md 2), off the hot path, in linear time.
+
+    msgspec decodes only the padded standard alphabet, and stops at the first field it
+    refuses. Here the frame is decoded again as plain JSON; one walk over it, guided by
+    the wire types (:func:`_base64_plan`), turns every string in a ``bytes`` position into
+    bytes whatever its alphabet and padding; one conversion makes the message.
+
+    Issue 12: the repair used to convert the whole message again for each bad field,
+    quadratic in the number of fields (a 690 KB frame with 10,000 of them: a minute).
+    """
+    try:
+        obj = _generic_decoder.decode(data)
+    except msgspec.DecodeError as exc:  # the typed decode stopped before the bad part
+        raise ProtocolError(str(exc)) from None
+    plan = _base64_plan(ServerMessage)
+    if plan is not None:
+        _decode_base64_fields(obj, plan)
+    try:
+        return msgspec.convert(obj, ServerMessage, strict=False)
+    except msgspec.ValidationError as exc:
+        raise ProtocolError(str(exc)) from None
+
+
+# A plan says where the bytes fields are in the JSON of a type: ``_BYTES`` (this value), a
+# dict (a Struct: wire name -> plan of the field), or (``_ITEMS`` | ``_VALUES``, plan) (each
+# item of an array, each value of an object). Parts of a type without bytes are left out,
+# so the walk never enters them (tool-call arguments, schemas...).
+_BYTES: Final = "bytes"
+_ITEMS: Final = "items"
+_VALUES: Final = "values"
+
+
+@functools.cache
+def _base64_plan(tp: Any) -> Any:
+    """The plan of ``tp`` (``None``: no bytes in it), derived from the Structs themselves."""
+    return _plan_of(tp, {})
+
+
+def _plan_of(tp: Any, structs: dict[type, dict[str, Any]]) -> Any:
+    if tp is bytes or tp is bytearray:
+        return _BYTES
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        # ``X | None`` in practice; a union of two shapes that both hold bytes does not
+        # occur in the protocol (the first one would be repaired).
+        plans = [sub for arg in args if (sub := _plan_of(arg, structs)) is not None]
+        return plans[0] if plans else None
+    if (origin in (list, set, frozenset) and args) or (
+        origin is tuple and len(args) == 2 and args[1] is Ellipsis
+    ):
+        # (A fixed-length tuple has no such plan: its bytes would be refused, never
+        # mis-decoded. The protocol has none.)
+        item = _plan_of(args[0], structs)
+        return None if item is None else (_ITEMS, item)
+    if origin is dict and len(args) == 2:
+        value = _plan_of(args[1], structs)
+        return None if value is None else (_VALUES, value)
+    if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
+        if tp in structs:  # a recursive type: the same (possibly unfinished) plan
+            return structs[tp]
+        fields: dict[str, Any] = {}
+        structs[tp] = fields
+        for field in msgspec.structs.fields(tp):
+            sub = _plan_of(field.type, structs)
+            if sub is not None:
+                fields[field.encode_name] = sub
+        return fields or None
+    return None
+
+
+def _decode_base64_fields(obj: Any, plan: Any) -> None:
+    """Replace every base64 string at a ``bytes`` position of ``obj`` by its bytes.
+
+    One pass, iterative (no recursion, whatever the nesting), each value visited once;
+    the stack is a flat list and no path is built (it is searched for only on an error):
+    a frame of 16 MiB holds hundreds of thousands of fields. Values of the wrong JSON type
+    are left for :func:`msgspec.convert` to report.
+
+    Raises:
+        ProtocolError: a string that is not base64 in either alphabet (its path named).
+    """
+    root_plan = plan
+    stack: list[Any] = [obj, plan]
+    pop, push = stack.pop, stack.append
+    try:
+        while stack:
+            plan = pop()
+            value = pop()
+            if type(plan) is dict:
+                items: Any = (value,) if type(value) is dict else ()
+            else:
+                kind, plan = plan
+                if kind is _ITEMS and type(value) is list:
+                    if plan is _BYTES:
+                        for i, child in enumerate(value):
+                            if type(child) is str:
+                                value[i] = _base64_bytes(child)
+                        continue
+                    items = value
+                elif kind is _VALUES and type(value) is dict:
+                    if plan is _BYTES:
+                        for key, child in list(value.items()):
+                            if type(child) is str:
+                                value[key] = _base64_bytes(child)
+                        continue
+                    items = value.values()
+                else:
+                    continue
+                if type(plan) is not dict:  # items that are arrays or objects themselves
+                    for child in items:
+                        push(child)
+                        push(plan)
+                    continue
+            # Objects of one Struct type (an array of parts, most often): their fields.
+            for item in items:
+                if type(item) is not dict:
+                    continue
+                for name, sub in plan.items():
+                    child = item.get(name)
+                    if child is None:
+                        continue
+                    if sub is _BYTES:
+                        if type(child) is str:
+                            item[name] = _base64_bytes(child)
+                    else:
+                        push(child)
+                        push(sub)
+    except _BadBase64 as bad:
+        path = _find(obj, root_plan, bad.text)
+        raise ProtocolError(f"Invalid base64 encoded string - at `{path}`") from None
+
+
+class _BadBase64(Exception):
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+_URL_SAFE: Final = bytes.maketrans(b"-_", b"+/")
+
+
+def _base64_bytes(text: str) -> bytes:
+    """Decode base64 in the standard or URL-safe alphabet, padded or not (PROTOCOL.md 2)."""
+    try:
+        raw = text.encode("ascii").translate(_URL_SAFE)
+        stripped = raw.rstrip(b"=")
+        missing = -len(stripped) % 4
+        if len(raw) - len(stripped) > missing:
+            raise ValueError("too much padding")
+        return binascii.a2b_base64(stripped + b"=" * missing, strict_mode=True)
+    except (UnicodeEncodeError, ValueError):  # binascii.Error is a ValueError
+        raise _BadBase64(text) from None
+
+
+def _find(obj: Any, plan: Any, target: str) -> str:
+    """The JSON path of ``target`` (by identity) among the bytes fields of ``obj``.
+
+    The slow twin of :func:`_decode_base64_fields`, run once for an error message.
+    """
+    stack: list[tuple[Any, Any, Any]] = [(obj, plan, None)]
+    while stack:
+        value, plan, path = stack.pop()
+        if plan is _BYTES:
+            if value is target:
+                return _path_text(path)
+            continue
+        if type(plan) is dict:
+            if type(value) is dict:
+                stack.extend((value.get(name), sub, (path, name)) for name, sub in plan.items())
+            continue
+        kind, sub = plan
+        if kind is _ITEMS and type(value) is list:
+            stack.extend((child, sub, (path, i)) for i, child in enumerate(value))
+        elif kind is _VALUES and type(value) is dict:
+            stack.extend((child, sub, (path, key)) for key, child in value.items())
+    return "$"  # pragma: no cover - the target is always in obj
+
+
+def _path_text(path: Any) -> str:
+    """``$.serverContent.modelTurn.parts[0]...`` from a linked path ``(parent, key)``."""
+    keys: list[str] = []
+    while path is not None:
+        path, key = path
+        keys.append(f"[{key}]" if isinstance(key, int) else f".{key}")
+    return "$" + "".join(reversed(keys))
 
 
 def parse_duration(value: Duration | None) -> float | None:

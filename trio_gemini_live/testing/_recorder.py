@@ -354,12 +354,16 @@ class Recorder:
 
         Blocks until the writer thread has written what is buffered (from Trio, prefer
         :meth:`aclose`). Never raises for a write error: it is logged and kept in
-        :attr:`error`. Calling it again does nothing.
+        :attr:`error`. Calling it again only waits for the file to be complete (e.g. after
+        an :meth:`aclose` whose wait was abandoned: the session's, under a test's
+        autojump clock).
         """
         thread = self._begin_close()
         if thread is not None:
             thread.join()
             self._report()
+        elif self._thread is not None:
+            self._thread.join()
 
     async def aclose(self) -> None:
         """:meth:`close` without blocking Trio: the wait runs in a worker thread.
