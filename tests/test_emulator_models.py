@@ -30,6 +30,7 @@ from trio_gemini_live.models import (
 from trio_gemini_live.testing import LiveEmulator, speech_like_pcm
 
 from .conftest import opening_error, raw_websocket
+from .conftest import until as until_event
 
 KEY = "test-api-key"
 V1BETA = "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent"
@@ -618,18 +619,37 @@ async def test_session_text_turn_events_in_order(nursery: trio.Nursery, model: s
 
 
 @pytest.mark.parametrize("model", [M31, M38])
-async def test_session_mid_session_client_content_on_3x_is_fatal_today(
+async def test_session_refuses_mid_session_client_content_on_3x_and_goes_on(
         nursery: trio.Nursery, model: str) -> None:
-    # What users hit before issue 13 (the session will refuse it before sending): the
-    # emulator closes with Google's 1007, classified as fatal. (Over the loopback socket:
-    # the in-memory hook's trio-websocket client reports this close as 1006.)
+    # Issue 13: Google answers it with a fatal 1007 (what users hit in March 2026); the
+    # session refuses it before sending, with what to do instead, and stays usable.
     emulator = LiveEmulator()
     await nursery.start(emulator.serve)
     with trio.fail_after(10):
         async with emulator.open_session(nursery, model=model,
                                          config=LiveConfig(response_modalities=["TEXT"])
                                          ) as session:
-            await session.send_realtime_input(text="Hello")
+            with pytest.raises(ValueError, match=r"clientContent.*send_text\(\)"):
+                await session.send_client_content("more")
+            await session.send_text("Hello")
+            events = await until_event(session, ev.TurnComplete)
+    assert any(isinstance(e, ev.TextChunk) for e in events)
+    assert not [m for m in emulator.connections[0].received if "clientContent" in m]
+
+
+@pytest.mark.parametrize("model", [M31, M38])
+async def test_the_emulator_still_closes_1007_when_a_profile_lets_it_through(
+        nursery: trio.Nursery, model: str) -> None:
+    # A user profile that allows mid-session clientContent (profile=): the strict emulator
+    # answers as Google did at launch, with 1007, classified as fatal.
+    emulator = LiveEmulator()
+    await nursery.start(emulator.serve)
+    relaxed = dataclasses.replace(profile_for(model), mid_session_client_content=True)
+    with trio.fail_after(10):
+        async with emulator.open_session(nursery, model=model, profile=relaxed,
+                                         config=LiveConfig(response_modalities=["TEXT"])
+                                         ) as session:
+            await session.send_text("Hello")
             await session.send_client_content("more")
             with pytest.raises(SessionClosedError) as info:
                 async for _ in session.events():
@@ -637,12 +657,19 @@ async def test_session_mid_session_client_content_on_3x_is_fatal_today(
     assert info.value.code == 1007
 
 
-async def test_session_with_a_refused_setup_fails_to_open(nursery: trio.Nursery) -> None:
+async def test_session_with_a_refused_setup_fails_before_connecting(
+        nursery: trio.Nursery) -> None:
     emulator = await serving(nursery)
     config = LiveConfig(thinking_config={"thinking_budget": 0})
+    with trio.fail_after(10), pytest.raises(ValueError, match="thinking"):
+        async with emulator.open_session(nursery, model=M31, in_memory=True, config=config):
+            pass
+    assert emulator.connections == []  # nothing was sent
+    # With a profile that lets it through, the emulator refuses it as Google does.
+    relaxed = dataclasses.replace(profile_for(M31), thinking="budget", thinking_levels=frozenset())
     with trio.fail_after(10):
         error = await opening_error(emulator.open_session(
-            nursery, model=M31, in_memory=True, config=config))
+            nursery, model=M31, in_memory=True, config=config, profile=relaxed))
     assert isinstance(error, SessionClosedError) and error.code == 1007
 
 
@@ -660,12 +687,14 @@ async def test_a_refused_frame_while_the_model_talks_closes_with_its_code(
     # the connection before the close frame was out: the client saw 1006 ("no close
     # frame", transient: retried) instead of the refusal's 1007, about every other time.
     emulator = await serving(nursery)
+    # The session refuses the frame itself (issue 13): a profile that lets it through.
+    relaxed = dataclasses.replace(profile_for(M38), mid_session_client_content=True)
     for _ in range(8):
         with trio.fail_after(10):
             error = None
             try:
                 async with emulator.open_session(
-                        nursery, model=M38, in_memory=True,
+                        nursery, model=M38, in_memory=True, profile=relaxed,
                         config=LiveConfig(response_modalities=["TEXT"])) as session:
                     await session.send_realtime_input(text="Hello there, a long answer")
                     await session.send_client_content("refused mid-session")

@@ -1,6 +1,7 @@
 """trio-gemini-live: a Trio-native client for the Gemini Live API."""
 
 from . import events as events
+from . import models as models
 from ._auth import ApiKey as ApiKey
 from ._auth import Auth as Auth
 from ._auth import ConnectTarget as ConnectTarget
@@ -77,6 +78,7 @@ __all__ = [
     "create_ephemeral_token",
     "events",
     "history_from_turns",
+    "models",
     "open_live_session",
 ]
 

@@ -315,7 +315,11 @@ async def _setup_and_serve(
     session._tools.vertex = target.vertex
     setup_timeout = session._options.setup_timeout
     record = session._monitor.record
-    if session._options.reseed_conversation and record.turns:
+    if (
+        session._options.reseed_conversation
+        and record.turns
+        and session._profile.initial_history != "unsupported"
+    ):
         # Issue 14: a fresh connection (the core sends the history only then) starts from
         # the conversation so far, up to the model's last finished turn. What follows it
         # was not answered: the core sends the user's words again as turns (rule 5).

@@ -43,6 +43,7 @@ HANDLER_NAMES: Final = (
 _HANDLER_FOR: Final[dict[type, str]] = {
     ev.ToolCallCancellation: "on_tool_call_cancellation",
     ev.InputTranscription: "on_transcription",
+    ev.InterimInputTranscription: "on_transcription",
     ev.OutputTranscription: "on_transcription",
     ev.VoiceActivity: "on_voice_activity",
     ev.SessionResumptionUpdate: "on_session_resumption",

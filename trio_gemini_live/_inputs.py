@@ -15,7 +15,14 @@ from . import _wire as w
 from ._config import to_wire
 from ._mime import parse_mime
 
-__all__ = ["client_content", "realtime_input", "tool_response", "tool_responses"]
+__all__ = [
+    "client_content",
+    "history",
+    "realtime_input",
+    "split_tools",
+    "tool_response",
+    "tool_responses",
+]
 
 
 def client_content(
@@ -50,6 +57,44 @@ def client_content(
     return w.ClientMessage(
         client_content=w.ClientContent(turns=turns, turn_complete=turn_complete)
     )
+
+
+def history(turns: Any) -> list[w.Content]:
+    """Initial history (``open_live_session(history=...)``): turns in any form
+    ``send_client_content`` takes, each with the role ``user`` or ``model``.
+
+    Raises:
+        TypeError, ValueError: malformed turns, a turn without a known role, function call or
+            response parts (the server closes with 1007 on them: tool calls and results go
+            in as text).
+    """
+    message = client_content(turns, turn_complete=False)
+    assert message.client_content is not None and message.client_content.turns is not None
+    out = message.client_content.turns
+    for i, turn in enumerate(out):
+        if turn.role not in ("user", "model"):
+            raise ValueError(
+                f"history[{i}] has the role {turn.role!r}: a history turn is 'user' or 'model'"
+            )
+    return out
+
+
+def split_tools(tools: Any) -> tuple[list[w.Tool], list[Any]]:
+    """Tools given as wire entries or dicts (declarations) and as Python callables.
+
+    Raises:
+        TypeError: ``tools`` is not a list.
+    """
+    if isinstance(tools, (str, bytes, Mapping)) or not isinstance(tools, Iterable):
+        raise TypeError("tools must be a list of Python functions, Tool entries or dicts")
+    declared: list[w.Tool] = []
+    callables: list[Any] = []
+    for i, tool in enumerate(tools):
+        if isinstance(tool, (w.Tool, Mapping)):
+            declared.append(to_wire(tool, w.Tool, f"tools[{i}]"))
+        else:
+            callables.append(tool)
+    return declared, callables
 
 
 def realtime_input(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import ssl
@@ -11,11 +12,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 import trio
 
-from . import _connection
+from . import _connection, _inputs
 from . import _wire as w
 from . import events as ev
 from ._auth import Auth, auth_from_env
-from ._config import LiveConfig
+from ._config import LiveConfig, encode_setup
 from ._connection import Connect
 from ._handlers import HANDLER_NAMES, Handler, HandlerDispatcher
 from ._mime import INPUT_RATE
@@ -24,6 +25,7 @@ from ._protocol import LiveProtocol, Status
 from ._resume import ReconnectPolicy
 from ._session import DISCONNECT_TIMEOUT, LiveSession, SessionOptions
 from ._toolcalls import ToolCallRunner
+from .models import ModelProfile, profile_for
 
 if TYPE_CHECKING:
     from .testing._recorder import Recorder
@@ -67,6 +69,8 @@ async def open_live_session(
     stall_timeout: float | None = 30.0,
     reconnect_on_stall: bool = False,
     record: str | os.PathLike[str] | Recorder | None = None,
+    history: Any = None,
+    profile: ModelProfile | None = None,
     on_message: Handler | None = None,
     on_error: Handler | None = None,
     on_close: Handler | None = None,
@@ -134,6 +138,14 @@ async def open_live_session(
             :class:`~trio_gemini_live.events.Stalled` event (``None``: no watchdog). A
             healthy socket can carry a dead stream; the keepalive only sees dead sockets.
         reconnect_on_stall: after a ``Stalled`` event, reconnect (resuming the session).
+        history: the conversation so far, as turns in any form ``send_client_content``
+            takes (roles ``user`` and ``model``): sent as ``clientContent`` right after
+            ``setupComplete``, before anything else, on the first connection and on every
+            fresh (non-resumed) one; with ``historyConfig`` in the setup where the model
+            needs it (PROTOCOL.md 9).
+        profile: the model's rules (:class:`~trio_gemini_live.models.ModelProfile`);
+            default :func:`~trio_gemini_live.models.profile_for` ``(model)``. Pass your own
+            when Google changes a rule before this library does.
         record: write every frame of the session, both ways, to this JSON-lines file (or
             :class:`~trio_gemini_live.testing.Recorder`), to replay it later in tests
             (issue 15). Secrets are never written; writing never blocks the session.
@@ -145,6 +157,9 @@ async def open_live_session(
             ``on_tool_call(event)`` may return responses, which are sent automatically.
 
     Raises:
+        ValueError: the model does not accept the config (a NON_BLOCKING tool,
+            ``thinking_budget`` or ``proactivity`` on 3.1, ``thinking_level`` on 2.5...):
+            the message names the model and what to do instead; nothing is sent.
         SetupError: no ``setupComplete`` in time, or a malformed answer.
         SessionClosedError: the server refused the setup (its code and reason).
         AuthError: no usable credentials.
@@ -169,6 +184,11 @@ async def open_live_session(
     if stall_timeout is not None and not stall_timeout > 0:
         raise ValueError("stall_timeout must be positive, or None for no watchdog")
     monitor = Monitor(conversation_turns=conversation_turns, stall_timeout=stall_timeout)
+    if profile is None:
+        profile = profile_for(model)
+    elif not isinstance(profile, ModelProfile):
+        raise TypeError("profile must be a trio_gemini_live.models.ModelProfile")
+    history_turns = _inputs.history(history) if history is not None else []
     resolved_auth = auth if auth is not None else auth_from_env()
     policy = _policy(reconnect, config)
     registry = None
@@ -211,6 +231,12 @@ async def open_live_session(
     # every connection if they expire).
     target = await resolved_auth.target(model=model, api_version=api_version, endpoint=endpoint)
     setup = config.to_setup(target.model, extra_tools, vertex=target.vertex)
+    if history_turns:
+        setup = profile.history_setup(setup)  # and refused here if the model takes none
+    # The model's rules (PROTOCOL.md 9), before anything is sent: what it refuses with 1007.
+    profile.check_setup(
+        setup, api_version=api_version, vertex=target.vertex, extra=config.extra
+    )
     recorder: Recorder | None = None
     if record is not None:
         from .testing._recorder import Recorder
@@ -228,7 +254,14 @@ async def open_live_session(
         vertex=target.vertex,
         max_outbound_items=max_outbound_messages,
         max_outbound_audio_seconds=max_outbound_audio_seconds,
+        history=history_turns,
+        encode_setup=functools.partial(encode_setup, extra=config.extra),
+        history_setup=(
+            profile.history_setup if profile.initial_history != "unsupported" else None
+        ),
     )
+    if history_turns:
+        monitor.record.client_content(history_turns, trio.current_time(), turn_complete=False)
     tool_runner = ToolCallRunner(
         registry=registry,
         handlers=handlers,
@@ -243,6 +276,7 @@ async def open_live_session(
     session = LiveSession(
         model=model,
         config=config,
+        profile=profile,
         auth=resolved_auth,
         api_version=api_version,
         endpoint=endpoint,

@@ -18,8 +18,10 @@ The rules, in plain words:
    fatal error goes straight to CLOSED, which is terminal. Any other transition is a bug in
    the caller (:class:`IllegalTransition`).
 2. **Turns.** The model is in a turn from its first output (text, audio, output
-   transcription) until ``turnComplete``. A connection lost mid-turn ends that turn: the
-   core synthesizes ``Interrupted`` and ``TurnComplete(reason="CONNECTION_LOST")``.
+   transcription, other model parts) until ``turnComplete``; where the server reports an
+   ``interactionStatus`` (3.x models), until it is ``IDLE``, as the official SDK reads it.
+   A connection lost mid-turn ends that turn: the core synthesizes ``Interrupted`` and
+   ``TurnComplete(reason="CONNECTION_LOST")``.
 3. **Tool calls** are active from their ``toolCall`` until answered (a tool response is
    queued) or cancelled (``toolCallCancellation``, or a new connection whose server state
    never issued them). Calls without an id (Vertex) get one that the server never sees.
@@ -184,7 +186,13 @@ _READY: Final = Status.READY
 _CLOSING: Final = Status.CLOSING
 _SETUP_PENDING: Final = Status.SETUP_PENDING
 #: Events that mean the model is producing a turn.
-_OUTPUT_EVENTS: Final = frozenset({ev.TextChunk, ev.AudioChunk, ev.OutputTranscription})
+_OUTPUT_EVENTS: Final = frozenset({
+    ev.TextChunk, ev.AudioChunk, ev.OutputTranscription, ev.InlineData, ev.ExecutableCode,
+    ev.CodeExecutionResult, ev.ModelPart,
+})
+#: interactionStatus values after which the interaction is over (the SDK 3.6's reading:
+#: anything else, IN_PROGRESS above all, means more output may follow a turnComplete).
+_INTERACTION_DONE: Final = frozenset({"IDLE", "INTERACTION_STATUS_UNSPECIFIED"})
 _CLIENT_CLOSE: Final = "closed by the client"
 
 
@@ -203,6 +211,8 @@ class LiveProtocol:
             fresh (non-resumed) connection, before anything else.
         secrets: values never to be shown (API key, tokens): redacted from server text.
         encode_setup: encodes the setup (a hook for ``LiveConfig(extra=...)``).
+        history_setup: the setup as it must be when a history follows it (the model's
+            rules: ``historyConfig`` on 3.x, PROTOCOL.md 9).
     """
 
     def __init__(
@@ -217,11 +227,13 @@ class LiveProtocol:
         history: Iterable[w.Content] = (),
         secrets: Iterable[str] = (),
         encode_setup: Callable[[w.Setup], bytes] | None = None,
+        history_setup: Callable[[w.Setup], w.Setup] | None = None,
     ) -> None:
         self._setup = setup
         self._policy = policy
         self.vertex = vertex
         self._encode_setup = encode_setup or (lambda s: w.encode(w.ClientMessage(setup=s)))
+        self._history_setup = history_setup
         self._history = list(history)
         self._secrets = tuple(s for s in secrets if s)
         self.status: Status = Status.DISCONNECTED
@@ -351,6 +363,8 @@ class LiveProtocol:
         if self.handle is not None:
             base = setup.session_resumption or w.SessionResumptionConfig()
             setup = _replace(setup, session_resumption=_replace(base, handle=self.handle))
+        elif self._history and self._history_setup is not None:
+            setup = self._history_setup(setup)  # the history follows this setup
         return self._encode_setup(setup)
 
     def after_setup(self, now: float) -> list[ev.Event]:
@@ -517,6 +531,10 @@ class LiveProtocol:
                     self.in_turn = False
                     self._useful = True
                     self._turns.turn_completed()
+                case ev.InteractionStatus(status=interaction):
+                    # Rule 2 on 3.x models: the interaction may go on after turnComplete
+                    # (an asynchronous tool, background reasoning) until IDLE.
+                    self.in_turn = interaction not in _INTERACTION_DONE
                 case ev.UsageUpdate(usage=usage):
                     self.usage = usage
                 case ev.ToolCall(calls=calls):

@@ -31,6 +31,7 @@ from . import _inputs
 from . import _wire as w
 from . import events as ev
 from ._buffers import AUDIO, FLUSH, OutboundItem
+from ._config import to_wire
 from ._errors import LiveError, ProtocolError, SlowConsumerError
 from ._handlers import HandlerDispatcher
 from ._latency import LatencyStatistics
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     from ._config import LiveConfig
     from ._connection import Connect
     from ._websocket import MessageConnection, WebSocket
+    from .models import ModelProfile
     from .testing._recorder import Recorder
 
 __all__ = ["LiveSession", "SessionOptions", "SessionStatistics"]
@@ -135,6 +137,7 @@ class LiveSession:
         *,
         model: str,
         config: LiveConfig,
+        profile: ModelProfile,
         auth: Auth,
         api_version: str,
         endpoint: str | None,
@@ -148,6 +151,7 @@ class LiveSession:
     ) -> None:
         self._model = model
         self._config = config
+        self._profile = profile
         self._auth = auth
         self._api_version = api_version
         self._endpoint = endpoint
@@ -207,6 +211,11 @@ class LiveSession:
     def config(self) -> LiveConfig:
         """The session's :class:`~trio_gemini_live.LiveConfig` (as given)."""
         return self._config
+
+    @property
+    def profile(self) -> ModelProfile:
+        """The rules of the session's model (:mod:`trio_gemini_live.models`)."""
+        return self._profile
 
     @property
     def session_id(self) -> str | None:
@@ -318,8 +327,95 @@ class LiveSession:
             LiveError: the session is closed.
         """
         message = _inputs.client_content(content, turn_complete)
+        profile = self._profile
+        if not profile.mid_session_client_content:
+            # PROTOCOL.md 9: answered with a fatal 1007 on this model; refused here instead,
+            # and the session goes on.
+            await trio.lowlevel.checkpoint()
+            raise ValueError(
+                f"{self._model} ({profile.family} rules) does not accept clientContent "
+                "during the session (the server closes it with 1007): send user text with "
+                "send_text(), and earlier turns as open_live_session(history=...); pass "
+                "open_live_session(profile=...) if Google changed this rule"
+            )
         # A turn the model answers (turn_complete) is tracked until its turnComplete arrives.
         await self._send(message, "client_turn" if turn_complete else "client_content")
+
+    async def send_text(self, text: str) -> None:
+        """Send user text the way the session's model accepts it (PROTOCOL.md 9).
+
+        ``realtimeInput.text`` on every built-in model (what each accepts), or a
+        ``clientContent`` turn where the model's profile says so. The model answers it with
+        a turn. The form every example uses.
+
+        Raises:
+            TypeError: ``text`` is not a string (nothing is sent).
+            LiveError: the session is closed.
+        """
+        message = self._profile.user_text_message(text)
+        await self._send(message, "text" if message.realtime_input is not None else "client_turn")
+
+    async def send_context_update(
+        self,
+        system_instruction: str | w.Content | Mapping[str, Any] | None = None,
+        tools: Iterable[Any] | None = None,
+    ) -> None:
+        """Change the system instruction and/or the tools mid-session (PROTOCOL.md 3.5).
+
+        Only what is given changes; ``tools=[]`` removes every tool. ``tools`` take what
+        ``open_live_session(tools=...)`` and ``LiveConfig(tools=...)`` take: Python
+        functions (run by the session from now on, in place of the earlier ones), and
+        :class:`Tool` entries or dicts. The update is sent in order with the other input,
+        and kept: a later fresh (non-resumed) connection's setup carries it. It invalidates
+        the server's prefix cache (the next answer is slower): send it only on change.
+
+        Raises:
+            ValueError: neither argument; a model that does not take context updates (the
+                message says what to do instead); tools the model refuses.
+            TypeError: an argument of the wrong kind (nothing is sent).
+            LiveError: the session is closed.
+        """
+        if system_instruction is None and tools is None:
+            raise ValueError("send_context_update needs a system_instruction, tools, or both")
+        profile = self._profile
+        if not profile.context_update:
+            raise ValueError(
+                f"{self._model} ({profile.family} rules) does not accept contextUpdate "
+                "(PROTOCOL.md 3.5): open a new session with the new config instead, or pass "
+                "open_live_session(profile=...) if Google added it"
+            )
+        instruction: w.Content | None = None
+        if isinstance(system_instruction, str):
+            instruction = w.Content(parts=[w.Part(text=system_instruction)])
+        elif system_instruction is not None:
+            instruction = to_wire(system_instruction, w.Content, "system_instruction")
+        proto = self._proto
+        update = w.ContextUpdate(system_instruction=instruction)
+        registry = declared = None
+        if tools is not None:
+            declared, callables = _inputs.split_tools(tools)
+            if callables:
+                from .tools import ToolRegistry
+
+                registry = ToolRegistry(callables)
+            wire_tools = declared + (registry.declarations() if registry else [])
+            profile.check_setup(
+                w.Setup(model=proto.setup.model, tools=wire_tools), vertex=proto.vertex
+            )
+            update = msgspec.structs.replace(update, tools=w.ContextUpdateTools(tools=wire_tools))
+        await self._send(w.ClientMessage(context_update=update), "context_update")
+        # Committed: from now on, the session runs these tools, and a fresh connection's
+        # setup says what the update said (PROTOCOL.md 3.5, LiveKit agents #5041).
+        setup = proto.setup
+        if instruction is not None:
+            setup = msgspec.structs.replace(setup, system_instruction=instruction)
+        if update.tools is not None:
+            setup = msgspec.structs.replace(setup, tools=update.tools.tools or None)
+            self._tools.registry = registry
+            self._tools.declared_by_config = frozenset(
+                d.name for t in declared or () for d in t.function_declarations or ()
+            )
+        proto.set_setup(setup)
 
     async def send_realtime_input(
         self,

@@ -41,7 +41,7 @@ import trio
 
 from . import _wire as w
 from ._auth import ApiKey, EphemeralToken
-from ._config import LiveConfig
+from ._config import LiveConfig, merge_extra
 from ._errors import AuthError, LiveError
 from ._target import _GEMINI_HOST, USER_AGENT, _base_url, _gemini_model
 
@@ -218,7 +218,8 @@ def build_request_body(
     if model is not None or config is not None:
         wire_model = _gemini_model(model) if model is not None else ""
         built = (config or LiveConfig()).to_setup(wire_model)
-        setup = msgspec.to_builtins(built)
+        # LiveConfig(extra=...) locks what it sets too (merged as the session sends it).
+        setup = merge_extra(msgspec.to_builtins(built), config.extra if config else None)
         if model is None:
             setup.pop("model", None)
     if setup:

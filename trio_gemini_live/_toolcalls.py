@@ -85,6 +85,10 @@ class ToolCallRunner:
         handler = self._handlers.get("on_tool_call")
         manual: list[w.FunctionCall] = []
         for call in event.calls:
+            if call.will_continue:
+                # Arguments still streaming (Vertex partialArgs): the call runs once its
+                # last part (without willContinue) arrives.
+                continue
             if registry is not None and (
                 registry.get(call.name or "") is not None
                 or (handler is None and call.name not in self.declared_by_config)
