@@ -213,6 +213,9 @@ class Built:
         (self.wheel,) = dist.glob("*.whl")
 
 
+artifacts = pytest.mark.artifacts  # .ci/run: on python3 only (pyproject.toml's markers)
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     base = tmp_path_factory.mktemp("package")
@@ -232,6 +235,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     return Built(source, base / "dist", result.stdout)
 
 
+@artifacts
 def test_build_prints_no_warning(built: Built, capsys: pytest.CaptureFixture[str]) -> None:
     # Warnings, and the notes setuptools prints without the word (a MANIFEST.in rule that
     # matched nothing).
@@ -265,6 +269,7 @@ def _source_files(source: Path) -> set[str]:
     return files
 
 
+@artifacts
 def test_sdist_is_the_whole_source(built: Built) -> None:
     root = f"trio_gemini_live-{__version__}/"
     with tarfile.open(built.sdist) as sdist:
@@ -305,6 +310,7 @@ def _check_metadata(metadata: Message) -> None:
     assert metadata.get_payload().startswith("# trio-gemini-live")
 
 
+@artifacts
 def test_wheel_is_the_package_with_its_license(built: Built) -> None:
     dist_info = f"trio_gemini_live-{__version__}.dist-info/"
     with zipfile.ZipFile(built.wheel) as wheel:
@@ -358,6 +364,7 @@ print(json.dumps({
 """
 
 
+@artifacts
 def test_wheel_installs_and_runs_outside_the_checkout(
     built: Built, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
