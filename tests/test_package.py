@@ -55,6 +55,8 @@ PUBLIC_MODULES = [
     "trio_gemini_live.events",
     "trio_gemini_live.testing",
     "trio_gemini_live.tools",
+    "trio_gemini_live.video",
+    "trio_gemini_live.voice",
 ]
 
 # sha256 of the Apache License 2.0 as the ASF publishes it (LICENSE-2.0.txt, also Debian's
