@@ -72,7 +72,7 @@ REPOSITORY = "https://github.com/trio-gemini-live/trio-gemini-live"
 _NOT_SOURCE = shutil.ignore_patterns(
     ".git", ".venv*", ".nox", "build", "dist", "*.egg-info", "__pycache__", "*.py[cod]",
     "_build", "_generated", ".hypothesis", ".mypy_cache", ".ruff_cache", ".pytest_cache",
-    "*.wav",
+    "demo-reply.wav", "talk-reply.wav",  # what the CLI writes into the working directory
 )
 
 
@@ -252,21 +252,16 @@ def test_build_prints_no_warning(built: Built, capsys: pytest.CaptureFixture[str
 
 
 def _source_files(source: Path) -> set[str]:
-    """The files the sdist must carry: the whole source tree (MANIFEST.in)."""
-    wanted = {
-        "trio_gemini_live": None,  # every file (modules and py.typed)
-        "tests": {".py"},
-        "docs": {".py", ".rst"},
-        "benchmarks": {".py", ".md", ".json", ".svg"},
-    }
-    files = {
-        name
-        for name in ("LICENSE", "NOTICE", "README.md", "CHANGELOG.md", "pyproject.toml",
-                     "noxfile.py", "MANIFEST.in")
-    }
-    for folder, suffixes in wanted.items():
+    """The files the sdist must carry: the whole source tree (MANIFEST.in).
+
+    Every file of these folders (the copy has no caches or build output), data included (the
+    tests' recordings): a new kind of file needs its pattern in MANIFEST.in.
+    """
+    files = {"LICENSE", "NOTICE", "README.md", "CHANGELOG.md", "pyproject.toml", "noxfile.py",
+             "MANIFEST.in"}
+    for folder in ("trio_gemini_live", "tests", "docs", "benchmarks"):
         for path in (source / folder).rglob("*"):
-            if path.is_file() and (suffixes is None or path.suffix in suffixes):
+            if path.is_file() and not path.name.startswith("."):  # not docs/.gitignore
                 files.add(path.relative_to(source).as_posix())
     return files
 
