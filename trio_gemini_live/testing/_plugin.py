@@ -46,13 +46,13 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-# Defined apart: trio_gemini_live.testing exports it, and this module needs pytest.
-from ._live_recording import LiveRecording
-
 if TYPE_CHECKING:
     import trio
 
     from ._emulator import LiveEmulator
+
+    # Defined apart: trio_gemini_live.testing exports it, and this module needs pytest.
+    from ._live_recording import LiveRecording
 
 __all__ = [
     "live_emulator",
@@ -200,6 +200,7 @@ def _recording_path(request: pytest.FixtureRequest, given: Any) -> Path:
 
 async def _start_recording(path: Path, options: dict[str, Any],
                            target: dict[str, Any] | None) -> LiveRecording:
+    from ._live_recording import LiveRecording
     from ._recorder import Recorder
 
     if target is None:
@@ -217,6 +218,7 @@ async def _start_recording(path: Path, options: dict[str, Any],
 
 async def _start_replay(path: Path, options: dict[str, Any],
                         nursery: trio.Nursery) -> LiveRecording:
+    from ._live_recording import LiveRecording
     from ._replay import ReplayServer
 
     options.pop("audio", None)  # a recording option
