@@ -53,6 +53,7 @@ PUBLIC_MODULES = [
     "trio_gemini_live",
     "trio_gemini_live.audio",
     "trio_gemini_live.events",
+    "trio_gemini_live.models",
     "trio_gemini_live.testing",
     "trio_gemini_live.tools",
     "trio_gemini_live.video",
