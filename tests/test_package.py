@@ -121,7 +121,7 @@ def _classifier_pythons() -> list[str]:
 
 
 def test_python_classifiers_are_the_versions_ci_tests() -> None:
-    # .ci/run runs the whole suite on python3 (the README's command, Python 3.11) and then on
+    # .ci/run runs the test suite on python3 (the README's command, Python 3.11) and then on
     # each of EXTRA_PYTHONS; nox's tests session covers the same list.
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     match = re.search(r'^EXTRA_PYTHONS="([^"]*)"$', ci, flags=re.M)
