@@ -1,14 +1,19 @@
-"""The CI sessions (STYLE.md: CI runs exactly these): tests, lint, typecheck, docs, bench."""
+"""The CI sessions (STYLE.md): tests, lint, typecheck, docs, build, and bench on demand."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import zipfile
 from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "typecheck", "docs"]
+nox.options.sessions = ["tests", "lint", "typecheck", "docs", "build"]
 nox.options.reuse_existing_virtualenvs = True
 
+# The Python versions the package claims (its classifiers) and .ci/run tests;
+# tests/test_package.py checks that the three lists agree.
 PYTHONS = ["3.11", "3.12", "3.13"]
 HERE = Path(__file__).parent
 
@@ -43,6 +48,46 @@ def docs(session: nox.Session) -> None:
         session.run(
             "sphinx-build", "-W", "--keep-going", "-b", builder, "docs", f"docs/_build/{builder}"
         )
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Build the sdist and the wheel into dist/, check them with twine, and try the wheel.
+
+    The wheel is installed into a fresh venv outside the checkout, which runs
+    ``python -m trio_gemini_live demo`` there and imports every public module (every module
+    with no underscore in its name), as tests/test_package.py does in the test suite.
+    """
+    session.install("build", "twine>=6.1")
+    dist = HERE / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    # PYTHONDONTWRITEBYTECODE makes setuptools print a note about byte-compiling: unset it,
+    # so that any line of warning in the output is about the package.
+    session.run("python", "-m", "build", "--outdir", str(dist), str(HERE),
+                env={"PYTHONDONTWRITEBYTECODE": None})
+    session.run("twine", "check", "--strict", *sorted(str(p) for p in dist.iterdir()))
+
+    (wheel,) = dist.glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        modules = sorted(
+            name.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+            for name in archive.namelist()
+            if name.startswith("trio_gemini_live/") and name.endswith(".py")
+        )
+    public = [m for m in modules if not any(part.startswith("_") for part in m.split("."))]
+    outside = Path(tempfile.mkdtemp(prefix="trio-gemini-live-wheel-"))
+    try:
+        python = str(outside / "venv" / "bin" / "python")
+        session.run("python", "-m", "venv", str(outside / "venv"))
+        session.run(python, "-m", "pip", "install", "-q", str(wheel), external=True)
+        session.run(python, "-m", "pip", "check", external=True)
+        with session.chdir(outside):
+            session.run(python, "-m", "trio_gemini_live", "demo", external=True)
+            imports = "; ".join(f"import {m}" for m in public)
+            session.run(python, "-c", f"{imports}; print('imported', {', '.join(public)!r})",
+                        external=True)
+    finally:
+        shutil.rmtree(outside, ignore_errors=True)
 
 
 @nox.session

@@ -13,7 +13,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "_ext"))
 sys.path.insert(0, str(HERE.parent))  # the package, also when it is not installed
 
-from trio_gemini_live import __version__  # noqa: E402
+# The version's one source (issue 16), also read by the build and the CLI.
+from trio_gemini_live._version import __version__  # noqa: E402
 
 project = "trio-gemini-live"
 author = "trio-gemini-live developers"

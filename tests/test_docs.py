@@ -7,8 +7,9 @@
   snippet as a test file of another project;
 * the status diagram has exactly one arrow per transition of ``TRANSITIONS``;
 * the Sphinx build passes with warnings as errors, and its pages hold none of the faults
-  found by looking at them (issue 14) (skipped when Sphinx or Furo is not installed:
-  ``nox -s docs`` installs them, and also runs the doctests).
+  found by looking at them (issue 14); so do the doctests. Sphinx and Furo come with the
+  ``test`` extra: never skipped (issue 16). The lines starting with ``[docs]`` are printed
+  to the terminal even under ``pytest -q``, CI's record that the docs were built.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import pytest
 import trio
 
 from trio_gemini_live._protocol import TRANSITIONS, Status
+from trio_gemini_live._version import __version__
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -244,31 +246,38 @@ def test_the_committed_results_chart_no_input_column() -> None:
         assert not {"PCM bytes", "sessions"} & {header[j] for j in charted}, md.name
 
 
-NEEDS_SPHINX = pytest.mark.skipif(
-    importlib.util.find_spec("sphinx") is None or importlib.util.find_spec("furo") is None,
-    reason="needs sphinx and furo (.[docs])",
-)
-
-
 def html_text(page: str) -> str:
     """The text of an HTML page, tags removed and entities decoded."""
     return html_module.unescape(re.sub(r"<[^>]+>", "", page))
 
 
 def _sphinx(builder: str, out: Path) -> None:
+    """``sphinx-build -W --keep-going -b BUILDER`` as ``nox -s docs`` runs it."""
     result = subprocess.run(
         [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", builder,
          str(DOCS), str(out)],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == 0, result.stdout + result.stderr  # -W: a warning fails
 
 
-@NEEDS_SPHINX
-def test_sphinx_build_has_no_warnings(tmp_path: Path) -> None:
+def _say(capsys: pytest.CaptureFixture[str], text: str) -> None:
+    with capsys.disabled():
+        print(f"\n[docs] {text}", flush=True)
+
+
+@pytest.mark.artifacts  # .ci/run: on python3 only
+def test_sphinx_build_has_no_warnings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     html = tmp_path / "html"
     _sphinx("html", html)
-    assert (html / "explanation" / "lifecycle.html").exists()
+    # Every page was built (issue 16).
+    sources = [
+        p.relative_to(DOCS).with_suffix(".html")
+        for p in DOCS.rglob("*.rst")
+        if not {"_build", "_generated"} & set(p.relative_to(DOCS).parts)
+    ]
+    assert Path("explanation/lifecycle.html") in sources
+    assert [page for page in sources if not (html / page).exists()] == []
     # What a -W build does not catch, found by looking at the pages (issue 14):
     bench = (html / "benchmarks.html").read_text(encoding="utf-8")
     assert "<p># " not in bench  # a Markdown heading left as text
@@ -281,3 +290,22 @@ def test_sphinx_build_has_no_warnings(tmp_path: Path) -> None:
             assert not re.match(r"[A-Z][a-z]+ [a-z]+ ", plain), (page.name, plain)
         # A sentinel default shown as its repr (open_live_session's reconnect).
         assert "object object" not in html_text(text), page.name
+    # The docs carry the package's version from its one source (_version.py, issue 16).
+    title = re.search(r"<title>(.*?)</title>", (html / "index.html").read_text(encoding="utf-8"))
+    assert title and f"trio-gemini-live {__version__}" in title.group(1)
+    policy = (html / "explanation" / "versioning.html").read_text(encoding="utf-8")
+    assert "DeprecationWarning" in html_text(policy)
+    _say(capsys, f"sphinx-build -W -b html: {len(sources)} pages built with no warnings "
+                 f"(trio-gemini-live {__version__})")
+
+
+@pytest.mark.artifacts  # .ci/run: on python3 only
+def test_sphinx_doctests_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "doctest"
+    _sphinx("doctest", out)
+    report = (out / "output.txt").read_text(encoding="utf-8")
+    summary = re.search(r"^\s*(\d+) tests?\n\s*(\d+) failures? in tests$", report, flags=re.M)
+    assert summary, report
+    tests, failures = int(summary.group(1)), int(summary.group(2))
+    assert tests > 0 and failures == 0, report
+    _say(capsys, f"sphinx-build -W -b doctest: {tests} doctests passed, {failures} failed")

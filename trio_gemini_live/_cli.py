@@ -31,6 +31,7 @@ import trio
 from . import _cli_demo, _cli_recording, _cli_talk
 from ._cli_common import NoReplyError, env_auth, leaf
 from ._errors import LiveError
+from ._version import __version__
 from .testing import DEFAULT_MODEL, LiveEmulator
 
 __all__ = ["build_parser", "main"]
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'trio-gemini-live COMMAND --help' for a command's options. Start with "
                "'demo': it needs no API key.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     emulator = commands.add_parser(

@@ -8,6 +8,8 @@ camera frames paced to one a second. Needs Pillow for the JPEG frames
 
 from __future__ import annotations
 
+from typing import Any
+
 import trio
 from PIL import Image
 
@@ -36,7 +38,9 @@ async def main() -> None:
     emulator = LiveEmulator(api_key="test-api-key")
     async with trio.open_nursery() as nursery:
         await nursery.start(emulator.serve)
-        connect = {"model": MODEL, "auth": ApiKey("test-api-key"), "endpoint": emulator.url}
+        connect: dict[str, Any] = {
+            "model": MODEL, "auth": ApiKey("test-api-key"), "endpoint": emulator.url
+        }
 
         # 1. A recording that stops in mid-speech (no trailing silence). stream_pcm sends it
         #    in real time and then audio_stream_end, without which the turn never ends.

@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from ._emulator import ConnectionRecord as ConnectionRecord
     from ._emulator import Fault as Fault
     from ._emulator import LiveEmulator as LiveEmulator
+    from ._live_recording import LiveRecording as LiveRecording
     from ._model import speech_like_pcm as speech_like_pcm
-    from ._plugin import LiveRecording as LiveRecording
     from ._recorder import Recorder as Recorder
     from ._recorder import RecordingConnection as RecordingConnection
     from ._recording import RecordedConnection as RecordedConnection
@@ -79,7 +79,7 @@ _HOMES = {
     "speech_like_pcm": "._model",
     "ClientFrameError": "._strict",
     "parse_client_frame": "._strict",
-    "LiveRecording": "._plugin",
+    "LiveRecording": "._live_recording",  # not ._plugin: that needs pytest
     "Recorder": "._recorder",
     "RecordingConnection": "._recorder",
     "RecordedConnection": "._recording",

@@ -41,9 +41,8 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -51,11 +50,11 @@ if TYPE_CHECKING:
     import trio
 
     from ._emulator import LiveEmulator
-    from ._recorder import Recorder
-    from ._replay import ReplayServer
+
+    # Defined apart: trio_gemini_live.testing exports it, and this module needs pytest.
+    from ._live_recording import LiveRecording
 
 __all__ = [
-    "LiveRecording",
     "live_emulator",
     "live_endpoint",
     "live_record_target",
@@ -109,27 +108,6 @@ async def live_emulator(request: pytest.FixtureRequest, nursery: trio.Nursery) -
     emulator = LiveEmulator(**options)
     await nursery.start(emulator.serve)
     return emulator
-
-
-@dataclass
-class LiveRecording:
-    """What the ``live_recording`` fixture gives a test marked ``live_recording``.
-
-    Attributes:
-        mode: ``"replay"`` (the recording is served) or ``"record"`` (``--live-record``:
-            the session is recorded against the real service).
-        path: the recording's file.
-        kwargs: keyword arguments for :func:`~trio_gemini_live.open_live_session`
-            (``endpoint``, ``auth``, ``connect``...): what ``live_endpoint`` gives.
-        server: the :class:`~trio_gemini_live.testing.ReplayServer` when replaying.
-        recorder: the :class:`~trio_gemini_live.testing.Recorder` when recording.
-    """
-
-    mode: Literal["replay", "record"]
-    path: Path
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    server: ReplayServer | None = None
-    recorder: Recorder | None = None
 
 
 @pytest.fixture
@@ -222,6 +200,7 @@ def _recording_path(request: pytest.FixtureRequest, given: Any) -> Path:
 
 async def _start_recording(path: Path, options: dict[str, Any],
                            target: dict[str, Any] | None) -> LiveRecording:
+    from ._live_recording import LiveRecording
     from ._recorder import Recorder
 
     if target is None:
@@ -239,6 +218,7 @@ async def _start_recording(path: Path, options: dict[str, Any],
 
 async def _start_replay(path: Path, options: dict[str, Any],
                         nursery: trio.Nursery) -> LiveRecording:
+    from ._live_recording import LiveRecording
     from ._replay import ReplayServer
 
     options.pop("audio", None)  # a recording option
