@@ -35,10 +35,10 @@ def test_record_a_chat(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_key: 
     assert 'model> I heard: "Hi there". This is turn 1 of our conversation.' in captured.out
     assert f"Recorded {len(Recording.load(path).frames())} frames to {path}" in captured.err
     recording = Recording.load(path)
-    texts = [f.message["clientContent"]["turns"][0]["parts"][0]["text"]
-             for f in recording.frames("client") if f.kind == "clientContent"]
-    assert texts == ["Hi there", "What is up?"]
-    assert recording.header.model == "gemini-2.5-flash-native-audio-preview-12-2025"
+    texts = [f.message["realtimeInput"]["text"]
+             for f in recording.frames("client") if f.kind == "realtimeInput.text"]
+    assert texts == ["Hi there", "What is up?"]  # send_text: the form the model takes
+    assert recording.header.model == "gemini-3.8-live"
     assert b"demo-key" not in path.read_bytes()
 
 

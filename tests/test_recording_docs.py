@@ -62,7 +62,7 @@ async def test_the_example_recording_can_be_made_again(tmp_path: Path) -> None:
         await make_recording(path)
     fresh, committed = Recording.load(path), Recording.load(RECORDING)
     assert fresh.kinds("client") == committed.kinds("client") == [
-        "setup", "clientContent", "toolResponse"]
+        "setup", "realtimeInput.text", "toolResponse"]
     assert set(fresh.kinds("server")) == set(committed.kinds("server"))
 
 

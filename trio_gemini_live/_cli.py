@@ -32,9 +32,13 @@ from . import _cli_demo, _cli_recording, _cli_talk
 from ._cli_common import NoReplyError, env_auth, leaf
 from ._errors import LiveError
 from ._version import __version__
-from .testing import DEFAULT_MODEL, LiveEmulator
+from .testing import LiveEmulator
 
 __all__ = ["build_parser", "main"]
+
+#: The model the commands use unless --model says otherwise: today's Live model
+#: (PROTOCOL.md 9). The library applies each model's rules (trio_gemini_live.models).
+DEFAULT_MODEL = "gemini-3.8-live"
 
 # What each command's --help says (issue 14: demo, chat and emulator had none).
 _EMULATOR_HELP = """\

@@ -126,7 +126,7 @@ async def demo(args: argparse.Namespace, out: TextIO) -> None:
             # 1. A text turn.
             prompt = "Hello! Who are you?"
             log.say("user", prompt)
-            await session.send_client_content(prompt)
+            await session.send_text(prompt)
             await _model_turn(session, log)
             # 2. An audio turn: speech-like audio in, streamed in real time.
             pcm = speech_like_pcm(1.5, lead_silence=0.2, trail_silence=1.0)
@@ -145,8 +145,12 @@ async def demo(args: argparse.Namespace, out: TextIO) -> None:
             # 3. A tool call, answered by a Python function (get_weather above).
             prompt = "Please call get_weather for Paris."
             log.say("user", prompt)
-            await session.send_client_content(prompt)
+            await session.send_text(prompt)
             await _model_turn(session, log)
+            if session.profile.default_tool_behavior == "NON_BLOCKING":
+                # This model runs tools asynchronously (3.8, PROTOCOL.md 9): it went on
+                # talking, and reports the result in a turn of its own.
+                await _model_turn(session, log)
             # 4. goAway survived by resumption (the session reconnects by itself).
             if emulator is not None:
                 await _survive_go_away(session, emulator, log)
@@ -169,7 +173,7 @@ async def _survive_go_away(session: LiveSession, emulator: LiveEmulator,
         raise NoReplyError(f"no reconnection within {_TURN_TIMEOUT:g} s after goAway")
     prompt = "Are you still there?"
     log.say("user", prompt)
-    await session.send_client_content(prompt)
+    await session.send_text(prompt)
     await _model_turn(session, log)
 
 
@@ -189,7 +193,7 @@ async def chat(args: argparse.Namespace) -> None:
                     break
                 if not line.strip():
                     continue
-                await session.send_client_content(line.strip())
+                await session.send_text(line.strip())
                 print("model> ", end="", flush=True)
                 async for event in session.events():
                     if isinstance(event, ev.OutputTranscription | ev.TextChunk) and not (

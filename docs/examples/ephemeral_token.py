@@ -14,7 +14,7 @@ from trio_gemini_live import EphemeralToken, LiveConfig, open_live_session
 from trio_gemini_live import events as ev
 from trio_gemini_live.testing import LiveEmulator
 
-MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
+MODEL = "gemini-3.8-live"
 TOKEN = "auth_tokens/example-token"  # the "name" field of the minted token
 
 
@@ -30,7 +30,7 @@ async def main() -> None:
             endpoint=emulator.url,
             config=LiveConfig(response_modalities=["TEXT"]),
         ) as session:
-            await session.send_client_content("Hello with a token")
+            await session.send_text("Hello with a token")
             async for event in session.events():
                 match event:
                     case ev.TextChunk(text=text):

@@ -12,7 +12,7 @@ from trio_gemini_live import events as ev
 from trio_gemini_live.audio import chunk_pcm
 from trio_gemini_live.testing import LiveEmulator, speech_like_pcm
 
-MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
+MODEL = "gemini-3.8-live"
 
 
 async def main() -> None:
@@ -33,7 +33,7 @@ async def main() -> None:
             config=config,
         ) as session:
             # 1. A text turn: the answer is spoken; its transcript arrives as fragments.
-            await session.send_client_content("Hello!")
+            await session.send_text("Hello!")
             transcript: list[str] = []
             async for event in session.events():
                 match event:

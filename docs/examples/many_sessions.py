@@ -17,7 +17,7 @@ from trio_gemini_live import ApiKey, LiveConfig, open_live_session
 from trio_gemini_live import events as ev
 from trio_gemini_live.testing import LiveEmulator
 
-MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
+MODEL = "gemini-3.8-live"
 CALLERS = 20
 
 
@@ -60,7 +60,7 @@ async def caller(number: int, clock: Clock, emulator: LiveEmulator, done: list[i
         for line in range(3):
             # Woken by the source (a real one: the phone network or the sound card).
             await clock.wait()
-            await session.send_client_content(f"caller {number}, line {line}")
+            await session.send_text(f"caller {number}, line {line}")
             async for event in session.events():
                 if isinstance(event, ev.TurnComplete):
                     break

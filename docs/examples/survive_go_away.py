@@ -15,7 +15,7 @@ from trio_gemini_live import ApiKey, LiveConfig, ReconnectPolicy, open_live_sess
 from trio_gemini_live import events as ev
 from trio_gemini_live.testing import LiveEmulator
 
-MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
+MODEL = "gemini-3.8-live"
 
 
 async def main() -> None:
@@ -31,7 +31,7 @@ async def main() -> None:
             config=LiveConfig(response_modalities=["TEXT"], session_resumption={}),
             reconnect=ReconnectPolicy(max_attempts=5),
         ) as session:
-            await session.send_client_content("Remember the number 42.")
+            await session.send_text("Remember the number 42.")
             async for event in session.events():
                 match event:
                     case ev.TextChunk(text=text):
@@ -43,7 +43,7 @@ async def main() -> None:
                     case ev.Reconnected(resumed=resumed):
                         print(f"[reconnected, resumed={resumed}]")
                         # The same conversation, on a new connection.
-                        await session.send_client_content("Which number was it?")
+                        await session.send_text("Which number was it?")
                     case ev.TurnComplete() if len(emulator.connections) > 1:
                         print()
                         break

@@ -15,7 +15,7 @@ from trio_gemini_live import events as ev
 from trio_gemini_live.audio import Resampler, chunk_pcm, mulaw_decode, mulaw_encode, resample
 from trio_gemini_live.testing import LiveEmulator, speech_like_pcm
 
-MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
+MODEL = "gemini-3.8-live"
 PHONE_RATE = 8000
 
 

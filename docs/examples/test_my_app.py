@@ -20,7 +20,7 @@ from trio_gemini_live.testing import Fault, LiveEmulator
 
 async def ask(session: LiveSession, question: str) -> str:
     """Your app: send one question, collect the text answer of that turn."""
-    await session.send_client_content(question)
+    await session.send_text(question)
     answer: list[str] = []
     async for event in session.events():
         match event:
@@ -49,7 +49,7 @@ async def test_ask_returns_the_answer(live_emulator: LiveEmulator, nursery: trio
     [connection] = live_emulator.connections
     assert connection.setup is not None
     assert connection.setup["generationConfig"]["responseModalities"] == ["TEXT"]
-    assert connection.received[-1]["clientContent"]["turns"][0]["parts"] == [{"text": "Hello"}]
+    assert connection.received[-1] == {"realtimeInput": {"text": "Hello"}}
 
 
 @pytest.mark.live_emulator(api_key="my-test-key")  # keyword arguments for LiveEmulator

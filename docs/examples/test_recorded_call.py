@@ -42,7 +42,7 @@ def get_weather(city: str) -> dict[str, Any]:
 
 async def ask(session: LiveSession, question: str) -> str:
     """Your app: one question, the transcript of the spoken answer."""
-    await session.send_client_content(question)
+    await session.send_text(question)
     answer: list[str] = []
     async for event in session.events():
         match event:

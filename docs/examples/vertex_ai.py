@@ -38,7 +38,7 @@ async def main() -> None:
             endpoint=emulator.url,  # omit it to reach us-central1-aiplatform.googleapis.com
             config=LiveConfig(response_modalities=["TEXT"]),
         ) as session:
-            await session.send_client_content("Hello from Vertex AI")
+            await session.send_text("Hello from Vertex AI")
             async for event in session.events():
                 match event:
                     case ev.TextChunk(text=text):

@@ -16,7 +16,7 @@ from trio_gemini_live.audio import PlaybackBuffer, chunk_pcm
 from trio_gemini_live.testing import LiveEmulator, speech_like_pcm
 from trio_gemini_live.tools import tool
 
-MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
+MODEL = "gemini-3.8-live"
 
 
 @tool
@@ -61,9 +61,14 @@ async def main() -> None:
                         print("model calls:", [(c.name, c.args) for c in calls])
                     case ev.OutputTranscription(text=text):
                         answer.append(text)
-                    case ev.TurnComplete() if answer:  # the turn that carries the answer
-                        break
-            print("model said:", "".join(answer))
+                    case ev.TurnComplete() if answer:
+                        said = "".join(answer)
+                        answer.clear()
+                        print("model said:", said)
+                        # A model that runs tools asynchronously (3.8: PROTOCOL.md 9)
+                        # first says it started the call; the result has a turn of its own.
+                        if said.startswith("The result of"):
+                            break
             print(f"audio queued for the speaker: {playback.queued_seconds:.2f} s")
         nursery.cancel_scope.cancel()
 

@@ -20,7 +20,7 @@ from trio_gemini_live.testing import LiveEmulator, speech_like_pcm
 from trio_gemini_live.video import VideoPacer, encode_jpeg
 from trio_gemini_live.voice import ManualTurns, stream_pcm
 
-MODEL = "gemini-2.5-flash-native-audio-preview-12-2025"
+MODEL = "gemini-3.8-live"
 
 
 async def answer(session: LiveSession) -> str:
