@@ -21,10 +21,10 @@ from ._errors import SlowConsumerError as SlowConsumerError
 from ._errors import TransientError as TransientError
 from ._latency import LatencyStatistics as LatencyStatistics
 from ._open import open_live_session as open_live_session
+from ._options import SessionStatistics as SessionStatistics
 from ._protocol import Status as Status
 from ._resume import ReconnectPolicy as ReconnectPolicy
 from ._session import LiveSession as LiveSession
-from ._session import SessionStatistics as SessionStatistics
 from ._tokens import TokenAuthError as TokenAuthError
 from ._tokens import TokenRequestError as TokenRequestError
 from ._tokens import create_ephemeral_token as create_ephemeral_token

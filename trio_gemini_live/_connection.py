@@ -26,12 +26,12 @@ from urllib.parse import urlsplit
 
 import trio
 
-from . import _websocket
+from . import _receive, _websocket
 from . import _wire as w
 from . import events as ev
 from ._errors import LiveError, ProtocolError, SessionClosedError, SetupError, TransientError
+from ._options import DISCONNECT_TIMEOUT, QUICK_CLOSE_TIMEOUT
 from ._protocol import FAILED, GO_AWAY, KEEPALIVE, STALLED, USER, ConnectionEnd
-from ._session import DISCONNECT_TIMEOUT, QUICK_CLOSE_TIMEOUT, closed_end
 from ._transcript import history_from_turns
 from ._websocket import (
     ConnectionClosed,
@@ -231,7 +231,7 @@ async def _connect_once(session: LiveSession, on_started: Callable[[], None] | N
     except HandshakeRejected as exc:
         return ConnectionEnd(FAILED, error=proto.refusal(exc.status, exc.body))
     except ConnectionClosed as exc:
-        return session._conn_end or closed_end(exc)
+        return session._conn_end or _receive.closed_end(exc)
     except ssl.SSLCertVerificationError as exc:
         # Not transient: retrying cannot make an untrusted certificate trusted.
         error = SessionClosedError(1015, f"TLS certificate verification failed for {url}: {exc}")
@@ -338,7 +338,7 @@ async def _setup_and_serve(
         try:
             data = await ws.get_message()
         except ConnectionClosed as exc:
-            end = closed_end(exc)
+            end = _receive.closed_end(exc)
             raise _SetupFailed(proto.classify(end)) from None
         # aclose() may have run while the answer was on its way: a close, not an error.
         await _stop_if_closing(session)
@@ -352,7 +352,7 @@ async def _setup_and_serve(
         raise _SetupFailed(SetupError(f"no setupComplete within {setup_timeout:g} s"))
     session._sync_status()
     log.info("session ready (session id %s)", proto.session_id)
-    session._dispatch(message, data, events, now)
+    _receive.dispatch(session, message, data, events, now)
     plan = proto.after_setup(now)
     session._outbound.wake()
     for event in plan:
@@ -398,7 +398,7 @@ async def _close_draining(
             while True:
                 frame = await ws.get_message()
                 if handle:
-                    session._handle_frame(frame)
+                    _receive.handle_frame(session, frame)
         except ConnectionClosed:
             pass
 

@@ -7,7 +7,7 @@ malformed input raises ``TypeError``/``ValueError`` before anything is queued.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
@@ -15,8 +15,12 @@ from . import _wire as w
 from ._config import to_wire
 from ._mime import parse_mime
 
+if TYPE_CHECKING:
+    from .tools import ToolRegistry
+
 __all__ = [
     "client_content",
+    "context_update",
     "history",
     "realtime_input",
     "split_tools",
@@ -95,6 +99,40 @@ def split_tools(tools: Any) -> tuple[list[w.Tool], list[Any]]:
         else:
             callables.append(tool)
     return declared, callables
+
+
+def context_update(
+    system_instruction: Any, tools: Any
+) -> tuple[w.ContextUpdate, ToolRegistry | None, list[w.Tool]]:
+    """A ``contextUpdate`` (PROTOCOL.md 3.5) from what ``send_context_update`` takes.
+
+    Returns:
+        The update, the registry of the Python functions among ``tools`` (``None``: none),
+        and the tools given as wire entries or dicts.
+
+    Raises:
+        ValueError: neither argument.
+        TypeError: an argument of the wrong kind.
+    """
+    if system_instruction is None and tools is None:
+        raise ValueError("send_context_update needs a system_instruction, tools, or both")
+    instruction: w.Content | None = None
+    if isinstance(system_instruction, str):
+        instruction = w.Content(parts=[w.Part(text=system_instruction)])
+    elif system_instruction is not None:
+        instruction = to_wire(system_instruction, w.Content, "system_instruction")
+    update = w.ContextUpdate(system_instruction=instruction)
+    registry: ToolRegistry | None = None
+    declared: list[w.Tool] = []
+    if tools is not None:
+        declared, callables = split_tools(tools)
+        if callables:
+            from .tools import ToolRegistry
+
+            registry = ToolRegistry(callables)
+        wire_tools = declared + (registry.declarations() if registry else [])
+        update = msgspec.structs.replace(update, tools=w.ContextUpdateTools(tools=wire_tools))
+    return update, registry, declared
 
 
 def realtime_input(

@@ -21,9 +21,10 @@ from ._connection import Connect
 from ._handlers import HANDLER_NAMES, Handler, HandlerDispatcher
 from ._mime import INPUT_RATE
 from ._monitor import Monitor
+from ._options import DISCONNECT_TIMEOUT, SessionOptions
 from ._protocol import LiveProtocol, Status
 from ._resume import ReconnectPolicy
-from ._session import DISCONNECT_TIMEOUT, LiveSession, SessionOptions
+from ._session import LiveSession
 from ._toolcalls import ToolCallRunner
 from .models import ModelProfile, profile_for
 

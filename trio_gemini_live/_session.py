@@ -21,34 +21,37 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 import trio
 
-from . import _inputs
+from . import _inputs, _receive
 from . import _wire as w
 from . import events as ev
 from ._buffers import AUDIO, FLUSH, OutboundItem
-from ._config import to_wire
-from ._errors import LiveError, ProtocolError, SlowConsumerError
+from ._errors import LiveError
+from ._events_stream import EventStream
 from ._handlers import HandlerDispatcher
-from ._latency import LatencyStatistics
 from ._monitor import Monitor
+from ._options import (
+    CLOSE_FLUSH_TIMEOUT,
+    DISCONNECT_TIMEOUT,
+    MAX_BATCH_CHARS,
+    MAX_BATCH_FRAMES,
+    SessionOptions,
+    SessionStatistics,
+)
 from ._protocol import (
-    BROKEN,
-    CLOSED,
     FAILED,
-    GO_AWAY,
     KEEPALIVE,
-    STALLED,
     USER,
     ConnectionEnd,
     LiveProtocol,
     Status,
 )
-from ._queues import EventQueue, OutboundQueue, QueueClosed
+from ._queues import EventQueue, OutboundQueue
 from ._toolcalls import ToolCallRunner
 from ._transcript import Turn
 from ._websocket import ConnectionClosed
@@ -61,66 +64,9 @@ if TYPE_CHECKING:
     from .models import ModelProfile
     from .testing._recorder import Recorder
 
-__all__ = ["LiveSession", "SessionOptions", "SessionStatistics"]
+__all__ = ["LiveSession"]
 
 log: Final = logging.getLogger("trio_gemini_live")
-
-#: The longest a graceful close waits for queued input to be written.
-CLOSE_FLUSH_TIMEOUT: Final = 5.0
-#: The close handshake's bound (the server's close frame after ours).
-DISCONNECT_TIMEOUT: Final = 3.0
-#: The close handshake's bound when the session is cancelled or the server is not
-#: answering (issue 12: an outer cancellation returns within 0.5 s).
-QUICK_CLOSE_TIMEOUT: Final = 0.25
-#: The send task's batch (issue 7): frames and characters of JSON written with one write.
-_MAX_BATCH_FRAMES: Final = 64
-_MAX_BATCH_CHARS: Final = 512 * 1024
-
-
-@dataclass(frozen=True, kw_only=True)
-class SessionOptions:
-    """The bounds and settings of a session (``open_live_session``'s keyword arguments)."""
-
-    setup_timeout: float
-    connect_timeout: float
-    keepalive_interval: float | None
-    keepalive_timeout: float
-    input_sample_rate: int
-    max_event_audio_seconds: float
-    max_event_bytes: int
-    tool_timeout: float | None
-    reseed_conversation: bool
-    reconnect_on_stall: bool
-
-
-class SessionStatistics(msgspec.Struct, frozen=True, kw_only=True):
-    """A snapshot of a session's queues and history (``LiveSession.statistics()``)."""
-
-    status: Status
-    queued_events: int
-    #: Bytes counted for the queued events (bounded by ``max_event_bytes``).
-    queued_event_bytes: int
-    queued_outbound: int
-    queued_outbound_audio_seconds: float
-    dropped_input_audio_chunks: int
-    dropped_input_audio_seconds: float
-    dropped_output_audio_chunks: int
-    dropped_output_audio_bytes: int
-    reconnects: int
-    connections: int
-    #: Turns sent again after a reconnection (issue 12: none is silently lost).
-    resent_turns: int
-    #: Tool answers not sent because the new connection never issued their calls
-    #: (reported with ``ToolCallCancellation``).
-    dropped_tool_responses: int
-    handler_errors: int
-    dropped_handler_messages: int
-    protocol_errors: int
-    #: Latency percentiles over the call (issue 14): see ``events.TurnMetrics``.
-    latency: LatencyStatistics
-    #: ``Stalled`` events so far.
-    stalls: int
-
 
 class LiveSession:
     """A Live API session: send input, iterate events, watch the status.
@@ -375,45 +321,30 @@ class LiveSession:
             TypeError: an argument of the wrong kind (nothing is sent).
             LiveError: the session is closed.
         """
-        if system_instruction is None and tools is None:
-            raise ValueError("send_context_update needs a system_instruction, tools, or both")
         profile = self._profile
-        if not profile.context_update:
+        if not profile.context_update and (system_instruction is not None or tools is not None):
             raise ValueError(
                 f"{self._model} ({profile.family} rules) does not accept contextUpdate "
                 "(PROTOCOL.md 3.5): open a new session with the new config instead, or pass "
                 "open_live_session(profile=...) if Google added it"
             )
-        instruction: w.Content | None = None
-        if isinstance(system_instruction, str):
-            instruction = w.Content(parts=[w.Part(text=system_instruction)])
-        elif system_instruction is not None:
-            instruction = to_wire(system_instruction, w.Content, "system_instruction")
         proto = self._proto
-        update = w.ContextUpdate(system_instruction=instruction)
-        registry = declared = None
-        if tools is not None:
-            declared, callables = _inputs.split_tools(tools)
-            if callables:
-                from .tools import ToolRegistry
-
-                registry = ToolRegistry(callables)
-            wire_tools = declared + (registry.declarations() if registry else [])
+        update, registry, declared = _inputs.context_update(system_instruction, tools)
+        if update.tools is not None:
             profile.check_setup(
-                w.Setup(model=proto.setup.model, tools=wire_tools), vertex=proto.vertex
+                w.Setup(model=proto.setup.model, tools=update.tools.tools), vertex=proto.vertex
             )
-            update = msgspec.structs.replace(update, tools=w.ContextUpdateTools(tools=wire_tools))
         await self._send(w.ClientMessage(context_update=update), "context_update")
         # Committed: from now on, the session runs these tools, and a fresh connection's
         # setup says what the update said (PROTOCOL.md 3.5, LiveKit agents #5041).
         setup = proto.setup
-        if instruction is not None:
-            setup = msgspec.structs.replace(setup, system_instruction=instruction)
+        if update.system_instruction is not None:
+            setup = msgspec.structs.replace(setup, system_instruction=update.system_instruction)
         if update.tools is not None:
             setup = msgspec.structs.replace(setup, tools=update.tools.tools or None)
             self._tools.registry = registry
             self._tools.declared_by_config = frozenset(
-                d.name for t in declared or () for d in t.function_declarations or ()
+                d.name for t in declared for d in t.function_declarations or ()
             )
         proto.set_setup(setup)
 
@@ -683,146 +614,24 @@ class LiveSession:
             async with trio.open_nursery() as nursery:
                 self._conn_nursery = nursery
                 self._serving = True
-                nursery.start_soon(self._receiver, ws, nursery.cancel_scope)
+                nursery.start_soon(_receive.receiver, self, ws, nursery.cancel_scope)
                 nursery.start_soon(self._sender, ws, nursery.cancel_scope)
                 if self._options.keepalive_interval:
                     nursery.start_soon(self._keepalive, ws, nursery.cancel_scope)
                 if self._proto.go_away_latest is not None:
-                    nursery.start_soon(self._go_away_timer)
+                    nursery.start_soon(_receive.go_away_timer, self)
                 if self._monitor.watchdog is not None:
-                    nursery.start_soon(self._monitor.watch, self._emit, self._on_stall)
+                    on_stall = partial(_receive.on_stall, self)
+                    nursery.start_soon(self._monitor.watch, self._emit, on_stall)
         finally:
             # Frames handled while the socket closes (the close drain) must not start
             # tasks here any more: a goAway then is moot.
             self._conn_nursery = None
 
-    async def _receiver(self, ws: WebSocket | MessageConnection, scope: trio.CancelScope) -> (
-        None
-    ):
-        try:
-            while True:
-                data = await ws.get_message()
-                if len(data) > w.LARGE_FRAME:
-                    await self._handle_large_frame(data)
-                else:
-                    self._handle_frame(data)
-        except ConnectionClosed as exc:
-            self._end_connection(closed_end(exc))
-        scope.cancel()
-
-    async def _handle_large_frame(self, data: str | bytes) -> None:
-        """A frame over a MiB: decoded in a worker thread, so that a slow decode (hundreds of
-        thousands of objects, or the base64 repair) does not stall the program (issue 12)."""
-        decoded: w.ServerMessage | ProtocolError
-        try:
-            decoded = await trio.to_thread.run_sync(w.decode_server_message, data)
-        except ProtocolError as exc:
-            decoded = exc
-        self._handle_frame(data, decoded)
-
-    def _handle_frame(
-        self, data: str | bytes, decoded: w.ServerMessage | ProtocolError | None = None
-    ) -> None:
-        now = trio.current_time()
-        watchdog = self._monitor.watchdog
-        if watchdog is not None:
-            watchdog.heard(now)
-        try:
-            if decoded is None:
-                message = w.decode_server_message(data)
-            elif isinstance(decoded, ProtocolError):
-                raise decoded
-            else:
-                message = decoded
-            events = self._proto.receive_message(message, data, now)
-        except ProtocolError as exc:
-            # PROTOCOL.md 8.7: a malformed or unexpected frame never crashes the session.
-            self._protocol_errors += 1
-            log.warning("ignored a malformed server message: %s", exc)
-            self._handlers.report(exc)
-            return
-        self._dispatch(message, data, events, now)
-
-    def _dispatch(
-        self, message: w.ServerMessage, raw: str | bytes, events: list[ev.Event], now: float
-    ) -> None:
-        handlers = self._handlers
-        if handlers.any:
-            handlers.queue("on_message", message)
-        if len(events) == 1 and type(events[0]) is ev.AudioChunk:
-            # The hot path (PROTOCOL.md 4: output audio is most of the traffic): no handler
-            # takes audio chunks, and the model is in a turn.
-            if not self._events.put(events[0]):
-                self._slow_consumer()
-            if self._idle.is_set():
-                self._idle = trio.Event()
-            latency = self._monitor.latency
-            if latency.awaiting_audio:
-                latency.audio(now)
-            return
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("received %s", ", ".join(type(e).__name__ for e in events) or "nothing")
-        size = len(raw)
-        monitor = self._monitor
-        for event in events:
-            kind = type(event)
-            if kind is ev.ToolCallCancellation:
-                self._tools.cancel(event.ids)  # type: ignore[union-attr]
-            elif kind is ev.ToolCall:
-                self._tools.call(event)  # type: ignore[arg-type]
-            elif kind is ev.GoAway:
-                self._on_go_away()
-            metrics = monitor.event(event, now)
-            self._emit(event, size if kind in _SIZED_BY_FRAME else 0)
-            if metrics is not None:
-                self._emit(metrics)
-            if kind is ev.TurnComplete:
-                done, self._turn_done = self._turn_done, trio.Event()
-                done.set()
-        self._sync_idle()
-
     def _emit(self, event: ev.Event, size: int = 0) -> None:
         if not self._events.put(event, size):
-            self._slow_consumer()
+            _receive.slow_consumer(self)
         self._handlers.event(event)
-
-    def _slow_consumer(self) -> None:
-        self._events.seal()  # nothing more is queued: the session is ending
-        if self._error is None and self._conn_end is None:
-            error = SlowConsumerError(
-                f"the events queue is over its {self._options.max_event_bytes} bytes: nobody "
-                "read session.events() fast enough (read it, or raise max_event_bytes)"
-            )
-            log.warning("%s", error)
-            self._fail_now(error)
-
-    def _on_stall(self) -> None:
-        """The model stopped answering on a live socket: optionally reconnect (resume)."""
-        if self._options.reconnect_on_stall and self._proto.reconnects_enabled:
-            self._quick_close = True  # the server is not answering: no long close handshake
-            self._end_connection(ConnectionEnd(STALLED, None, "the model stopped answering"))
-
-    def _on_go_away(self) -> None:
-        proto = self._proto
-        log.info(
-            "goAway: the server closes this connection in %.1f s",
-            (proto.go_away_deadline or 0) - trio.current_time(),
-        )
-        nursery = self._conn_nursery
-        if proto.go_away_latest is not None and nursery is not None:
-            nursery.start_soon(self._go_away_timer)
-
-    async def _go_away_timer(self) -> None:
-        """Reconnect before the goAway deadline, at a safe point when time allows."""
-        latest = self._proto.go_away_latest
-        if latest is None or not self._proto.reconnects_enabled:
-            return
-        with trio.move_on_at(latest):
-            while self._proto.busy:
-                await self._idle.wait()
-                await trio.lowlevel.checkpoint()
-        log.info("reconnecting before the goAway deadline")
-        self._end_connection(ConnectionEnd(GO_AWAY, 1000, "goAway"))
 
     async def _sender(self, ws: WebSocket | MessageConnection, scope: trio.CancelScope) -> None:
         self._direct = ws.try_send_message
@@ -841,7 +650,7 @@ class LiveSession:
             # one write, one TLS record, one syscall for the batch).
             batch = [await outbound.get()]
             size = len(batch[0].frame)
-            while len(batch) < _MAX_BATCH_FRAMES and size < _MAX_BATCH_CHARS:
+            while len(batch) < MAX_BATCH_FRAMES and size < MAX_BATCH_CHARS:
                 more = outbound.get_nowait()
                 if more is None:
                     break
@@ -859,7 +668,7 @@ class LiveSession:
             except ConnectionClosed as exc:
                 # Not (fully) sent: what the core says goes out first on the next connection.
                 outbound.push_front(proto.write_failed(batch))
-                self._end_connection(closed_end(exc))
+                self._end_connection(_receive.closed_end(exc))
                 scope.cancel()
                 return
             except BaseException:
@@ -892,63 +701,6 @@ class LiveSession:
                 return
 
 
-class EventStream:
-    """The async iterator of :meth:`LiveSession.events` (an object: ``break`` frees it)."""
-
-    __slots__ = ("_done", "_session")
-
-    def __init__(self, session: LiveSession) -> None:
-        self._session = session
-        self._done = False
-        session._readers += 1
-
-    def __aiter__(self) -> EventStream:
-        return self
-
-    async def __anext__(self) -> ev.Event:
-        if self._done:
-            await trio.lowlevel.checkpoint()
-            raise StopAsyncIteration
-        session = self._session
-        try:
-            return await session._events.get()
-        except QueueClosed as closed:
-            if closed.error is not None:
-                session._error_delivered = True
-            self._release()
-            if closed.error is not None:
-                raise closed.error from None
-            raise StopAsyncIteration from None
-
-    async def aclose(self) -> None:
-        """Stop iterating (what ``async with aclosing(...)`` calls); idempotent."""
-        self._release()
-        await trio.lowlevel.checkpoint()
-
-    def _release(self) -> None:
-        if self._done:
-            return
-        self._done = True
-        session = self._session
-        session._readers -= 1
-        if (
-            session._readers == 0
-            and session._error is not None
-            and not session._error_delivered
-            and session._done.is_set()
-        ):
-            # The session failed and nobody reads its events any more: end the body.
-            session._body_scope.cancel()
-
-    def __del__(self) -> None:
-        # ``break`` out of ``async for``: the last reference goes at once (CPython), and so
-        # does the reader. Never raises.
-        try:
-            self._release()
-        except Exception:  # pragma: no cover - interpreter shutdown
-            pass
-
-
 #: realtime_input's field name -> the kind of frame (``_buffers``).
 _REALTIME_KINDS: Final = {
     "audio": AUDIO,
@@ -958,12 +710,3 @@ _REALTIME_KINDS: Final = {
     "activity_end": "activity",
     "audio_stream_end": "activity",
 }
-#: Events whose size in the events queue is their frame's (they carry arbitrary payloads).
-_SIZED_BY_FRAME: Final = frozenset({ev.ToolCall, ev.Grounding, ev.UnknownMessage})
-
-
-def closed_end(exc: ConnectionClosed) -> ConnectionEnd:
-    """How a connection that raised ``exc`` ended (a broken protocol is the server's fault)."""
-    if exc.remote_error is not None:
-        return ConnectionEnd(BROKEN, exc.code, exc.remote_error)
-    return ConnectionEnd(CLOSED, exc.code, exc.reason)
