@@ -81,32 +81,41 @@ class ScriptedServer:
 
     def connect(self, nursery: trio.Nursery) -> Callable[
         [str, list[tuple[str, str]]],
-        AbstractAsyncContextManager[trio_websocket.WebSocketConnection],
+        AbstractAsyncContextManager[trio.abc.Stream],
     ]:
         """The hook; the server side of each connection runs in ``nursery``."""
 
         @asynccontextmanager
         async def hook(url: str, headers: list[tuple[str, str]]) -> AsyncIterator[
-            trio_websocket.WebSocketConnection
+            trio.abc.Stream
         ]:
+            # A byte stream: the session runs the library's own WebSocket over it, as over
+            # a socket (issue 11: session tests run the shipped stack).
             self.connections += 1
             client_stream, server_stream = trio.testing.memory_stream_pair()
             nursery.start_soon(self._serve, server_stream)
-            async with trio.open_nursery() as inner:
-                ws = await trio_websocket.wrap_client_stream(
-                    inner, client_stream, "localhost",  # type: ignore[arg-type]
-                    "/ws/google.ai.generativelanguage.v1beta.GenerativeService"
-                    ".BidiGenerateContent",
-                    extra_headers=[(k.encode(), v.encode()) for k, v in headers],
-                )
-                try:
-                    yield ws
-                finally:
-                    with trio.CancelScope(shield=True), trio.move_on_after(5):
-                        await ws.aclose()
-                    inner.cancel_scope.cancel()
+            try:
+                yield client_stream
+            finally:
+                await trio.aclose_forcefully(client_stream)
 
         return hook
+
+
+@asynccontextmanager
+async def library_websocket(
+    stream: trio.abc.Stream, url: str, headers: list[tuple[str, str]]
+) -> AsyncIterator[WebSocket]:
+    """The library's own WebSocket over ``stream`` (what the session runs over a byte
+    stream), for wrappers that act on messages, closed (bounded) on exit."""
+    parts = urlsplit(url)
+    resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    ws = await WebSocket.handshake(stream, parts.netloc or "localhost", resource, headers)
+    try:
+        yield ws
+    finally:
+        with trio.CancelScope(shield=True), trio.move_on_after(3):
+            await ws.aclose()
 
 
 class PingControlled:
@@ -137,16 +146,11 @@ def ping_controlled(
 
     @asynccontextmanager
     async def hook(url: str, headers: list[tuple[str, str]]) -> AsyncIterator[Any]:
-        parts = urlsplit(url)
-        resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        async with connect(url, headers) as stream:
-            ws = await WebSocket.handshake(stream, parts.netloc, resource, headers)
-            try:
-                wrapped = PingControlled(ws, delay)
-                made.append(wrapped)
-                yield wrapped
-            finally:
-                with trio.CancelScope(shield=True), trio.move_on_after(3):
-                    await ws.aclose()
+        async with connect(url, headers) as stream, library_websocket(
+            stream, url, headers
+        ) as ws:
+            wrapped = PingControlled(ws, delay)
+            made.append(wrapped)
+            yield wrapped
 
     return hook

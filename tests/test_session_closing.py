@@ -33,7 +33,7 @@ from trio_gemini_live import (
 from trio_gemini_live import events as ev
 
 from .conftest import API_KEY, MODEL
-from .fakeserver import SETUP_COMPLETE, ScriptedServer
+from .fakeserver import SETUP_COMPLETE, ScriptedServer, library_websocket
 
 pytestmark = pytest.mark.usefixtures("referee")
 
@@ -290,7 +290,7 @@ class GoAwayWhileClosing:
     """A client connection whose close handshake waits until the server's goAway, sent
     when the close began, was received (and so handled) by the session's close drain."""
 
-    def __init__(self, ws: trio_websocket.WebSocketConnection) -> None:
+    def __init__(self, ws: Any) -> None:
         self._ws = ws
         self.closing = trio.Event()
         self.go_away_drained = trio.Event()
@@ -340,7 +340,9 @@ async def test_go_away_during_the_close_drain_is_ignored(
 
     @asynccontextmanager
     async def hook(url: str, headers: list[tuple[str, str]]) -> AsyncIterator[Any]:
-        async with inner_hook(url, headers) as ws:
+        async with inner_hook(url, headers) as stream, library_websocket(
+            stream, url, headers
+        ) as ws:
             if wrapped:
                 yield ws
             else:
