@@ -52,7 +52,40 @@ EXPECTED = {
     ],
     "voice_agent_tools": [
         "model calls: [('get_weather', {'city': 'Paris'})]",
+        # 3.8 runs tools asynchronously: a turn saying so, then the result's own turn.
+        "model said: I started get_weather in the background.",
         'model said: The result of get_weather is {"output": {"celsius": 21.0}}.',
+    ],
+    "phone_agent": [
+        # The keypad digits sent as text make the model call the tool with them.
+        "tool call: look_up_order({'order_number': '4711'})",
+        # Latency of the turn that answered the text, on the client's clock.
+        "turn metrics: first audio ",
+        " ms after the user's turn (text)",
+        # The caller talked over the result: Interrupted, the playback flushed.
+        "barge-in: the caller heard ",
+        " s flushed",
+        "turn metrics: no user turn before it, interrupted",
+        # aclose(finish_turn=...) once the goodbye is under way; the session closes only
+        # after the goodbye's TurnComplete (SessionClosed comes after it in events()).
+        "the caller said goodbye: hanging up after this turn",
+        "goodbye generated (TurnComplete)",
+        "turn metrics: first audio ",
+        "session closed, ",
+        "latency over 3 turns: first audio p50 0.",
+        " s, p95 0.",
+        " s; stalls: 0",
+        # The conversation record: who said what, tool call and result, the cut turn.
+        "conversation:\n"
+        "  user: The caller typed order number 4711 on the keypad: look_up_order.\n"
+        "  model: calls look_up_order({'order_number': '4711'})\n"
+        "  tool: look_up_order -> {'output': {'status': 'out for delivery', 'eta': '18:30'}}\n"
+        "  model: I started look_up_order in the background.\n"
+        "  model (cut): The result of",
+        "  user: Great, thanks. Bye!\n"
+        '  model: I heard: "Great, thanks. Bye!". This is turn 2 of our conversation.\n',
+        # The line closes once the goodbye was played to the caller.
+        "line closed: the caller heard the whole goodbye",
     ],
     "telephony_bridge": ["μ-law bytes", "to the phone"],
     "voice_input": [
