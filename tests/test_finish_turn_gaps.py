@@ -1,21 +1,21 @@
 """Reproduction (issue 14, found by the phone-agent how-to): ``aclose(finish_turn=...)``
 does not wait for an answer the model owes when nothing the *client* sent started a turn.
 
-``LiveProtocol.owes_answer`` counts text turns sent, a model turn already in progress and
-unanswered tool calls. It does not count a spoken turn ended by ``activity_end`` (manual
+``LiveProtocol.owes_answer`` counted text turns sent, a model turn already in progress and
+unanswered tool calls. It did not count a spoken turn ended by ``activity_end`` (manual
 VAD) or by the server's VAD (its ``voiceActivity`` / finished input transcription), nor a
 tool response sent before the model's next output, although the stall watchdog treats all
 of them as owed. ``aclose(finish_turn=30)`` then closes at once and the answer (the
 goodbye a caller should hear) is cut: the events show a synthesized ``Interrupted`` and
 ``TurnComplete(reason="CONNECTION_LOST")``.
 
-Marked ``xfail(strict=True)``: they fail today; the fix makes them pass, and strictness
-makes the marker's removal part of the fix.
+Fixed: the protocol core counts what the model owes (``LiveProtocol.owes_answer``): a frame
+it answers was written (a turn, ``activityEnd``, a tool response it reads), or the server
+heard the user's speech end, until the next ``turnComplete``.
 """
 
 from __future__ import annotations
 
-import pytest
 import trio
 import trio.testing
 
@@ -27,8 +27,6 @@ from trio_gemini_live.testing import LiveEmulator, speech_like_pcm
 from .conftest import API_KEY
 
 MODEL = "gemini-3.8-live"
-GAP = pytest.mark.xfail(strict=True, reason="aclose(finish_turn) ignores answers owed for "
-                        "spoken turns and tool responses (reported by the voicedoc helper)")
 
 
 async def _close_and_collect(session: LiveSession) -> tuple[list[ev.Event], float]:
@@ -47,7 +45,6 @@ def _answered_in_full(events: list[ev.Event]) -> bool:
     )
 
 
-@GAP
 async def test_finish_turn_waits_for_the_answer_to_activity_end(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -68,7 +65,6 @@ async def test_finish_turn_waits_for_the_answer_to_activity_end(
     assert _answered_in_full(events), [type(e).__name__ for e in events]
 
 
-@GAP
 async def test_finish_turn_waits_for_the_answer_to_a_turn_the_server_vad_ended(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -87,7 +83,6 @@ async def test_finish_turn_waits_for_the_answer_to_a_turn_the_server_vad_ended(
     assert _answered_in_full(events), [type(e).__name__ for e in events]
 
 
-@GAP
 async def test_finish_turn_waits_for_the_answer_to_a_tool_response(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:

@@ -72,6 +72,8 @@ class OutboundItem(msgspec.Struct, gc=False):
     kind: str = "other"
     #: For a tool response: the ids of the calls it answers.
     call_ids: tuple[str, ...] = ()
+    #: The model answers this frame (a turn, ``activityEnd``, a tool response it reads).
+    answered_by_model: bool = False
 
 
 class Outbox:
@@ -274,11 +276,6 @@ class TurnBuffer:
     def sent(self, item: OutboundItem) -> None:
         # Content that starts no turn counts as answered at once.
         self._entries.append(_Entry(item, item.kind not in TURNS))
-
-    @property
-    def unanswered(self) -> bool:
-        """A turn was sent and its ``turnComplete`` has not come."""
-        return any(not entry.answered for entry in self._entries)
 
     def unsend(self, items: Iterable[OutboundItem]) -> None:
         """Forget ``items`` (the last ones sent: a write that failed); they go out again."""

@@ -193,6 +193,8 @@ _OUTPUT_EVENTS: Final = frozenset({
 #: interactionStatus values after which the interaction is over (the SDK 3.6's reading:
 #: anything else, IN_PROGRESS above all, means more output may follow a turnComplete).
 _INTERACTION_DONE: Final = frozenset({"IDLE", "INTERACTION_STATUS_UNSPECIFIED"})
+#: Voice activity that ends the user's speech (the server answers it).
+_SPEECH_ENDS: Final = frozenset({"ACTIVITY_END", "VAD_SIGNAL_TYPE_EOS"})
 _CLIENT_CLOSE: Final = "closed by the client"
 
 
@@ -278,6 +280,7 @@ class LiveProtocol:
         self._useful = False
         self._handle_at_start: str | None = None
         self._last_attempt_at: float | None = None
+        self._owed = False
 
     # --- status ---------------------------------------------------------------------------
 
@@ -319,9 +322,11 @@ class LiveProtocol:
 
     @property
     def owes_answer(self) -> bool:
-        """The model owes an answer: a turn sent and not answered, a turn in progress, or
-        a tool call (what ``aclose(finish_turn=...)`` waits for)."""
-        return self.busy or self._turns.unanswered
+        """The model owes an answer (what ``aclose(finish_turn=...)`` waits for): a turn in
+        progress or a tool call (:attr:`busy`), or, since the last ``turnComplete``, a
+        frame it answers was written (a text turn, ``activityEnd``, a tool response it
+        reads) or the server heard the end of the user's speech."""
+        return self._owed or self.busy
 
     @property
     def dropped_audio_chunks(self) -> int:
@@ -448,13 +453,19 @@ class LiveProtocol:
             raise ValueError("setup is sent by setup_frame(), once per connection")
         response = message.tool_response
         if response is None:
-            return OutboundItem(w.encode(message).decode(), audio_seconds, kind)
+            answered = kind in TURNS or (
+                message.realtime_input is not None
+                and message.realtime_input.activity_end is not None
+            )
+            return OutboundItem(w.encode(message).decode(), audio_seconds, kind, (), answered)
         responses = response.function_responses or ()
         ids = tuple(r.id for r in responses if r.id)
         if any(r.id in self._generated_ids for r in responses):
             fixed = [_replace(r, id=None) if r.id in self._generated_ids else r for r in responses]
             message = w.ClientMessage(tool_response=w.ToolResponse(function_responses=fixed))
-        return OutboundItem(w.encode(message).decode(), 0.0, kind, ids)
+        # SILENT answers only add to the context; willContinue ones are followed by more.
+        answered = any(r.scheduling != "SILENT" and not r.will_continue for r in responses)
+        return OutboundItem(w.encode(message).decode(), 0.0, kind, ids, answered)
 
     def queued(self, item: OutboundItem) -> None:
         """``item`` is committed to be sent (queued or written): its calls are answered."""
@@ -468,6 +479,8 @@ class LiveProtocol:
         returns: an acknowledgement or a ``turnComplete`` must find it here).
         """
         self.sent_index += 1
+        if item.answered_by_model:
+            self._owed = True
         if self._transparent_now:
             self._replay.sent(self.sent_index, item)
         if item.kind in WORDS:
@@ -529,8 +542,13 @@ class LiveProtocol:
                         self.session_id = session_id
                 case ev.TurnComplete():
                     self.in_turn = False
+                    self._owed = False
                     self._useful = True
                     self._turns.turn_completed()
+                case ev.VoiceActivity(kind=vad) if vad in _SPEECH_ENDS:
+                    self._owed = True  # the server heard the user stop: an answer comes
+                case ev.InputTranscription(finished=True):
+                    self._owed = True
                 case ev.InteractionStatus(status=interaction):
                     # Rule 2 on 3.x models: the interaction may go on after turnComplete
                     # (an asynchronous tool, background reasoning) until IDLE.
@@ -595,6 +613,7 @@ class LiveProtocol:
         out = Outcome()
         if self.status in (Status.CONNECTING, Status.SETUP_PENDING, Status.READY):
             self.transition(Status.DISCONNECTED)
+        self._owed = False  # what the old connection owed: resent turns owe it again
         if self.in_turn:
             self.in_turn = False
             out.events += [ev.Interrupted(), ev.TurnComplete(reason="CONNECTION_LOST")]
