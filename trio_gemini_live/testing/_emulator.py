@@ -27,6 +27,7 @@ Every server message is built from the ``_wire`` server Structs and sent as JSON
 from __future__ import annotations
 
 import functools
+import os
 import ssl
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -58,6 +59,8 @@ from ._strict import INVALID_ARGUMENT, ClientFrameError, parse_client_frame
 
 if TYPE_CHECKING:
     from .._session import LiveSession
+    from ._recording import Recording
+    from ._replay import ReplayServer
 
 __all__ = ["DEFAULT_MODEL", "DEFAULT_MODELS", "ConnectionRecord", "Fault", "LiveEmulator"]
 
@@ -229,6 +232,34 @@ class LiveEmulator:
         #: Ephemeral tokens minted on ``POST /v1alpha/auth_tokens``, the REST requests
         #: answered, and the wall clock tokens expire by (PROTOCOL.md 1).
         self.tokens = TokenStore()
+
+    @classmethod
+    def replay(cls, recording: str | os.PathLike[str] | Recording,
+               **options: Any) -> ReplayServer:
+        """A server replaying ``recording``: :class:`ReplayServer` (same options, same serving API).
+
+        ``LiveEmulator.replay(path)`` is ``ReplayServer(path)``: start it as the emulator
+        (``await nursery.start(server.serve)``, or ``serve_in_memory`` with
+        ``connect_in_memory``) and point a session at it (``open_session``,
+        ``session_kwargs``). It answers each client message with what the server sent after
+        it in the recording, and reports the first divergence (issue 15).
+
+        Args:
+            recording: a :class:`Recording`, or the path of one.
+            options: :class:`ReplayServer`'s keyword arguments (``pace``, ``check_setup``,
+                ``check_content``, ``wait_timeout``, ``raise_on_divergence``,
+                ``ssl_context``).
+
+        Raises:
+            RecordingError: the recording is unreadable or incomplete, or lost frames while
+                it was made.
+            OSError: its file cannot be read.
+            ValueError: a bad ``pace`` or ``wait_timeout``.
+            TypeError: an option :class:`ReplayServer` does not take.
+        """
+        from ._replay import ReplayServer
+
+        return ReplayServer(recording, **options)
 
     def rules_for(self, model: str) -> ModelProfile:
         """The rules the emulator applies to ``model`` (an id, ``models/...`` or a Vertex
