@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from trio_gemini_live import _resample
 from trio_gemini_live import audio as A
 from trio_gemini_live.events import AudioChunk, Interrupted, TextChunk, TurnComplete
 
@@ -187,7 +188,7 @@ def _resampling_error(pcm_rate: int, to_rate: int, freq: float, backend: str) ->
     out = samples(A.resample(pcm, pcm_rate, to_rate, backend=backend))  # type: ignore[arg-type]
     assert len(out) == round(len(pcm) // 2 * to_rate / pcm_rate)
     # Skip the edges, where the filter sees the silence assumed outside the signal.
-    edge = A._design(pcm_rate, to_rate).half * to_rate // pcm_rate + 2
+    edge = _resample._design(pcm_rate, to_rate).half * to_rate // pcm_rate + 2
     errors = [
         out[n] - amplitude * 32767 * math.sin(2 * math.pi * freq * n / to_rate)
         for n in range(edge, len(out) - edge)
@@ -274,7 +275,7 @@ def test_numpy_and_python_agree_within_one_lsb() -> None:
 
 def test_resample_many_phases_computes_coefficients_on_the_fly() -> None:
     # 16001 Hz is coprime with 16000: 16000 phases, more than are tabled.
-    assert A._design(16001, 16000).up > A._MAX_TABLE_PHASES
+    assert _resample._design(16001, 16000).up > _resample._MAX_TABLE_PHASES
     err = _resampling_error(16001, 16000, 440.0, "python")
     assert err < 4.0
     if HAS_NUMPY:

@@ -694,7 +694,7 @@ async def test_wss_a_drop_just_before_the_emulator_closes_the_stream_leaves_it_s
     async def drop_first(self: trio_websocket.WebSocketConnection) -> None:
         if self.is_server and not dropped:
             dropped.append(link.record.index)
-            await emulator._drop(link)  # the fault lands just before the stream is closed
+            await link.drop()  # the fault lands just before the stream is closed
         await original(self)
 
     monkeypatch.setattr(trio_websocket.WebSocketConnection, "_close_stream", drop_first)

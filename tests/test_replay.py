@@ -112,6 +112,43 @@ async def test_replay_over_loopback_with_the_sessions_own_transport(tmp_path: Pa
     assert digest(replayed) == digest(recorded)
 
 
+RECORDINGS = Path(__file__).resolve().parent / "recordings"
+
+
+async def test_live_emulator_replay_serves_a_committed_recording() -> None:
+    # LiveEmulator.replay (issue 15): a ReplayServer, served and used the same way. The
+    # committed recording (a goAway and a resumption: two connections) replays through it
+    # with the client code that made it.
+    server = LiveEmulator.replay(RECORDINGS / "conversation.jsonl", wait_timeout=5.0)
+    assert isinstance(server, ReplayServer)
+    assert server.wait_timeout == 5.0 and server.pace == "fast"
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(server.serve)
+            events = await run_scenario("conversation", server.session_kwargs(in_memory=True))
+            await server.wait_finished()
+            nursery.cancel_scope.cancel()
+    assert server.divergence is None and server.finished.is_set()
+    assert server.connections == 2
+    said = "".join(e.text for e in events if isinstance(e, ev.OutputTranscription))
+    assert "The result of get_weather is" in said and "Are you still there?" in said
+    assert [type(e) for e in events if isinstance(e, ev.GoAway | ev.Reconnected)] == [
+        ev.GoAway, ev.Reconnected]
+
+
+def test_live_emulator_replay_takes_a_recording_and_replay_server_options() -> None:
+    recording = Recording.load(RECORDINGS / "faults.jsonl")
+    server = LiveEmulator.replay(recording, pace="recorded", check_content=False)
+    assert server.recording is recording
+    assert server.pace == "recorded" and not server.check_content
+    with pytest.raises(ValueError, match="pace"):
+        LiveEmulator.replay(recording, pace="slow")
+    with pytest.raises(TypeError, match="api_key"):
+        LiveEmulator.replay(recording, api_key=API_KEY)  # the emulator's, not a replay's
+    with pytest.raises(FileNotFoundError):
+        LiveEmulator.replay(RECORDINGS / "missing.jsonl")
+
+
 async def test_recorded_pace_keeps_the_gaps(tmp_path: Path,
                                             autojump_clock: trio.testing.MockClock) -> None:
     # A slow server (0.25 s between text chunks), recorded and replayed on Trio's clock.

@@ -31,7 +31,7 @@ import trio_websocket
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trio_gemini_live import _websocket
+from trio_gemini_live import _websocket, _ws_connect
 from trio_gemini_live._sockets import NativeSocketStream
 from trio_gemini_live._websocket import (
     ConnectionClosed,
@@ -412,7 +412,7 @@ async def test_the_host_header_has_the_port_unless_default(
             nursery.start_soon(peer.accept)
             # ssl_context for wss over a memory stream: a TLS handshake cannot happen
             # here, so wss URLs use native=False with a plain stream (no context used).
-            monkeypatch.setattr(_websocket, "_wrap", lambda tcp, *args: tcp)
+            monkeypatch.setattr(_ws_connect, "_wrap", lambda tcp, *args: tcp)
             async with open_connection(url, close_timeout=0):
                 pass
     assert f"\r\nHost: {host}\r\n" in peer.request.decode()

@@ -30,7 +30,14 @@ Errors: :class:`ConnectionClosed` once closed or broken, with ``remote_error`` s
 failed the connection because the server broke RFC 6455 (issue 12 finding 7: the session
 reports those as ``ProtocolError``); :class:`HandshakeRejected` / :class:`HandshakeFailed`
 for the opening handshake. Stream errors become ``ConnectionClosed(1006)``; no exception
-type of ``websockets`` or ``trio_websocket`` leaves this module.
+type of ``websockets`` or ``trio_websocket`` leaves this module, nor the two that hold the
+rest of the client (issue 11: modules of at most about 700 lines), whose names are
+re-exported here, where the rest of the package imports them from:
+
+* ``_handshake``: the HTTP side of the opening handshake (the request's checks, interim 1xx
+  answers, the answer's verdict) and the two handshake errors;
+* ``_ws_connect``: :func:`open_connection` (URL, TCP, TLS, handshake) and
+  :class:`MessageConnection`, for connections made elsewhere.
 """
 
 from __future__ import annotations
@@ -38,20 +45,14 @@ from __future__ import annotations
 import logging
 import math
 import os
-import re
-import ssl
 import struct
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from typing import Any, Final, cast
-from urllib.parse import urlsplit
 
 import trio
 from websockets.client import ClientProtocol
 from websockets.frames import EXTERNAL_CLOSE_CODES, Frame, Opcode
-from websockets.headers import build_host
-from websockets.http11 import Response
 from websockets.protocol import State
 from websockets.uri import WebSocketURI
 
@@ -60,7 +61,9 @@ try:
 except ImportError:  # pragma: no cover - websockets' wheels ship the C extension
     from websockets.utils import apply_mask
 
-from ._sockets import NativeSocketStream, native_stream
+from ._handshake import HandshakeFailed as HandshakeFailed
+from ._handshake import HandshakeRejected as HandshakeRejected
+from ._handshake import _answer, _check_request, _final_status
 
 __all__ = [
     "ConnectionClosed", "HandshakeFailed", "HandshakeRejected", "MessageConnection",
@@ -75,17 +78,12 @@ MAX_MESSAGE_SIZE: Final = 16 * 1024 * 1024
 MAX_FRAGMENTS: Final = 16 * 1024
 #: Bytes asked of the stream per read (a TLS stream returns whole records up to this).
 RECEIVE_SIZE: Final = 64 * 1024
-CONNECT_TIMEOUT: Final = 30.0
 CLOSE_TIMEOUT: Final = 3.0
-#: open_connection's close bound when its body is being cancelled (issue 12 finding 8).
-CANCELLED_CLOSE_TIMEOUT: Final = 0.25
 #: Bytes fed to the parser per step: it returns every frame of a step at once, so this
 #: bounds that list (8,192 empty frames at most) whatever the read size (issue 12 finding 6).
 _FEED_SIZE: Final = 16 * 1024
 #: Pongs the server made us owe but cannot take (it does not read): past this, a ping flood.
 _MAX_PENDING: Final = 1024 * 1024
-_MAX_BODY: Final = 64 * 1024
-_MAX_INTERIM: Final = 64 * 1024
 _STREAM_ERRORS: Final = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 _TEXT, _BINARY, _CONT = Opcode.TEXT, Opcode.BINARY, Opcode.CONT
 _CLOSE, _PONG = Opcode.CLOSE, Opcode.PONG
@@ -111,26 +109,6 @@ class ConnectionClosed(Exception):
     def __str__(self) -> str:
         text = f"WebSocket closed ({self.code}{': ' + self.reason if self.reason else ''})"
         return text + (" after an RFC 6455 error of the server" if self.remote_error else "")
-
-
-class HandshakeRejected(Exception):
-    """The server answered the upgrade with an HTTP status other than 101.
-
-    Attributes:
-        status: the HTTP status. headers: its headers. body: up to 64 KiB of its body
-        (never part of ``str()``: a refusal may echo the request, key included).
-    """
-
-    def __init__(self, status: int, headers: tuple[tuple[str, str], ...], body: bytes) -> None:
-        super().__init__(status)
-        self.status, self.headers, self.body = status, headers, body
-
-    def __str__(self) -> str:
-        return f"the server refused the WebSocket upgrade with HTTP {self.status}"
-
-
-class HandshakeFailed(Exception):
-    """The opening handshake failed otherwise: EOF, a malformed or invalid answer, TLS."""
 
 
 class _PingWaiter:
@@ -672,252 +650,9 @@ _LEN16: Final = struct.Struct("!BBH")
 _LEN64: Final = struct.Struct("!BBQ")
 
 
-def _answer(proto: ClientProtocol, status: int) -> list[Any] | None:
-    """The frames after a 101 answer; ``None`` while incomplete; raises for a failure."""
-    events = proto.events_received()
-    failure = proto.handshake_exc
-    if events and isinstance(events[0], Response):
-        answer = events[0]
-        if failure is None:
-            return events[1:]
-        if answer.status_code != 101:
-            headers = tuple(answer.headers.raw_items())
-            raise HandshakeRejected(answer.status_code, headers, bytes(answer.body[:_MAX_BODY]))
-    elif failure is None:
-        return None
-    elif status not in (0, 101):
-        # A refusal whose head or body websockets refused (e.g. a body over 1 MiB).
-        raise HandshakeRejected(status, (), b"")
-    cause = f" ({failure.__cause__})" if failure.__cause__ else ""
-    raise HandshakeFailed(f"invalid handshake answer: {failure}{cause}")
-
-
-#: An interim answer's status line: 1xx but 101 (RFC 7231 6.2).
-_INTERIM: Final = re.compile(rb"HTTP/1\.[01] 1(?!01)[0-9][0-9](?![0-9])")
-_STATUS: Final = re.compile(rb"HTTP/1\.[01] ([0-9]{3})(?![0-9])")
-_HEAD_END: Final = re.compile(rb"\r?\n\r?\n")
-
-
-def _final_status(head: bytearray) -> int | None:
-    """Drop complete interim answers from ``head``; the final answer's status (0 when it
-    has none we read), or ``None`` when more bytes are needed.
-
-    websockets takes any answer but 101 for a refusal, so 1xx answers (which a client must
-    accept, even unasked: RFC 7231 6.2) never reach it.
-    """
-    while True:
-        line_end = head.find(b"\n")
-        if line_end >= 0 and _INTERIM.match(head, 0, line_end) is None:
-            status = _STATUS.match(head, 0, line_end)
-            return int(status[1]) if status else 0
-        end = _HEAD_END.search(head) if line_end >= 0 else None
-        if end is None:
-            if len(head) > _MAX_INTERIM:
-                raise HandshakeFailed("invalid handshake answer: an endless head")
-            return None
-        del head[: end.end()]
-
-
-#: RFC 7230 3.2 (token names; visible characters or obs-text, inner spaces or tabs), and
-#: RFC 7230 5.3 for the request target.
-_NAME: Final = re.compile(r"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
-_VALUE: Final = re.compile(r"(?:[\x21-\x7e\x80-\xff]+(?:[ \t]+[\x21-\x7e\x80-\xff]+)*)?")
-_TARGET: Final = re.compile(r"/[\x21-\x7e]*")
-_HOST: Final = re.compile(r"[\x21-\x7e]+")
-#: Set by the handshake itself: a second one would make the request invalid.
-_OWN: Final = frozenset({"host", "upgrade", "connection", "sec-websocket-key",
-                         "sec-websocket-version", "sec-websocket-extensions"})
-
-
-def _check_request(host: str, resource: str, headers: Sequence[tuple[str, str]]) -> None:
-    """Refuse what would make an invalid request, naming a header but never its value."""
-    if not isinstance(host, str) or not _HOST.fullmatch(host) or "/" in host:
-        raise ValueError("the host is not valid in an HTTP request")
-    if not isinstance(resource, str) or not _TARGET.fullmatch(resource):
-        raise ValueError("the resource is not a valid HTTP request target")
-    for name, value in headers:
-        if not isinstance(name, str) or not isinstance(value, str):
-            raise TypeError("a header's name and value must be str")
-        if not _NAME.fullmatch(name):
-            raise ValueError(f"invalid HTTP header name {name[:100]!r}")
-        if name.lower() in _OWN:
-            raise ValueError(f"the header {name!r} is set by the WebSocket handshake")
-        if not _VALUE.fullmatch(value):
-            # The value may be a secret (x-goog-api-key, Authorization): the name only.
-            raise ValueError(f"the value of the HTTP header {name!r} is invalid (control "
-                             "characters, a line break, spaces at either end, non-Latin-1)")
-
-
-class MessageConnection:
-    """A message-level connection (trio-websocket's, or any object with ``send_message``,
-    ``get_message``, ``aclose``, ``ping`` and optionally ``closed``) with the interface and
-    errors of :class:`WebSocket`.
-
-    trio-websocket's ``ConnectionClosed`` (code and reason from its ``CloseReason``; 1006
-    if none), ``trio.BrokenResourceError``, ``trio.ClosedResourceError`` and ``OSError``
-    become :class:`ConnectionClosed`. ``send_messages`` sends one by one;
-    ``try_send_message`` always returns ``None``.
-    """
-
-    def __init__(self, connection: Any) -> None:
-        self._conn = connection
-        self._closed: ConnectionClosed | None = None
-
-    @property
-    def closed(self) -> ConnectionClosed | None:
-        """``None`` while open; then why it closed."""
-        if self._closed is None:
-            reason = getattr(self._conn, "closed", None)
-            if reason is not None:
-                self._closed = _translate_reason(reason)
-        return self._closed
-
-    def _translate(self, exc: BaseException) -> ConnectionClosed:
-        reason = getattr(exc, "reason", None)
-        if self._closed is None:
-            self._closed = (_translate_reason(reason) if reason is not None
-                            else ConnectionClosed(1006, f"{type(exc).__name__}: {exc}"))
-        c = self._closed
-        return ConnectionClosed(c.code, c.reason, c.remote_error)
-
-    async def get_message(self) -> str | bytes:
-        """The next message (see :meth:`WebSocket.get_message`)."""
-        try:
-            return cast("str | bytes", await self._conn.get_message())
-        except (_closed_type(), *_STREAM_ERRORS) as exc:
-            raise self._translate(exc) from None
-
-    async def send_message(self, message: str | bytes) -> None:
-        """Send one message (see :meth:`WebSocket.send_message`)."""
-        if not isinstance(message, (str, bytes, bytearray, memoryview)):
-            raise TypeError(f"a message must be str or bytes, not {type(message).__name__}")
-        try:
-            await self._conn.send_message(message)
-        except (_closed_type(), *_STREAM_ERRORS) as exc:
-            raise self._translate(exc) from None
-
-    async def send_messages(self, messages: Sequence[str | bytes]) -> None:
-        """Send the messages one by one, in order."""
-        for message in messages:
-            await self.send_message(message)
-        if not messages:
-            await trio.lowlevel.checkpoint()
-
-    def try_send_message(self, message: str | bytes) -> None:
-        """Never sends directly: always ``None`` (send the usual way)."""
-        return None
-
-    async def ping(self, payload: bytes | None = None) -> None:
-        """Send a ping and wait for its pong."""
-        try:
-            await self._conn.ping(payload)
-        except (_closed_type(), *_STREAM_ERRORS) as exc:
-            raise self._translate(exc) from None
-
-    async def aclose(self, code: int = 1000, reason: str = "") -> None:
-        """Close the connection (idempotent; errors of a broken one are swallowed)."""
-        try:
-            await self._conn.aclose(code, reason or None)
-        except (_closed_type(), *_STREAM_ERRORS):
-            pass
-
-
-def _closed_type() -> type[BaseException]:
-    # trio-websocket is imported by whoever made the connection; a lookup costs nothing.
-    import trio_websocket
-
-    return cast("type[BaseException]", trio_websocket.ConnectionClosed)
-
-
-def _translate_reason(reason: Any) -> ConnectionClosed:
-    code = getattr(reason, "code", None)
-    return ConnectionClosed(code if isinstance(code, int) else 1006,
-                            getattr(reason, "reason", None) or "")
-
-
-@asynccontextmanager
-async def open_connection(
-    url: str, headers: Sequence[tuple[str, str]] = (), *,
-    ssl_context: ssl.SSLContext | None = None, native: bool = True,
-    connect_timeout: float = CONNECT_TIMEOUT, close_timeout: float = CLOSE_TIMEOUT,
-    max_message_size: int = MAX_MESSAGE_SIZE, max_fragments: int = MAX_FRAGMENTS,
-    receive_size: int = RECEIVE_SIZE,
-) -> AsyncIterator[WebSocket]:
-    """Connect to a ``ws://`` or ``wss://`` URL; the connection is closed on exit.
-
-    TCP, TLS and the WebSocket handshake together are bounded by ``connect_timeout``. The
-    TLS handshake comes first and alone, so an untrusted certificate is reported by name.
-    On exit the close is bounded by ``close_timeout``, or by ``CANCELLED_CLOSE_TIMEOUT``
-    (0.25 s) when the block is being cancelled (issue 12 finding 8).
-
-    Args:
-        url: ``ws://host[:port]/path?query`` or ``wss://...``.
-        headers: extra request headers (never logged here).
-        ssl_context: for ``wss://``; default: verification on, the system trust store
-            (``SSL_CERT_FILE`` / ``SSL_CERT_DIR`` honoured).
-        native: ``True`` (default): our :class:`~._sockets.NativeSocketStream`, the socket
-            driven directly and TLS done by the ``ssl`` module in C (issue 7). ``False``:
-            Trio's own ``trio.SocketStream`` and ``trio.SSLStream``, slower, for anyone who
-            prefers Trio's TLS to our driving of ``ssl``; the behaviour is the same.
-        connect_timeout, close_timeout, max_message_size, max_fragments, receive_size: see
-            :meth:`WebSocket.handshake`.
-
-    Raises:
-        ssl.SSLCertVerificationError: the server's certificate is not trusted.
-        HandshakeRejected: the server refused the upgrade (an HTTP status).
-        HandshakeFailed: the TLS or WebSocket handshake failed otherwise.
-        trio.TooSlowError: the opening took longer than ``connect_timeout``.
-        OSError: the TCP connection failed.
-        ValueError: the URL is not ``ws://`` or ``wss://``; a header or limit is invalid.
-    """
-    parts = urlsplit(url)
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise ValueError("the URL must be ws://host/... or wss://host/...")
-    secure = parts.scheme == "wss"
-    host = parts.hostname
-    port = parts.port or (443 if secure else 80)
-    resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    host_header = build_host(host, port, secure)
-    _check_request(host_header, resource, headers)  # before connecting: the caller's error
-    with trio.fail_after(connect_timeout):
-        stream: trio.abc.Stream = await trio.open_tcp_stream(host, port)
-        try:
-            stream = _wrap(stream, host, secure, ssl_context, native)
-            await _tls_handshake(stream)
-            ws = await WebSocket.handshake(
-                stream, host_header, resource, headers, max_message_size=max_message_size,
-                max_fragments=max_fragments, receive_size=receive_size,
-                close_timeout=close_timeout)
-        except BaseException:
-            await trio.aclose_forcefully(stream)
-            raise
-    try:
-        yield ws
-    finally:
-        bound = close_timeout
-        if trio.current_effective_deadline() == -math.inf:  # we are being cancelled
-            bound = min(bound, CANCELLED_CLOSE_TIMEOUT)
-        with trio.CancelScope(shield=True), trio.move_on_after(bound):
-            await ws.aclose()
-
-
-def _wrap(tcp: trio.abc.Stream, host: str, secure: bool,
-          ssl_context: ssl.SSLContext | None, native: bool) -> trio.abc.Stream:
-    """The stream the WebSocket runs on (its TLS handshake not done yet)."""
-    context = (ssl_context or ssl.create_default_context()) if secure else None
-    if native and isinstance(tcp, trio.SocketStream):
-        return native_stream(tcp, context, host)
-    if context is None:
-        return tcp
-    return trio.SSLStream(tcp, context, server_hostname=host, https_compatible=True)
-
-
-async def _tls_handshake(stream: trio.abc.Stream) -> None:
-    if not isinstance(stream, (NativeSocketStream, trio.SSLStream)):
-        return
-    try:
-        await stream.do_handshake()
-    except trio.BrokenResourceError as exc:
-        if isinstance(exc.__cause__, ssl.SSLCertVerificationError):
-            raise exc.__cause__ from None  # trio.SSLStream wraps it
-        raise HandshakeFailed(f"TLS handshake failed: {exc.__cause__ or exc}") from exc
+# Defined in _ws_connect, which builds on this module: imported last, once every name it takes
+# from here exists (Python then resolves the cycle). The package imports this module first.
+from ._ws_connect import CANCELLED_CLOSE_TIMEOUT as CANCELLED_CLOSE_TIMEOUT  # noqa: E402
+from ._ws_connect import CONNECT_TIMEOUT as CONNECT_TIMEOUT  # noqa: E402
+from ._ws_connect import MessageConnection as MessageConnection  # noqa: E402
+from ._ws_connect import open_connection as open_connection  # noqa: E402

@@ -4,15 +4,21 @@ The pieces, in the order a connection meets them:
 
 * transport: TCP (``ws://``), TLS over TCP (``wss://``, :attr:`LiveEmulator.ssl_context`)
   or an in-memory stream pair (:meth:`LiveEmulator.connect_in_memory`); the WebSocket is
-  trio-websocket's, wrapped around the stream so that a fault can drop the stream itself.
-* routing and auth (:func:`_route`, :meth:`LiveEmulator._check_auth`): PROTOCOL.md 1.
-* strict setup (``_strict`` + :meth:`LiveEmulator._check_setup`): PROTOCOL.md 2 and 3.1,
-  and each model's rules (PROTOCOL.md 9) from :mod:`trio_gemini_live.models`, the same data
-  the session reads.
+  trio-websocket's, wrapped around the stream so that a fault can drop the stream itself
+  (``_link.Link``: one live connection and what is done to it alone).
+* routing and auth (``_admission.route``, ``check_auth``, ``admit_token``): PROTOCOL.md 1.
+* strict setup (``_strict`` + ``_admission.check_setup``): PROTOCOL.md 2 and 3.1, and each
+  model's rules (PROTOCOL.md 9) from :mod:`trio_gemini_live.models`, the same data the
+  session reads.
+* the session store (``_sessions``): history and resumption handles across connections
+  (PROTOCOL.md 6).
 * the scripted model (``_conversation`` and ``_model``): PROTOCOL.md 3-5.
-* the session store: history and resumption handles across connections (PROTOCOL.md 6).
 * faults on demand (:class:`Fault`, :meth:`LiveEmulator.schedule_fault` and friends).
 * records: :class:`ConnectionRecord`, one per connection, for assertions.
+
+``_link`` (where :class:`ConnectionRecord` and :class:`Fault` are defined, re-exported here),
+``_admission`` and ``_sessions`` were split out of this module (issue 11: modules of at most
+about 700 lines).
 
 Every server message is built from the ``_wire`` server Structs and sent as JSON in a
 **binary** frame, as Google sends it (PROTOCOL.md 2).
@@ -21,32 +27,25 @@ Every server message is built from the ``_wire`` server Structs and sent as JSON
 from __future__ import annotations
 
 import functools
-import itertools
-import math
-import re
+import os
 import ssl
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-import msgspec
 import trio
 import trio.testing
 import trio_websocket
 
 from .. import _wire as w
-from .._config import backend_only_fields
 from ..models import ModelProfile, model_id, profile_for
-from ._conversation import (
-    Conversation,
-    Counters,
-    ModelSettings,
-    SessionSnapshot,
-    SessionState,
-    wire,
-)
+from . import _admission as admission
+from ._conversation import Conversation, Counters, ModelSettings, wire
+from ._link import DEADLINE, CloseMarker, Link, Tracked
+from ._link import ConnectionRecord as ConnectionRecord
+from ._link import Fault as Fault
 from ._rest import (
     ReplayStream,
     TokenStore,
@@ -55,16 +54,13 @@ from ._rest import (
     redact,
     serve_http,
 )
-from ._strict import (
-    BAD_KEY,
-    INVALID_ARGUMENT,
-    NO_CREDENTIALS,
-    ClientFrameError,
-    parse_client_frame,
-)
+from ._sessions import SessionStore
+from ._strict import INVALID_ARGUMENT, ClientFrameError, parse_client_frame
 
 if TYPE_CHECKING:
     from .._session import LiveSession
+    from ._recording import Recording
+    from ._replay import ReplayServer
 
 __all__ = ["DEFAULT_MODEL", "DEFAULT_MODELS", "ConnectionRecord", "Fault", "LiveEmulator"]
 
@@ -83,157 +79,7 @@ DEFAULT_MODELS: Final = frozenset({
 
 _MAX_MESSAGE: Final = 16 * 1024 * 1024  # PROTOCOL.md 2
 _CLOSE_GRACE: Final = 5.0
-_GEMINI_PATH: Final = re.compile(
-    r"^/ws/google\.ai\.generativelanguage\.(v1beta|v1alpha|v1)\.GenerativeService\."
-    r"(BidiGenerateContent|BidiGenerateContentConstrained)$"
-)
-_VERTEX_PATH: Final = re.compile(
-    r"^/ws/google\.cloud\.aiplatform\.(v1beta1|v1)\.LlmBidiService/BidiGenerateContent$"
-)
-_VERTEX_MODEL: Final = re.compile(
-    r"^projects/[^/]+/locations/[^/]+/publishers/google/models/([^/]+)$"
-)
-_SECRET_HEADERS: Final = frozenset({"x-goog-api-key", "authorization"})
 _SECRET_QUERY: Final = frozenset({"key", "access_token"})
-
-# Google's own reason texts (PROTOCOL.md 7; more in ``_strict``).
-_UNAUTHENTICATED: Final = (
-    "Request had invalid authentication credentials. Expected OAuth 2 access token, "
-    "login cookie or other valid authentication credential."
-)
-_DEADLINE: Final = "Deadline expired before operation could complete."
-_VERTEX_DEADLINE: Final = "The operation was cancelled."
-# PROTOCOL.md 6: resuming a session while its previous connection is still open.
-_INTERNAL: Final = "Internal error occurred."
-
-
-@dataclass(eq=False)
-class ConnectionRecord:
-    """What happened on one connection, for assertions.
-
-    Attributes:
-        index: the connection's number (0 for the first the emulator accepted).
-        path: the request path.
-        query: the query parameters (``key`` / ``access_token`` redacted).
-        headers: the request headers, lower-cased names (secrets are kept, for tests that
-            check them, but redacted in ``repr``).
-        api_version: ``v1beta``, ``v1alpha``, ``v1`` (Gemini API) or ``v1beta1``/``v1`` (Vertex).
-        backend: ``"gemini"`` or ``"vertex"``.
-        method: ``BidiGenerateContent`` or ``BidiGenerateContentConstrained``.
-        setup: the setup message as a camelCase dict (``None`` if none arrived).
-        received: every client message, in order, normalised to camelCase.
-        sent: every frame the emulator sent, in order (raw bytes, or ``str`` for text frames
-            sent with :meth:`LiveEmulator.send_raw`).
-        close_code, close_reason: how the connection ended (1006, "" for a drop).
-        session_key: which logical session the connection belongs to.
-        resumed_from: ``(connection index, message index)`` the resumption handle in this
-            connection's setup was issued at (``None`` for a new session); see
-            :meth:`LiveEmulator.consumed`.
-        closed: set when the connection is over.
-    """
-
-    index: int
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str] = field(repr=False)
-    api_version: str = ""
-    backend: Literal["gemini", "vertex"] = "gemini"
-    method: str = "BidiGenerateContent"
-    setup: dict[str, Any] | None = None
-    received: list[dict[str, Any]] = field(default_factory=list)
-    sent: list[bytes | str] = field(default_factory=list, repr=False)
-    close_code: int | None = None
-    close_reason: str | None = None
-    session_key: str | None = None
-    resumed_from: tuple[int, int] | None = None
-    closed: trio.Event = field(default_factory=trio.Event, repr=False)
-
-    def __repr__(self) -> str:
-        return (
-            f"ConnectionRecord(index={self.index}, path={self.path!r}, "
-            f"headers={redact(self.headers, _SECRET_HEADERS)!r}, query={self.query!r}, "
-            f"backend={self.backend!r}, api_version={self.api_version!r}, "
-            f"session_key={self.session_key!r}, received={len(self.received)} messages, "
-            f"close_code={self.close_code!r}, close_reason={self.close_reason!r})"
-        )
-
-    def sent_messages(self) -> list[dict[str, Any]]:
-        """The JSON frames the emulator sent, decoded (raw frames that are not JSON skipped)."""
-        out: list[dict[str, Any]] = []
-        for frame in self.sent:
-            try:
-                value = msgspec.json.decode(frame)
-            except msgspec.DecodeError:
-                continue
-            if isinstance(value, dict):
-                out.append(value)
-        return out
-
-
-@dataclass(frozen=True)
-class Fault:
-    """A misbehaviour to inject, now (``LiveEmulator.inject``) or later (``schedule_fault``).
-
-    Build one with the class methods: :meth:`drop`, :meth:`close`, :meth:`raw`,
-    :meth:`go_away`, :meth:`pause`, :meth:`stop_reading`, :meth:`unknown_message`.
-    """
-
-    action: Literal["drop", "close", "raw", "go_away", "pause", "stop_reading"]
-    code: int = 1011
-    reason: str = ""
-    data: bytes | str = b""
-    time_left: float = 1.0
-
-    @classmethod
-    def drop(cls) -> Fault:
-        """Drop the TCP connection without a close frame (the client sees 1006)."""
-        return cls("drop")
-
-    @classmethod
-    def close(cls, code: int = 1011, reason: str = "Internal error occurred.") -> Fault:
-        """Close with ``code`` and ``reason``."""
-        return cls("close", code=code, reason=reason)
-
-    @classmethod
-    def raw(cls, data: bytes | str) -> Fault:
-        """Send ``data`` as is (``bytes``: a binary frame, ``str``: a text frame)."""
-        return cls("raw", data=data)
-
-    @classmethod
-    def unknown_message(cls) -> Fault:
-        """Send a message type no client knows (PROTOCOL.md 8.7)."""
-        return cls("raw", data=b'{"brandNewMessage": {"x": 1}}')
-
-    @classmethod
-    def go_away(cls, time_left: float = 1.0) -> Fault:
-        """Send ``goAway`` and close with Google's deadline close after ``time_left`` s."""
-        return cls("go_away", time_left=time_left)
-
-    @classmethod
-    def pause(cls) -> Fault:
-        """Stop sending (every connection) until :meth:`LiveEmulator.resume`."""
-        return cls("pause")
-
-    @classmethod
-    def stop_reading(cls) -> Fault:
-        """Stop reading this connection until :meth:`LiveEmulator.resume_reading`."""
-        return cls("stop_reading")
-
-
-@dataclass(frozen=True)
-class _CloseMarker:
-    """A close queued behind the messages already queued (see :meth:`LiveEmulator.close`)."""
-
-    code: int
-    reason: str
-
-
-@dataclass(frozen=True)
-class _Tracked:
-    """A frame whose ``sent`` event :meth:`LiveEmulator._sender` sets once it is on the wire."""
-
-    frame: bytes
-    sent: trio.Event
 
 
 @dataclass
@@ -243,53 +89,6 @@ class _Scheduled:
     count: int
     connection: int | None
     done: bool = False
-
-
-class _Link:
-    """One live connection: its WebSocket, the stream under it, its outbound queue."""
-
-    def __init__(self, record: ConnectionRecord, ws: trio_websocket.WebSocketConnection,
-                 stream: trio.abc.Stream) -> None:
-        self.record = record
-        self.ws = ws
-        self.stream = stream
-        self.scope = trio.CancelScope()
-        self.out_send, self.out_recv = trio.open_memory_channel[
-            bytes | str | _CloseMarker | _Tracked](math.inf)
-        self.reading = trio.Event()
-        self.reading.set()
-        self.client_count = 0
-        self.server_count = 0
-        self.closing = False
-        self.conversation: Conversation | None = None
-        self.nursery: trio.Nursery | None = None
-
-    def stop_reading(self) -> None:
-        """Stop reading client frames until ``reading`` is set again.
-
-        Only a set event is replaced: replacing an unset one would strand the reader that
-        waits on it, and a later resume (which sets the current one) would never wake it.
-        """
-        if self.reading.is_set():
-            self.reading = trio.Event()
-
-
-def _ephemeral_token(record: ConnectionRecord, query: dict[str, str]) -> str:
-    """The ephemeral token of a connection: ``Authorization: Token ...``, else the
-    ``access_token`` query parameter (browsers cannot set headers, PROTOCOL.md 1); or ``""``.
-    """
-    scheme, _, token = record.headers.get("authorization", "").partition(" ")
-    return token if scheme.lower() == "token" else query.get("access_token", "")
-
-
-def _route(path: str) -> tuple[Literal["gemini", "vertex"], str, str] | None:
-    match = _GEMINI_PATH.match(path)
-    if match:
-        return "gemini", match.group(1), match.group(2)
-    match = _VERTEX_PATH.match(path)
-    if match:
-        return "vertex", match.group(1), "BidiGenerateContent"
-    return None
 
 
 class LiveEmulator:
@@ -421,11 +220,8 @@ class LiveEmulator:
         self.host = "127.0.0.1"
         self.port = 0
         self._nursery: trio.Nursery | None = None
-        self._links: dict[int, _Link] = {}
-        self._sessions: dict[str, SessionState] = {}
-        self._handles: dict[str, SessionState] = {}
-        self._snapshots: dict[str, tuple[tuple[int, int], SessionSnapshot]] = {}
-        self._session_ids = itertools.count(1)
+        self._links: dict[int, Link] = {}
+        self._store = SessionStore()
         # Handle and function call numbers, per emulator: ids do not depend on what other
         # emulators (other tests) did before.
         self._counters = Counters()
@@ -436,6 +232,34 @@ class LiveEmulator:
         #: Ephemeral tokens minted on ``POST /v1alpha/auth_tokens``, the REST requests
         #: answered, and the wall clock tokens expire by (PROTOCOL.md 1).
         self.tokens = TokenStore()
+
+    @classmethod
+    def replay(cls, recording: str | os.PathLike[str] | Recording,
+               **options: Any) -> ReplayServer:
+        """A server replaying ``recording``: :class:`ReplayServer` (same options, same serving API).
+
+        ``LiveEmulator.replay(path)`` is ``ReplayServer(path)``: start it as the emulator
+        (``await nursery.start(server.serve)``, or ``serve_in_memory`` with
+        ``connect_in_memory``) and point a session at it (``open_session``,
+        ``session_kwargs``). It answers each client message with what the server sent after
+        it in the recording, and reports the first divergence (issue 15).
+
+        Args:
+            recording: a :class:`Recording`, or the path of one.
+            options: :class:`ReplayServer`'s keyword arguments (``pace``, ``check_setup``,
+                ``check_content``, ``wait_timeout``, ``raise_on_divergence``,
+                ``ssl_context``).
+
+        Raises:
+            RecordingError: the recording is unreadable or incomplete, or lost frames while
+                it was made.
+            OSError: its file cannot be read.
+            ValueError: a bad ``pace`` or ``wait_timeout``.
+            TypeError: an option :class:`ReplayServer` does not take.
+        """
+        from ._replay import ReplayServer
+
+        return ReplayServer(recording, **options)
 
     def rules_for(self, model: str) -> ModelProfile:
         """The rules the emulator applies to ``model`` (an id, ``models/...`` or a Vertex
@@ -573,7 +397,7 @@ class LiveEmulator:
     async def _handle_request(self, request: trio_websocket.WebSocketRequest,
                               stream: trio.abc.Stream) -> None:
         parts = urlsplit(request.path)
-        route = _route(parts.path)
+        route = admission.route(parts.path)
         if route is None:
             await request.reject(404, body=b"Not Found")
             return
@@ -589,7 +413,7 @@ class LiveEmulator:
             backend=backend, method=method,
         )
         self.connections.append(record)
-        link = _Link(record, ws, stream)
+        link = Link(record, ws, stream)
         self._links[record.index] = link
         self._new_connection.set()
         self._new_connection = trio.Event()
@@ -605,26 +429,26 @@ class LiveEmulator:
             if record.session_key is not None:
                 # Handles expire counting from here (PROTOCOL.md 6); a later connection of
                 # the session moves it on.
-                self._sessions[record.session_key].ended_at = trio.current_time()
+                self._store.sessions[record.session_key].ended_at = trio.current_time()
             record.closed.set()
 
     # -- one connection --------------------------------------------------------------------
 
-    async def _run(self, link: _Link, query: dict[str, str]) -> None:
+    async def _run(self, link: Link, query: dict[str, str]) -> None:
         record = link.record
-        refusal = self._check_auth(record, query)
+        refusal = admission.check_auth(self, record, query)
         if refusal is not None:
             # Google reads the setup, then closes with the reason (PROTOCOL.md 7).
             with trio.move_on_after(self.request_timeout):
-                await self._receive(link)
-            await self._close(link, *refusal)
+                await link.receive()
+            await link.close(*refusal)
             return
         first = None
         with trio.move_on_after(self.request_timeout) as waiting:
-            first = await self._receive(link)
+            first = await link.receive()
         if waiting.cancelled_caught:
             # No setup in time: the emulator's choice is Google's deadline close.
-            await self._close(link, 1011, _DEADLINE)
+            await link.close(1011, DEADLINE)
             return
         if first is None:
             return
@@ -635,11 +459,13 @@ class LiveEmulator:
                 # PROTOCOL.md 2: the first message must be ``setup``.
                 raise ClientFrameError(INVALID_ARGUMENT)
             record.setup = normalised["setup"]
-            setup, raw_setup, charge = self._admit_token(record, query, message.setup,
-                                                         normalised["setup"])
-            session = self._check_setup(record, setup, raw_setup)
+            setup, raw_setup, charge = admission.admit_token(
+                self, record, query, message.setup, normalised["setup"])
+            admission.check_setup(self, record, setup, raw_setup)
+            session = self._store.open(record, setup, handle_lifetime=self.handle_lifetime,
+                                       live=self._links.values())
         except ClientFrameError as exc:
-            await self._close(link, exc.code, exc.reason)
+            await link.close(exc.code, exc.reason)
             return
         if charge is not None:
             # Only an accepted new session uses up a token use (PROTOCOL.md 1).
@@ -653,15 +479,15 @@ class LiveEmulator:
         conversation = Conversation(
             setup=setup, backend=record.backend, session=session,
             profile=self.rules_for(setup.model), resumed=record.resumed_from is not None,
-            settings=self.settings, emit=lambda msg: self._emit(link, msg),
+            settings=self.settings, emit=link.emit,
             message_index=message_index, counters=self._counters,
-            register_handle=lambda handle, index, snap: self._register_handle(
+            register_handle=lambda handle, index, snap: self._store.register_handle(
                 handle, session, (record.index, index), snap),
         )
         link.conversation = conversation
         setup_complete = w.ServerMessage(setup_complete=w.SetupComplete(
             session_id=f"emu-session-{record.index}" if record.backend == "vertex" else None))
-        await self._emit(link, wire(setup_complete))
+        await link.emit(wire(setup_complete))
         async with trio.open_nursery() as nursery:
             link.nursery = nursery
             nursery.start_soon(self._sender, link)
@@ -671,7 +497,7 @@ class LiveEmulator:
             # (a goAway needs its nursery).
             await self._after_client_message(link)
             while True:
-                frame = await self._receive(link)
+                frame = await link.receive()
                 if frame is None:
                     break
                 try:
@@ -680,157 +506,19 @@ class LiveEmulator:
                     record.received.append(normalised)
                     await conversation.handle(message)
                 except ClientFrameError as exc:
-                    await self._close(link, exc.code, exc.reason)
+                    await link.close(exc.code, exc.reason)
                     break
                 await self._after_client_message(link)
             nursery.cancel_scope.cancel()
 
-    async def _receive(self, link: _Link) -> bytes | str | None:
-        """The next client frame, or ``None`` when the client is gone."""
-        await link.reading.wait()
-        try:
-            message: bytes | str = await link.ws.get_message()
-        except trio_websocket.ConnectionClosed:
-            return None
-        # Reading may have stopped while this frame was in flight: hold it until resumed.
-        await link.reading.wait()
-        link.client_count += 1
-        return message
-
-    def _check_auth(self, record: ConnectionRecord,
-                    query: dict[str, str]) -> tuple[int, str] | None:
-        """``(code, reason)`` if Google would refuse these credentials (PROTOCOL.md 1)."""
-        if self.api_key is None:
-            return None
-        authorization = record.headers.get("authorization", "")
-        if record.backend == "vertex":
-            scheme, _, token = authorization.partition(" ")
-            if scheme.lower() != "bearer" or not token:
-                return 1008, _UNAUTHENTICATED
-            if self.vertex_tokens and token not in self.vertex_tokens:
-                return 1008, _UNAUTHENTICATED
-            return None
-        key = record.headers.get("x-goog-api-key") or query.get("key")
-        token = _ephemeral_token(record, query)
-        if record.method == "BidiGenerateContentConstrained" and token:
-            if token in self.tokens.tokens:
-                return self.tokens.check_connection(token)
-            ok = (token in self.ephemeral_tokens if self.ephemeral_tokens
-                  else token.startswith("auth_tokens/"))
-            return None if ok else (1008, _UNAUTHENTICATED)
-        if not key:
-            return 1008, NO_CREDENTIALS
-        if key != self.api_key:
-            return 1007, BAD_KEY
-        return None
-
-    def _admit_token(self, record: ConnectionRecord, query: dict[str, str], setup: w.Setup,
-                     raw: dict[str, Any]) -> tuple[w.Setup, dict[str, Any], str | None]:
-        """The setup to run with under a minted token's limits and locks (PROTOCOL.md 1).
-
-        The third item is the minted token to charge a use to once the session is accepted
-        (``None`` for a resumption, or without a minted token).
-
-        Raises:
-            ClientFrameError: the token refuses this session (see ``_rest.TokenStore.admit``).
-        """
-        token = _ephemeral_token(record, query)
-        if (self.api_key is None or record.method != "BidiGenerateContentConstrained"
-                or token not in self.tokens.tokens):
-            return setup, raw, None
-        # A resumption does not count as a use (PROTOCOL.md 1).
-        resuming = bool(setup.session_resumption and setup.session_resumption.handle)
-        merged = self.tokens.admit(token, raw, resuming=resuming)
-        _, message = parse_client_frame(msgspec.json.encode({"setup": merged}),
-                                        accept=self.accept_fields)
-        assert message.setup is not None
-        return message.setup, merged, (None if resuming else token)
-
-    def _check_setup(self, record: ConnectionRecord, setup: w.Setup,
-                     raw: dict[str, Any]) -> SessionState:
-        """Google's semantic checks of ``setup`` (PROTOCOL.md 3.1); returns the session."""
-        # The fields of the other backend do not exist in this one's proto (PROTOCOL.md 3.1;
-        # the table is shared with LiveConfig.to_setup).
-        wrong = backend_only_fields(raw, vertex=record.backend == "vertex")
-        if wrong:
-            field, _, parent = wrong[0]
-            raise ClientFrameError(
-                f'Invalid JSON payload received. Unknown name "{field}" at '
-                f"'{parent}': Cannot find field.")
-        if record.backend == "gemini":
-            name = setup.model.removeprefix("models/")
-            if not setup.model.startswith("models/") or name not in self.models:
-                raise ClientFrameError(
-                    f"models/{name} is not found for API version {record.api_version}, "
-                    "or is not supported for bidiGenerateContent", code=1008)
-        else:
-            match = _VERTEX_MODEL.match(setup.model)
-            if match is None or match.group(1) not in self.models:
-                raise ClientFrameError(
-                    f"Publisher Model `{setup.model}` not found.", code=1008)
-        profile = self.rules_for(setup.model)
-        resumption = raw.get("sessionResumption")
-        if isinstance(resumption, dict) and "handle" in resumption and (
-                resumption["handle"] is None) and not profile.null_resumption_handle:
-            # PROTOCOL.md 3.1 and 9: ``"handle": null`` is refused by 3.x models.
-            raise ClientFrameError(INVALID_ARGUMENT)
-        # PROTOCOL.md 9: what the model refuses (the same data as ModelProfile.check_setup).
-        violations = profile._violations(setup, api_version=record.api_version,
-                                         vertex=record.backend == "vertex")
-        if violations:
-            unknown = violations[0].unknown_field
-            if unknown is not None:
-                # The API version lacks the field: Google's parser says so.
-                raise ClientFrameError(
-                    f'Invalid JSON payload received. Unknown name "{unknown[0]}" at '
-                    f"'{unknown[1]}': Cannot find field.")
-            raise ClientFrameError(INVALID_ARGUMENT)
-        handle = setup.session_resumption.handle if setup.session_resumption else None
-        if handle:
-            session = self._handles.get(handle)
-            if session is None or session.model != setup.model or (
-                    session.ended_at is not None
-                    and trio.current_time() - session.ended_at > self.handle_lifetime):
-                # Unknown, for another model, or expired (PROTOCOL.md 6: 2 hours after the
-                # session's last connection ended).
-                raise ClientFrameError(INVALID_ARGUMENT)
-            if any(other.record.session_key == session.key and not other.closing
-                   and other.ws.closed is None for other in self._links.values()):
-                # PROTOCOL.md 6: resuming while the previous connection is still open is
-                # answered with 1011 (clients must resume break-before-make).
-                raise ClientFrameError(_INTERNAL, code=1011)
-            # A handle names the session's state when it was issued (PROTOCOL.md 4, 6):
-            # what the session consumed after that is not part of the resumed session.
-            position, snap = self._snapshots[handle]
-            session.restore(snap)
-            record.resumed_from = position
-            return session
-        key = f"s{next(self._session_ids)}"
-        session = SessionState(key=key, model=setup.model)
-        self._sessions[key] = session
-        return session
-
-    def _register_handle(self, handle: str, session: SessionState,
-                         position: tuple[int, int], snap: SessionSnapshot) -> None:
-        """Remember ``handle``: it resumes ``session`` as ``snap``, issued at ``position``."""
-        session.handles.append(handle)
-        self._handles[handle] = session
-        self._snapshots[handle] = (position, snap)
-
-    async def _emit(self, link: _Link, message: dict[str, Any]) -> None:
-        """Queue one server message (sent in order by :meth:`_sender`)."""
-        await trio.lowlevel.checkpoint()
-        if not link.closing:
-            link.out_send.send_nowait(msgspec.json.encode(message))
-
-    async def _sender(self, link: _Link) -> None:
+    async def _sender(self, link: Link) -> None:
         async for frame in link.out_recv:
             await self._sending.wait()
-            if isinstance(frame, _CloseMarker):
-                await self._close(link, frame.code, frame.reason)
+            if isinstance(frame, CloseMarker):
+                await link.close(frame.code, frame.reason)
                 return
             sent: trio.Event | None = None
-            if isinstance(frame, _Tracked):
+            if isinstance(frame, Tracked):
                 sent = frame.sent
                 frame = frame.frame
             if self.send_delay:
@@ -850,57 +538,15 @@ class LiveEmulator:
                 sent.set()
             await self._after_server_message(link)
 
-    async def _lifetime(self, link: _Link) -> None:
+    async def _lifetime(self, link: Link) -> None:
         # PROTOCOL.md 4 and 6: goAway about a minute ahead, then the deadline close.
         notice = min(self.go_away_notice, self.connection_lifetime)
         await trio.sleep(self.connection_lifetime - notice)
-        await self._go_away(link, notice)
-
-    async def _go_away(self, link: _Link, time_left: float) -> None:
-        # The deadline counts from when the goAway is on the wire, not from when it was
-        # queued: behind a backlog, a frame in flight (send_delay) or a pause, the close
-        # must not overtake it. (If the connection ends first, this task is cancelled.)
-        await trio.lowlevel.checkpoint()
-        if link.closing:
-            return
-        sent = trio.Event()
-        link.out_send.send_nowait(_Tracked(
-            msgspec.json.encode({"goAway": {"timeLeft": f"{time_left:g}s"}}), sent))
-        await sent.wait()
-        await trio.sleep(time_left)
-        if link.record.backend == "vertex":
-            await self._close(link, 1000, _VERTEX_DEADLINE)
-        else:
-            await self._close(link, 1011, _DEADLINE)
-
-    async def _close(self, link: _Link, code: int, reason: str) -> None:
-        if link.closing:
-            return
-        link.closing = True
-        link.record.close_code = code
-        link.record.close_reason = reason
-        # A close reason is at most 123 bytes (RFC 6455 5.5).
-        encoded = reason.encode()[:123].decode("utf-8", "ignore")
-        with trio.move_on_after(5):
-            try:
-                await link.ws.aclose(code, encoded)
-            except trio_websocket.ConnectionClosed:
-                pass
-        link.scope.cancel()
-
-    async def _drop(self, link: _Link) -> None:
-        link.closing = True
-        link.record.close_code = 1006
-        link.record.close_reason = ""
-        stream = link.stream
-        # Drop the transport under TLS too: no close_notify, no close frame.
-        transport = stream.transport_stream if isinstance(stream, trio.SSLStream) else stream
-        await trio.aclose_forcefully(transport)
-        link.scope.cancel()
+        await link.go_away(notice)
 
     # -- faults ------------------------------------------------------------------------------
 
-    def _link(self, conn: int | ConnectionRecord | None) -> _Link:
+    def _link(self, conn: int | ConnectionRecord | None) -> Link:
         if conn is None:
             if not self.connections:
                 raise LookupError("no connection yet")
@@ -915,31 +561,26 @@ class LiveEmulator:
         """Apply ``fault`` now to ``conn`` (default: the latest connection)."""
         await self._apply(self._link(conn), fault)
 
-    async def _apply(self, link: _Link, fault: Fault) -> None:
+    async def _apply(self, link: Link, fault: Fault) -> None:
         if fault.action == "drop":
-            await self._drop(link)
+            await link.drop()
         elif fault.action == "close":
             if link.nursery is None or link.closing:
-                await self._close(link, fault.code, fault.reason)
+                await link.close(fault.code, fault.reason)
             else:
                 # After what is already queued: a server sends its last words, then closes.
                 await trio.lowlevel.checkpoint()
-                link.out_send.send_nowait(_CloseMarker(fault.code, fault.reason))
+                link.out_send.send_nowait(CloseMarker(fault.code, fault.reason))
         elif fault.action == "raw":
-            await self._emit_raw(link, fault.data)
+            await link.emit_raw(fault.data)
         elif fault.action == "go_away":
             if link.nursery is None:
                 raise RuntimeError("goAway before setupComplete")
-            link.nursery.start_soon(self._go_away, link, fault.time_left)
+            link.nursery.start_soon(link.go_away, fault.time_left)
         elif fault.action == "pause":
             self.pause()
         elif fault.action == "stop_reading":
             link.stop_reading()
-
-    async def _emit_raw(self, link: _Link, data: bytes | str) -> None:
-        await trio.lowlevel.checkpoint()
-        if not link.closing:
-            link.out_send.send_nowait(data)
 
     async def drop(self, conn: int | ConnectionRecord | None = None) -> None:
         """Drop the connection without a close frame (the client sees 1006)."""
@@ -1002,13 +643,13 @@ class LiveEmulator:
             "client" if after_client_messages is not None else "server")
         self._scheduled.append(_Scheduled(fault, counter, count, connection))
 
-    async def _after_client_message(self, link: _Link) -> None:
+    async def _after_client_message(self, link: Link) -> None:
         await self._fire(link, "client", link.client_count)
 
-    async def _after_server_message(self, link: _Link) -> None:
+    async def _after_server_message(self, link: Link) -> None:
         await self._fire(link, "server", link.server_count)
 
-    async def _fire(self, link: _Link, counter: str, count: int) -> None:
+    async def _fire(self, link: Link, counter: str, count: int) -> None:
         for item in self._scheduled:
             if item.done or item.counter != counter or item.count != count:
                 continue
@@ -1070,5 +711,5 @@ class LiveEmulator:
 
     def history(self, session: str | None = None) -> list[dict[str, Any]]:
         """The conversation the emulator remembers for a session (default: the latest)."""
-        state = self._sessions.get(self._session_key(session) or "")
+        state = self._store.sessions.get(self._session_key(session) or "")
         return list(state.history) if state is not None else []

@@ -537,7 +537,8 @@ class ReplayStream(trio.abc.Stream):
         try:
             await self._stream.aclose()
         except trio.ClosedResourceError:
-            # LiveEmulator._drop closes the TCP socket under a TLS stream (no close_notify);
-            # trio-websocket may close the TLS stream after that (its reader, answering a
-            # close frame): the close_notify then meets the closed socket. Closed all the same.
+            # The emulator's drop (_link.Link.drop) closes the TCP socket under a TLS stream
+            # (no close_notify); trio-websocket may close the TLS stream after that (its
+            # reader, answering a close frame): the close_notify then meets the closed socket.
+            # Closed all the same.
             pass
