@@ -1,0 +1,343 @@
+"""Findings of a fresh-eyes review of the issue 11/12 rewrite, one test per finding.
+
+Each test fails on the code it was written against (commit ffe9cf7) and says, in its
+docstring, what is wrong, what a user sees, and which promise it breaks. The lead fixes them
+right after; nothing here is marked xfail.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import tracemalloc
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+from trio_gemini_live import (
+    ApiKey,
+    LiveConfig,
+    ReconnectPolicy,
+    SlowConsumerError,
+    Status,
+    open_live_session,
+)
+from trio_gemini_live import events as ev
+from trio_gemini_live.testing import LiveEmulator
+
+from .conftest import API_KEY, MODEL
+from .hostile.server import HostileServer, Peer
+
+TEXT = LiveConfig(response_modalities=["TEXT"])
+RESUMING = LiveConfig(response_modalities=["TEXT"], session_resumption={})
+
+
+def _text_frame(text: str) -> bytes:
+    return json.dumps({"serverContent": {"outputTranscription": {"text": text}}}).encode()
+
+
+# --- 1. the events queue sealed without an error ----------------------------------------------
+
+
+async def test_slow_consumer_at_a_reconnection_is_not_silent(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """The events queue overflowing while a connection is ending must end the session.
+
+    ``LiveSession._slow_consumer`` seals the events queue (nothing more is ever queued) but
+    raises ``SlowConsumerError`` only when ``_conn_end is None``. The events a lost
+    connection synthesizes (``Interrupted``, ``TurnComplete(CONNECTION_LOST)``,
+    ``Reconnecting``) are emitted by the connection loop while ``_conn_end`` is still set,
+    so an overflow there seals the queue with no error: the session reconnects, stays
+    READY with ``error is None``, and every later event (``Reconnected``, the answers, even
+    ``SessionClosed``) is silently discarded. A reader that catches up waits forever.
+    Issue 12: "Past the bound, the session ends with a clear error naming the slow
+    consumer"; nothing is silently lost.
+    """
+    emu = LiveEmulator(api_key=API_KEY)
+    await nursery.start(emu.serve_in_memory)
+    bound = 2000
+    answered = False
+    error: BaseException | None = None
+    with trio.fail_after(120):
+        try:
+            async with open_live_session(
+                nursery, model=MODEL, auth=ApiKey(API_KEY), config=RESUMING,
+                connect=emu.connect_in_memory(), keepalive_interval=None,
+                reconnect=ReconnectPolicy(min_interval=0.0, seed=1), max_event_bytes=bound,
+            ) as session:
+                # Nobody reads: fill the queue to just under the bound with one-letter
+                # transcript fragments (each counted 96 + 1 bytes), which also puts the
+                # model in a turn, so that the drop synthesizes Interrupted and TurnComplete.
+                while session.statistics().queued_event_bytes <= bound - 3 * 96:
+                    await emu.send_raw(_text_frame("x"))
+                    await trio.sleep(0.01)
+                assert session.error is None
+                await emu.drop()
+                await emu.wait_connection(2)
+                await trio.sleep(1.0)
+                # The session must either end with SlowConsumerError, or still deliver
+                # what comes next. Today it does neither.
+                with trio.move_on_after(30):
+                    async for event in session.events():
+                        if isinstance(event, ev.Reconnecting):
+                            await session.send_text("are you there?")
+                        if isinstance(event, ev.TurnComplete) and event.reason is None:
+                            answered = True
+                            break
+                error = session.error
+        except SlowConsumerError as exc:
+            error = exc
+    assert answered or isinstance(error, SlowConsumerError), (
+        f"error {error!r}: the events queue was sealed without an error, the session went "
+        "on, and the answer never reached events()"
+    )
+
+
+# --- 2. events the queue does not weigh ----------------------------------------------------
+
+_BIG = 256 * 1024
+_PNG = base64.b64encode(b"\x89PNG" + b"\0" * _BIG).decode()
+#: Server messages whose events carry a large payload that ``EventQueue`` counts as 96 bytes.
+_UNWEIGHED = {
+    "inline image": {"serverContent": {"modelTurn": {"parts": [
+        {"inlineData": {"mimeType": "image/png", "data": _PNG}}]}}},
+    "interim transcription": {"serverContent": {"interimInputTranscription": {"text": "y" * _BIG}}},
+    "executable code": {"serverContent": {"modelTurn": {"parts": [
+        {"executableCode": {"code": "z" * _BIG}}]}}},
+    "code result": {"serverContent": {"modelTurn": {"parts": [
+        {"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "z" * _BIG}}]}}},
+    "resumption handle": {"sessionResumptionUpdate": {"newHandle": "h" * _BIG}},
+}
+
+
+@pytest.mark.parametrize("kind", list(_UNWEIGHED))
+async def test_events_queue_bound_counts_every_payload(
+    kind: str, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """``max_event_bytes`` must bound what the events queue holds, whatever the event.
+
+    ``EventQueue.put`` counts the text of ``TextChunk``/``InputTranscription``/
+    ``OutputTranscription`` and, through ``_SIZED_BY_FRAME``, the frame of ``ToolCall``,
+    ``Grounding`` and ``UnknownMessage``; every other event is counted as 96 bytes whatever
+    it carries: ``InlineData`` (images, non-PCM audio), ``InterimInputTranscription``,
+    ``ExecutableCode``, ``CodeExecutionResult``, ``ModelPart``, a ``SessionResumptionUpdate``
+    handle, a ``TurnComplete`` reason... With nobody reading, a server sending such messages
+    grows the process without bound while ``statistics().queued_event_bytes`` reports a few
+    KB. Issue 12 finding 4: the events queue is bounded in bytes, and past the bound the
+    session ends with ``SlowConsumerError``.
+    """
+    emu = LiveEmulator(api_key=API_KEY)
+    await nursery.start(emu.serve_in_memory)
+    frame = json.dumps(_UNWEIGHED[kind]).encode()
+    bound = 1024 * 1024
+    error: BaseException | None = None
+    queued = 0
+    with trio.fail_after(120):
+        try:
+            async with open_live_session(
+                nursery, model=MODEL, auth=ApiKey(API_KEY), config=TEXT,
+                connect=emu.connect_in_memory(), keepalive_interval=None,
+                max_event_bytes=bound,
+            ) as session:
+                for _ in range(32):  # 8 MiB of payload, 8 times the bound; nobody reads
+                    await emu.send_raw(frame)
+                    await trio.sleep(0.01)
+                queued = session.statistics().queued_event_bytes
+                error = session.error
+        except SlowConsumerError as exc:
+            error = exc
+    assert isinstance(error, SlowConsumerError), (
+        f"8 MiB of {kind} events queued for nobody with max_event_bytes=1 MiB, and the "
+        f"session went on (queued_event_bytes={queued})"
+    )
+
+
+# --- 3. the handler queue is bounded in items, not bytes ----------------------------------
+
+
+async def test_slow_handler_memory_is_bounded(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A slow ``on_message`` handler must not hold the server's frames without bound.
+
+    ``HandlerDispatcher.queue`` bounds its queue at ``MAX_QUEUED`` = 4,096 *items*, and
+    ``on_message`` gets every decoded ``ServerMessage``: with messages of up to 16 MiB
+    (the frame limit) that is up to 64 GiB held for one slow handler, while the events
+    queue beside it is held to ``max_event_bytes`` (32 MiB by default). Here the
+    application reads ``events()`` promptly and its ``on_message`` awaits something that
+    has not happened yet; 16 MiB of text arrive and ``max_event_bytes`` is 1 MiB: the
+    handler queue keeps all 16 MiB (measured with tracemalloc; without the handler the
+    same run holds under 1 MiB). Issue 12 finding 4 asks for memory bounded in bytes on
+    every path of server input; backpressure.rst says a slow handler "delays only the
+    handlers".
+    """
+    emu = LiveEmulator(api_key=API_KEY)
+    await nursery.start(emu.serve_in_memory)
+    frame = json.dumps({"serverContent": {"modelTurn": {"parts": [{"text": "t" * _BIG}]}}})
+    frame_bytes = frame.encode()
+    release = trio.Event()
+
+    async def on_message(message: Any) -> None:
+        await release.wait()  # e.g. waiting for a database, a UI, a lock
+
+    with trio.fail_after(120):
+        async with open_live_session(
+            nursery, model=MODEL, auth=ApiKey(API_KEY), config=TEXT,
+            connect=emu.connect_in_memory(), keepalive_interval=None,
+            max_event_bytes=1024 * 1024, on_message=on_message,
+        ) as session:
+            tracemalloc.start()
+            try:
+                base = tracemalloc.get_traced_memory()[0]
+                for _ in range(64):  # 16 MiB of text; each chunk is read at once
+                    await emu.send_raw(frame_bytes)
+                    async for event in session.events():
+                        if isinstance(event, ev.TextChunk):
+                            break
+                held = tracemalloc.get_traced_memory()[0] - base
+            finally:
+                tracemalloc.stop()
+            release.set()
+    assert held < 6 * 1024 * 1024, (
+        f"{held / 2**20:.1f} MiB held for a slow on_message handler (max_event_bytes=1 MiB)"
+    )
+
+
+# --- 4. a cancelled aclose() waits the whole close handshake --------------------------------
+
+
+async def _mute_after_setup_complete(peer: Peer) -> None:
+    """A normal opening, then silence: reads everything, answers nothing (no close echo)."""
+    await peer.setup()
+    while True:
+        await peer.recv_frame()
+
+
+async def test_cancelled_aclose_returns_promptly(nursery: trio.Nursery) -> None:
+    """``aclose()`` under a cancellation must use the short close bound.
+
+    Issue 12 finding 8: "An outer cancellation returns within 0.5 s: the close handshake
+    gets a short bound when cancelled", and ``aclose`` promises to tear down "even when
+    cancelled (it then skips only the flush)". ``LiveSession._shutdown`` sets
+    ``_quick_close`` only for ``flush=False`` (the ``async with`` error path); an
+    ``aclose()`` whose caller is cancelled (``move_on_after`` around it, or a deadline that
+    passes during the graceful close at the end of the block) keeps the full
+    ``DISCONNECT_TIMEOUT`` (3 s) for a server that does not answer the close, inside a
+    shielded wait: the caller's ``move_on_after(0.2)`` returns after about 3 s.
+    """
+    server = HostileServer(_mute_after_setup_complete)
+    await nursery.start(server.serve)
+    with trio.fail_after(20):
+        async with open_live_session(
+            nursery, model=MODEL, auth=ApiKey(API_KEY), config=TEXT, endpoint=server.url,
+            keepalive_interval=None, reconnect=False,
+        ) as session:
+            started = time.perf_counter()
+            with trio.move_on_after(0.2):
+                await session.aclose()
+            elapsed = time.perf_counter() - started
+            assert session.status is Status.CLOSED
+    assert elapsed < 1.5, f"aclose() cancelled at 0.2 s returned after {elapsed:.2f} s"
+
+
+# --- 5. content sent just before a handle arrives is lost on the resume ----------------------
+
+
+async def test_content_sent_before_a_handle_arrives_survives_a_resume(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """Context sent with ``turn_complete=False`` must not be lost by a resume.
+
+    ``TurnBuffer`` counts content that starts no turn as answered the moment it is written,
+    and ``covered()`` drops it at the next resumable handle that *arrives*. But the server
+    issued that handle earlier: here (50 ms of server latency, the emulator's
+    ``send_delay``) the model's ``turnComplete`` and the next handle are on their way
+    together, the application sends "I live in Paris." on ``TurnComplete``, and the handle
+    that then arrives names the state before that message. The connection drops, the
+    session resumes from that handle and never sends the content again: the model answers
+    "Where do I live?" without it. resumption.rst: "nothing you send is lost; text you
+    sent after the handle it resumes from is sent again"; issue 12: nothing the user sent
+    is silently lost. (The core machine test excludes exactly this case as "the core's
+    documented approximation"; the user documentation promises the opposite.)
+    """
+    emu = LiveEmulator(api_key=API_KEY)
+    emu.send_delay = 0.05  # 50 ms between server messages: an ordinary network
+    await nursery.start(emu.serve_in_memory)
+    with trio.fail_after(120):
+        async with open_live_session(
+            nursery, model=MODEL, auth=ApiKey(API_KEY), config=RESUMING,
+            connect=emu.connect_in_memory(), keepalive_interval=None,
+            reconnect=ReconnectPolicy(min_interval=0.0, seed=1),
+        ) as session:
+            await session.send_client_content("My name is Ada.")
+            answered = False
+            async for event in session.events():
+                if isinstance(event, ev.TurnComplete):
+                    await session.send_client_content("I live in Paris.", turn_complete=False)
+                    answered = True
+                elif answered and isinstance(event, ev.SessionResumptionUpdate):
+                    if event.resumable:
+                        break
+            await emu.drop()
+            async for event in session.events():
+                if isinstance(event, ev.Reconnected):
+                    assert event.resumed
+                    break
+            await session.send_client_content("Where do I live?")
+            async for event in session.events():
+                if isinstance(event, ev.TurnComplete):
+                    break
+            kept = [
+                part["text"]
+                for message in emu.consumed()
+                for turn in message.get("clientContent", {}).get("turns", [])
+                for part in turn["parts"]
+            ]
+    assert kept == ["My name is Ada.", "I live in Paris.", "Where do I live?"], kept
+
+
+# --- 6. every turn kept forever without resumption handles ----------------------------------
+
+
+async def test_answered_turns_are_not_kept_forever(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A session that never gets a resumable handle must not keep every turn it sent.
+
+    ``LiveProtocol.written`` puts every text frame in the ``TurnBuffer``; entries leave it
+    only through ``covered()`` (a resumable handle) or a reconnection. Without
+    ``session_resumption`` (the default ``LiveConfig``) no handle ever comes, so every
+    ``send_text``/``send_client_content`` frame of the session stays in memory until it
+    ends, and ``turn_completed`` rescans the answered ones on every ``turnComplete``
+    (quadratic over a long session). Only the turns after the last answered one can ever
+    be sent again (``take_fresh``). Here 300 answered turns of 2 KB each are all still
+    held (about 600 KiB allocated in ``_protocol``/``_buffers``), with the conversation
+    record turned off.
+    """
+    emu = LiveEmulator(api_key=API_KEY)
+    await nursery.start(emu.serve_in_memory)
+    with trio.fail_after(600):
+        async with open_live_session(
+            nursery, model=MODEL, auth=ApiKey(API_KEY), config=TEXT,
+            connect=emu.connect_in_memory(), keepalive_interval=None, conversation_turns=0,
+        ) as session:
+            tracemalloc.start(1)
+            try:
+                for i in range(300):
+                    await session.send_text(f"turn {i}: " + "w" * 2000)
+                    async for event in session.events():
+                        if isinstance(event, ev.TurnComplete):
+                            break
+                snapshot = tracemalloc.take_snapshot().filter_traces([
+                    tracemalloc.Filter(True, "*trio_gemini_live*_protocol.py"),
+                    tracemalloc.Filter(True, "*trio_gemini_live*_buffers.py"),
+                ])
+            finally:
+                tracemalloc.stop()
+            assert session.statistics().queued_outbound == 0
+    held = sum(stat.size for stat in snapshot.statistics("filename"))
+    assert held < 100 * 1024, f"{held / 1024:.0f} KiB of sent frames still held after 300 answered turns"
