@@ -19,6 +19,7 @@ import trio.testing
 
 from trio_gemini_live import (
     ApiKey,
+    LiveError,
     LiveConfig,
     ReconnectPolicy,
     SlowConsumerError,
@@ -341,3 +342,141 @@ async def test_answered_turns_are_not_kept_forever(
             assert session.statistics().queued_outbound == 0
     held = sum(stat.size for stat in snapshot.statistics("filename"))
     assert held < 100 * 1024, f"{held / 1024:.0f} KiB of sent frames still held after 300 answered turns"
+
+
+# --- 7. goAway right after every setup: a reconnect loop at min_interval, forever ------------
+
+
+async def test_go_away_after_every_setup_meets_the_budget(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A server that ends every connection at once must meet a final error.
+
+    ``ReconnectPolicy``'s docstring: "a server that ends every connection at once (with a
+    goAway right after the setup, or a drop) meets the backoff and then a final error:
+    never a reconnect loop (issue 12)". But ``LiveProtocol.receive_message`` counts any
+    new resumable handle as useful work, and a server that sends a handle right after
+    ``setupComplete`` (the emulator does, on every connection) resets the budget each
+    time: with ``goAway`` right after the setup the session reconnects once per
+    ``min_interval`` forever (here 120 connections in 120 s, every ``Reconnecting`` is
+    attempt 1), and never reports anything but ``Reconnecting``.
+    """
+    emu = LiveEmulator(api_key=API_KEY, connection_lifetime=0.05, go_away_notice=0.05)
+    await nursery.start(emu.serve_in_memory)
+    policy = ReconnectPolicy(max_attempts=3, seed=1)
+    attempts: list[int] = []
+    error: BaseException | None = None
+    with trio.move_on_after(120):
+        try:
+            async with open_live_session(
+                nursery, model=MODEL, auth=ApiKey(API_KEY), config=RESUMING,
+                connect=emu.connect_in_memory(), keepalive_interval=None, reconnect=policy,
+            ) as session:
+                async for event in session.events():
+                    if isinstance(event, ev.Reconnecting):
+                        attempts.append(event.attempt)
+        except LiveError as exc:
+            error = exc
+    assert len(emu.connections) <= policy.max_attempts + 2 and error is not None, (
+        f"{len(emu.connections)} connections in 120 s and no final error "
+        f"(attempts reported: {attempts[:10]}...)"
+    )
+
+
+async def _go_away_then_ignore_the_close(peer: Peer) -> None:
+    """setupComplete, then goAway, then reads everything and never answers the close."""
+    await peer.setup()
+    await peer.send_json({"goAway": {"timeLeft": "30s"}})
+    while True:
+        await peer.recv_frame()
+
+
+async def test_cancel_during_a_go_away_close_returns_promptly(nursery: trio.Nursery) -> None:
+    """An outer cancellation while the session closes a connection after ``goAway``.
+
+    After ``goAway`` the session closes the old connection first (break before make) with
+    the full ``DISCONNECT_TIMEOUT`` (3 s) inside a shielded scope (``_connection._use``);
+    the bound is chosen when the close starts, so an outer cancellation that arrives
+    meanwhile (``_shutdown(flush=False)`` sets ``_quick_close`` too late) waits out the
+    3 s against a server that does not answer the close. Issue 12 finding 8: an outer
+    cancellation returns within 0.5 s.
+    """
+    server = HostileServer(_go_away_then_ignore_the_close)
+    await nursery.start(server.serve)
+    with trio.fail_after(20):
+        with trio.CancelScope() as outer:
+            async with open_live_session(
+                nursery, model=MODEL, auth=ApiKey(API_KEY), config=RESUMING,
+                endpoint=server.url, keepalive_interval=None,
+            ) as session:
+                async for event in session.events():
+                    if isinstance(event, ev.GoAway):
+                        break
+                await trio.sleep(0.3)  # the close of the old connection is under way
+                assert session.status is Status.READY  # not reconnected yet
+                started = time.perf_counter()
+                outer.cancel()
+                await trio.sleep_forever()
+    elapsed = time.perf_counter() - started
+    assert elapsed < 1.5, f"returned {elapsed:.2f} s after the cancellation"
+
+
+# --- 8. one toolCall frame: a task and a frame per call ------------------------------------
+
+
+def get_weather(city: str) -> dict[str, Any]:
+    """The weather in a city.
+
+    Args:
+        city: the city's name.
+    """
+    return {"temperature": 21}
+
+
+_CALLS = 20_000
+
+
+async def _many_calls(peer: Peer) -> None:
+    """One ``toolCall`` of 20,000 calls to an undeclared function (660 KB), then reads."""
+    calls = [{"id": f"c{i}", "name": "not_declared"} for i in range(_CALLS)]
+    await peer.setup()
+    await peer.send_json({"toolCall": {"functionCalls": calls}})
+    await peer.drain()
+
+
+async def test_one_tool_call_frame_costs_bounded_memory(nursery: trio.Nursery) -> None:
+    """A server's toolCall with many calls must cost a bounded multiple of its size.
+
+    ``ToolCallRunner.call`` starts one task per call of a ``toolCall`` when the session has
+    ``tools=`` (a call to a function nobody declared is answered with an error by its own
+    task), and each task sends its own ``toolResponse`` frame. One 1.3 MB frame of 40,000
+    calls makes 40,000 tasks and 40,000 frames: about 160 MiB allocated at the peak
+    (tracemalloc), 940 MB of RSS and an 18 s freeze of every Trio task for a 6.7 MB frame
+    (``benchmarks``-style figures measured by the reviewer). Issue 12 (findings 1 and 6):
+    one frame must not freeze the program, and memory per message is bounded by a small
+    multiple of its payload.
+    """
+    server = HostileServer(_many_calls)
+    await nursery.start(server.serve)
+    with trio.fail_after(120):
+        async with open_live_session(
+            nursery, model=MODEL, auth=ApiKey(API_KEY), config=TEXT, endpoint=server.url,
+            keepalive_interval=None, reconnect=False, tools=[get_weather],
+        ) as session:
+            tracemalloc.start()
+            try:
+                base = tracemalloc.get_traced_memory()[0]
+                tracemalloc.reset_peak()
+                # Until the session has answered (or refused) the calls and gone quiet.
+                seen, quiet = -1, 0
+                while quiet < 3:
+                    quiet = quiet + 1 if server.messages == seen else 0
+                    seen = server.messages
+                    await trio.sleep(0.5)
+                peak = tracemalloc.get_traced_memory()[1] - base
+            finally:
+                tracemalloc.stop()
+    assert peak < 16 * 1024 * 1024, (
+        f"{peak / 2**20:.0f} MiB allocated for one 660 KB toolCall of {_CALLS} calls "
+        f"({server.messages - 1} client messages sent in answer)"
+    )
