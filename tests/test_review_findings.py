@@ -19,8 +19,8 @@ import trio.testing
 
 from trio_gemini_live import (
     ApiKey,
-    LiveError,
     LiveConfig,
+    LiveError,
     ReconnectPolicy,
     SlowConsumerError,
     Status,
@@ -280,9 +280,10 @@ async def test_content_sent_before_a_handle_arrives_survives_a_resume(
                 if isinstance(event, ev.TurnComplete):
                     await session.send_client_content("I live in Paris.", turn_complete=False)
                     answered = True
-                elif answered and isinstance(event, ev.SessionResumptionUpdate):
-                    if event.resumable:
-                        break
+                elif (
+                    answered and isinstance(event, ev.SessionResumptionUpdate) and event.resumable
+                ):
+                    break
             await emu.drop()
             async for event in session.events():
                 if isinstance(event, ev.Reconnected):
@@ -341,7 +342,9 @@ async def test_answered_turns_are_not_kept_forever(
                 tracemalloc.stop()
             assert session.statistics().queued_outbound == 0
     held = sum(stat.size for stat in snapshot.statistics("filename"))
-    assert held < 100 * 1024, f"{held / 1024:.0f} KiB of sent frames still held after 300 answered turns"
+    assert held < 100 * 1024, (
+        f"{held / 1024:.0f} KiB of sent frames still held after 300 answered turns"
+    )
 
 
 # --- 7. goAway right after every setup: a reconnect loop at min_interval, forever ------------
@@ -449,10 +452,11 @@ async def test_one_tool_call_frame_costs_bounded_memory(nursery: trio.Nursery) -
 
     ``ToolCallRunner.call`` starts one task per call of a ``toolCall`` when the session has
     ``tools=`` (a call to a function nobody declared is answered with an error by its own
-    task), and each task sends its own ``toolResponse`` frame. One 1.3 MB frame of 40,000
-    calls makes 40,000 tasks and 40,000 frames: about 160 MiB allocated at the peak
-    (tracemalloc), 940 MB of RSS and an 18 s freeze of every Trio task for a 6.7 MB frame
-    (``benchmarks``-style figures measured by the reviewer). Issue 12 (findings 1 and 6):
+    task), and each task sends its own ``toolResponse`` frame. One 660 KB frame of 20,000
+    calls makes 20,000 tasks and 20,000 frames: over 90 MiB allocated at the peak
+    (tracemalloc); measured by the reviewer without tracemalloc, a 1.3 MB frame took the
+    process to 214 MB of RSS and froze every Trio task for 6 s, a 6.7 MB frame to 940 MB
+    and 18 s (a 16 MiB frame, the limit, scales to gigabytes). Issue 12 (findings 1 and 6):
     one frame must not freeze the program, and memory per message is bounded by a small
     multiple of its payload.
     """
@@ -462,7 +466,7 @@ async def test_one_tool_call_frame_costs_bounded_memory(nursery: trio.Nursery) -
         async with open_live_session(
             nursery, model=MODEL, auth=ApiKey(API_KEY), config=TEXT, endpoint=server.url,
             keepalive_interval=None, reconnect=False, tools=[get_weather],
-        ) as session:
+        ):
             tracemalloc.start()
             try:
                 base = tracemalloc.get_traced_memory()[0]
@@ -480,3 +484,97 @@ async def test_one_tool_call_frame_costs_bounded_memory(nursery: trio.Nursery) -
         f"{peak / 2**20:.0f} MiB allocated for one 660 KB toolCall of {_CALLS} calls "
         f"({server.messages - 1} client messages sent in answer)"
     )
+
+
+# --- 9. aclose(finish_turn=...) waits for a tool call whose answer it refuses to send -------
+
+
+async def test_finish_turn_lets_the_tool_answer_through(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """``aclose(finish_turn=...)`` must let the session answer the tool calls it waits for.
+
+    The docstring: "finish_turn: seconds to wait ... for the model to finish answering (a
+    turn sent and not answered, a turn in progress, a tool call)". But ``_shutdown`` moves
+    to CLOSING and closes the outbound queue first, and ``LiveSession._send`` refuses
+    everything once CLOSING, the registered tool's answer (``_answer``) included ("tool
+    response not sent"). The model, which waits for that answer (PROTOCOL.md 3.4: every
+    call must be answered), never finishes: ``aclose(finish_turn=30)`` waits the whole
+    30 s and the goodbye the application waited for never comes. A voice agent hanging up
+    after a last question that needs a tool (an "end call" or a lookup) hits this.
+    """
+    emu = LiveEmulator(api_key=API_KEY)
+    await nursery.start(emu.serve_in_memory)
+    seen: list[type[ev.Event]] = []
+    with trio.fail_after(120):
+        async with open_live_session(
+            nursery, model=MODEL, auth=ApiKey(API_KEY), config=TEXT,
+            connect=emu.connect_in_memory(), keepalive_interval=None, tools=[get_weather],
+        ) as session:
+
+            async def read() -> None:
+                async for event in session.events():
+                    seen.append(type(event))
+
+            nursery.start_soon(read)
+            await session.send_text("Please call get_weather for Paris, then say goodbye.")
+            started = trio.current_time()
+            await session.aclose(finish_turn=30)
+            waited = trio.current_time() - started
+    sent = [next(iter(message)) for message in emu.connections[0].received]
+    assert "toolResponse" in sent and ev.TurnComplete in seen and waited < 30, (
+        f"client messages {sent}, events {[kind.__name__ for kind in seen]}, "
+        f"aclose waited {waited:.0f} s"
+    )
+
+
+# --- 10. transparent resumption: frames acknowledged by an update that has no handle --------
+
+
+def test_an_index_without_a_handle_does_not_drop_the_replay() -> None:
+    """``lastConsumedClientMessageIndex`` is the index "included in the state represented by
+    this SessionResumptionToken" (the API reference): an update with ``resumable: false``
+    and no handle represents no state the client can resume.
+
+    ``LiveProtocol.receive_message`` applies ``ReplayBuffer.acknowledge`` for any update
+    that carries an index, even one without a resumable handle, while ``self.handle`` stays
+    the older one. Resumed from that older handle (the server restores its state, before
+    the frames in between), the session sends nothing again: the three frames written after
+    the handle are lost. The protocol core's rule 5: "every written frame the server did not
+    acknowledge is sent again first"; the frames were acknowledged only for a state that
+    cannot be resumed. (Tested on the core, as the session drives it.)
+    """
+    from trio_gemini_live import _wire as w
+    from trio_gemini_live._protocol import CLOSED, ConnectionEnd, LiveProtocol
+
+    proto = LiveProtocol(
+        w.Setup(model="models/m", session_resumption=w.SessionResumptionConfig(transparent=True)),
+        policy=ReconnectPolicy(min_interval=0.0),
+    )
+
+    def receive(message: dict[str, Any], now: float = 0.0) -> None:
+        proto.receive(json.dumps(message).encode(), now)
+
+    proto.connecting(0.0)
+    proto.setup_frame()
+    receive({"setupComplete": {}})
+    proto.after_setup(0.0)
+    receive({"sessionResumptionUpdate": {
+        "newHandle": "h1", "resumable": True, "lastConsumedClientMessageIndex": "0"}})
+    for text in ("a", "b", "c"):
+        message = w.ClientMessage(realtime_input=w.RealtimeInput(text=text))
+        proto.outbox.append(proto.prepare(message, "text"))
+        item = proto.outbox.popleft()
+        assert item is not None
+        proto.written(item)
+    # The model is generating: not resumable, no handle (PROTOCOL.md 4), yet an index.
+    receive({"sessionResumptionUpdate": {
+        "resumable": False, "lastConsumedClientMessageIndex": "3"}})
+    assert proto.connection_ended(ConnectionEnd(CLOSED, 1006), 1.0).reconnect
+    proto.connecting(2.0)
+    setup = json.loads(proto.setup_frame())["setup"]
+    assert setup["sessionResumption"]["handle"] == "h1"  # the state before a, b and c
+    receive({"setupComplete": {}}, 2.0)
+    proto.after_setup(2.0)
+    resent = [json.loads(item.frame)["realtimeInput"]["text"] for item in proto.outbox]
+    assert resent == ["a", "b", "c"], resent
