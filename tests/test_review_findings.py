@@ -19,6 +19,7 @@ import trio.testing
 
 from trio_gemini_live import (
     ApiKey,
+    InvalidArgumentError,
     LiveConfig,
     LiveError,
     ReconnectPolicy,
@@ -578,3 +579,43 @@ def test_an_index_without_a_handle_does_not_drop_the_replay() -> None:
     proto.after_setup(2.0)
     resent = [json.loads(item.frame)["realtimeInput"]["text"] for item in proto.outbox]
     assert resent == ["a", "b", "c"], resent
+
+
+# --- 11. a fatal close during the graceful close is reported as a normal close -----------
+
+
+async def test_a_refusal_during_the_graceful_close_is_not_a_normal_close(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    """The server refusing the last input while the block is left must not be swallowed.
+
+    Leaving ``async with open_live_session(...)`` flushes the queued input, then closes.
+    When the server answers the last message with a fatal close (here 1007: an activity
+    signal with automatic VAD on, which the library does not check), that close arrives
+    while ``_close_draining`` runs for the user's close: the end is classified as USER,
+    ``session.error`` stays ``None``, ``on_close`` gets ``SessionClosed(1000, "closed by
+    the client")`` and nothing is raised, although the server closed with 1007 (the
+    emulator's record says so). The same input followed by ``trio.sleep(1)`` inside the
+    block fails with ``InvalidArgumentError`` as documented. cancellation.rst: a fatal
+    error "comes out of the async with as itself"; issue 12: nothing the user sent is
+    silently lost.
+    """
+    emu = LiveEmulator(api_key=API_KEY)
+    await nursery.start(emu.serve_in_memory)
+    closes: list[ev.SessionClosed] = []
+    raised: BaseException | None = None
+    with trio.fail_after(60):
+        try:
+            async with open_live_session(
+                nursery, model=MODEL, auth=ApiKey(API_KEY), config=TEXT,
+                connect=emu.connect_in_memory(), keepalive_interval=None,
+                on_close=closes.append,
+            ) as session:
+                await session.send_realtime_input(activity_start=True)
+        except InvalidArgumentError as exc:
+            raised = exc
+        await emu.connections[0].closed.wait()
+    assert emu.connections[0].close_code == 1007  # the server refused it
+    assert raised is not None or isinstance(session.error, InvalidArgumentError), (
+        f"server closed with 1007, yet error={session.error!r}, on_close got {closes}"
+    )
