@@ -28,7 +28,7 @@ from trio_gemini_live import (
     open_live_session,
 )
 from trio_gemini_live import events as ev
-from trio_gemini_live.testing import LiveEmulator
+from trio_gemini_live.testing import Fault, LiveEmulator
 
 from .conftest import API_KEY, MODEL
 from .hostile.server import HostileServer, Peer
@@ -437,6 +437,16 @@ def get_weather(city: str) -> dict[str, Any]:
     return {"temperature": 21}
 
 
+async def get_forecast(city: str) -> dict[str, Any]:
+    """Tomorrow's weather in a city (async: it runs in the session's task, no thread).
+
+    Args:
+        city: the city's name.
+    """
+    await trio.lowlevel.checkpoint()
+    return {"forecast": "sunny"}
+
+
 _CALLS = 20_000
 
 
@@ -510,7 +520,7 @@ async def test_finish_turn_lets_the_tool_answer_through(
     with trio.fail_after(120):
         async with open_live_session(
             nursery, model=MODEL, auth=ApiKey(API_KEY), config=TEXT,
-            connect=emu.connect_in_memory(), keepalive_interval=None, tools=[get_weather],
+            connect=emu.connect_in_memory(), keepalive_interval=None, tools=[get_forecast],
         ) as session:
 
             async def read() -> None:
@@ -518,7 +528,7 @@ async def test_finish_turn_lets_the_tool_answer_through(
                     seen.append(type(event))
 
             nursery.start_soon(read)
-            await session.send_text("Please call get_weather for Paris, then say goodbye.")
+            await session.send_text("Please call get_forecast for Paris, then say goodbye.")
             started = trio.current_time()
             await session.aclose(finish_turn=30)
             waited = trio.current_time() - started
@@ -619,3 +629,60 @@ async def test_a_refusal_during_the_graceful_close_is_not_a_normal_close(
     assert raised is not None or isinstance(session.error, InvalidArgumentError), (
         f"server closed with 1007, yet error={session.error!r}, on_close got {closes}"
     )
+
+
+# --- 12. the initial history is outside the resume plan ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("drop_after", "what_happens"),
+    [(1, "sent twice (fresh reconnection)"), (2, "lost (resumed from the first handle)")],
+)
+async def test_initial_history_reaches_the_session_exactly_once(
+    drop_after: int, what_happens: str,
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock,
+) -> None:
+    """``history=`` must reach the server's session once, whatever the first drop.
+
+    The history goes out as a ``HISTORY`` item pushed by ``after_setup`` on every fresh
+    connection, and nothing else tracks it:
+
+    * dropped right after ``setupComplete`` (``drop_after=1``): the history's write fails,
+      ``write_failed`` queues it again, and the next (fresh) connection's ``after_setup``
+      pushes a second one in front: the model gets the whole history twice;
+    * dropped after ``setupComplete`` and the first resumption handle (``drop_after=2``;
+      the emulator, like the server, issues that handle before it consumed the history):
+      the session resumes from that handle, whose state has no history, and a resumed
+      connection never sends the history: the model answers without it.
+
+    Issue 12: nothing the user sent is silently lost; rule 5 of the core ("fresh: the
+    initial history, then every turn not known to be answered").
+    """
+    emu = LiveEmulator(api_key=API_KEY)
+    emu.schedule_fault(Fault.drop(), after_server_messages=drop_after)
+    await nursery.start(emu.serve_in_memory)
+    history = [
+        {"role": "user", "parts": [{"text": "My name is Ada."}]},
+        {"role": "model", "parts": [{"text": "Hello Ada."}]},
+    ]
+    with trio.fail_after(120):
+        async with open_live_session(
+            nursery, model=MODEL, auth=ApiKey(API_KEY), config=RESUMING,
+            connect=emu.connect_in_memory(), keepalive_interval=None,
+            reconnect=ReconnectPolicy(min_interval=0.0, seed=1), history=history,
+        ) as session:
+            async for event in session.events():
+                if isinstance(event, ev.Reconnected):
+                    break
+            await session.send_text("What is my name?")
+            async for event in session.events():
+                if isinstance(event, ev.TurnComplete) and event.reason is None:
+                    break
+    assert len(emu.connections) == 2
+    kept = [
+        part["text"]
+        for message in emu.consumed()
+        for turn in message.get("clientContent", {}).get("turns", [])
+        for part in turn["parts"]
+    ]
+    assert kept == ["My name is Ada.", "Hello Ada."], f"history {what_happens}: {kept}"
