@@ -75,19 +75,30 @@ def test_turn_buffer_a_handle_covers_answered_turns_only() -> None:
     buffer.sent(item("context", "client_content"))  # content that starts no turn
     buffer.sent(item("two", "text"))  # realtime text is a turn too
     buffer.turn_completed()  # "one" answered (or interrupted)
-    buffer.covered()  # a handle: includes "one" and "context", not "two"
-    assert [i.frame for i in buffer.take_resumed()] == ["two"]
+    assert buffer.covered()  # a handle: includes "one", not what came after it
+    assert [i.frame for i in buffer.take_resumed()] == ["context", "two"]
+
+
+def test_turn_buffer_content_is_covered_once_a_later_turn_was_answered() -> None:
+    # Issue 12 review: content sent just before a handle arrived is not in that handle's
+    # state; it is known to be consumed once a turn sent after it was answered.
+    buffer = TurnBuffer()
+    buffer.sent(item("I live in Paris.", "client_content"))
+    assert not buffer.covered()  # a handle arriving now may predate it
+    buffer.sent(item("Where do I live?"))
+    buffer.turn_completed()
+    assert buffer.covered() and len(buffer) == 0
 
 
 def test_turn_buffer_keeps_order_behind_an_unanswered_turn() -> None:
     buffer = TurnBuffer()
     buffer.sent(item("one"))
     buffer.sent(item("note", "client_content"))
-    buffer.covered()  # "one" not answered yet: nothing is covered
+    assert not buffer.covered()  # "one" not answered yet: nothing is covered
     assert len(buffer) == 2
     buffer.turn_completed()
-    buffer.covered()
-    assert len(buffer) == 0
+    assert buffer.covered()
+    assert len(buffer) == 1  # the note: no turn after it was answered yet
 
 
 def test_turn_buffer_a_fresh_connection_gets_every_unanswered_turn_and_what_follows() -> None:

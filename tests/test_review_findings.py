@@ -1,8 +1,8 @@
 """Findings of a fresh-eyes review of the issue 11/12 rewrite, one test per finding.
 
-Each test fails on the code it was written against (commit ffe9cf7) and says, in its
-docstring, what is wrong, what a user sees, and which promise it breaks. The lead fixes them
-right after; nothing here is marked xfail.
+Each test failed on the code it was written against (commit ffe9cf7) and says, in its
+docstring, what was wrong, what a user saw, and which promise it broke. All are fixed: the
+tests keep them fixed.
 """
 
 from __future__ import annotations

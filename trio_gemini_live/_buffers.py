@@ -220,12 +220,15 @@ class ReplayBuffer:
                 return
         self._audio_seconds = 0.0  # pragma: no cover - the sum tracks the frames
 
-    def acknowledge(self, index: int) -> None:
-        """The server's state includes every frame up to ``index``."""
+    def acknowledge(self, index: int) -> bool:
+        """The server's state includes every frame up to ``index``; whether any was new."""
+        acknowledged = False
         while self._frames and self._frames[0][0] <= index:
             _, item = self._frames.popleft()
+            acknowledged = True
             if item.kind == AUDIO:
                 self._audio_seconds -= item.audio_seconds
+        return acknowledged
 
     def discard_kind(self, kind: str) -> list[OutboundItem]:
         """Forget the frames of ``kind``; returns them, oldest first."""
@@ -258,7 +261,9 @@ class TurnBuffer:
     the model already finished answering, and nothing after the oldest turn it has not: a
     turn sent while the model was still busy is not covered, and would be lost by a resume
     with that handle. So each sent turn is kept until its ``turnComplete`` (one per turn, in
-    order) *and* a later handle; content that starts no turn is covered by the next handle.
+    order) *and* a later handle; content that starts no turn (and the initial history), until
+    a turn sent after it was answered and a handle came after that (the server takes input
+    in order). Rather sent twice than lost.
 
     * :meth:`take_resumed`: what a resume with the latest handle must send again (every
       entry, in the order first sent).
@@ -274,8 +279,10 @@ class TurnBuffer:
         return len(self._entries)
 
     def sent(self, item: OutboundItem) -> None:
-        # Content that starts no turn counts as answered at once.
-        self._entries.append(_Entry(item, item.kind not in TURNS))
+        # Content that starts no turn is known to be in the server's state only once a
+        # later turn was answered (the server takes input in order): until then a handle
+        # may predate it (issue 12 review: it arrived just after the content was sent).
+        self._entries.append(_Entry(item, False))
 
     def unsend(self, items: Iterable[OutboundItem]) -> None:
         """Forget ``items`` (the last ones sent: a write that failed); they go out again."""
@@ -284,16 +291,24 @@ class TurnBuffer:
             self._entries.pop()
 
     def turn_completed(self) -> None:
-        """A ``turnComplete``: the oldest unanswered turn was answered (or interrupted)."""
+        """A ``turnComplete``: the oldest unanswered turn was answered (or interrupted), and
+        the content sent before it was consumed."""
         for entry in self._entries:
             if not entry.answered:
                 entry.answered = True
-                return
+                if entry.item.kind in TURNS:
+                    return
 
-    def covered(self) -> None:
-        """A resumable handle: it includes every answered entry before the first unanswered."""
+    def covered(self) -> bool:
+        """A resumable handle: it includes every answered entry before the first unanswered.
+
+        Returns whether it covered anything (a handle that does is useful work).
+        """
+        covered = False
         while self._entries and self._entries[0].answered:
             self._entries.popleft()
+            covered = True
+        return covered
 
     def take_resumed(self) -> list[OutboundItem]:
         """Everything the latest handle may not include, in the order first sent."""
@@ -308,6 +323,6 @@ class TurnBuffer:
         self._entries.clear()
         start = 0
         for index, entry in enumerate(entries):
-            if entry.answered and entry.item.kind in TURNS:
+            if entry.answered:
                 start = index + 1
         return [entry.item for entry in entries[start:]]

@@ -31,7 +31,7 @@ from . import _wire as w
 from . import events as ev
 from ._errors import LiveError, ProtocolError, SessionClosedError, SetupError, TransientError
 from ._options import DISCONNECT_TIMEOUT, QUICK_CLOSE_TIMEOUT
-from ._protocol import FAILED, GO_AWAY, KEEPALIVE, STALLED, USER, ConnectionEnd
+from ._protocol import FAILED, GO_AWAY, KEEPALIVE, STALLED, USER, ConnectionEnd, Outcome
 from ._transcript import history_from_turns
 from ._websocket import (
     ConnectionClosed,
@@ -160,6 +160,19 @@ async def run(session: LiveSession, on_started: Callable[[], None]) -> None:
         session._sync_idle()
         for event in outcome.events:
             session._emit(event)
+        late = session._slow or session._late_error
+        if (late is not None and outcome.error is None) or (
+            session._slow is not None and outcome.reconnect
+        ):
+            # The events queue overflowed as the connection ended, or the server refused
+            # the last input while the client closed: the session ends with that error.
+            assert late is not None
+            outcome = Outcome(
+                error=late,
+                closed=ev.SessionClosed(
+                    code=getattr(late, "code", None), reason=getattr(late, "reason", str(late))
+                ),
+            )
         if not outcome.reconnect:
             if outcome.error is not None and session._error is None:
                 session._error = outcome.error
@@ -282,10 +295,21 @@ async def _use(
         session._quick_close = False
         # After a fatal end (a slow consumer...) what still comes is not handled, only read.
         handle = end.kind != FAILED
-        with trio.CancelScope(shield=True):
-            await _close_draining(
-                session, ws, 1011 if end.kind == KEEPALIVE else 1000, bound, handle=handle
-            )
+        with trio.CancelScope(shield=True) as close_scope:
+            session._close_scope = close_scope
+            try:
+                await _close_draining(
+                    session, ws, 1011 if end.kind == KEEPALIVE else 1000, bound, handle=handle
+                )
+            finally:
+                session._close_scope = None
+        closed = ws.closed
+        if end.kind == USER and closed is not None and closed.code not in (1000, 1005, 1006):
+            # The server closed with an error while the client closed: its answer to the
+            # last input (issue 12 review). A fatal one is the session's error.
+            error = session._proto.classify(_receive.closed_end(closed))
+            if not error.retryable:
+                session._late_error = error
 
 
 def _timed_out(url: str, timeout: float) -> TransientError:
@@ -402,7 +426,11 @@ async def _close_draining(
         except ConnectionClosed:
             pass
 
-    with trio.move_on_after(bound):
+    with trio.move_on_after(bound) as scope:
+        if session._quick_close:
+            scope.deadline = min(scope.deadline, trio.current_time() + QUICK_CLOSE_TIMEOUT)
+        if session._close_scope is not None:
+            session._close_scope = scope  # what _hurry() shortens from now on
         async with trio.open_nursery() as nursery:
             nursery.start_soon(drain)
             await ws.aclose(code)

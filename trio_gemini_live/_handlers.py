@@ -2,7 +2,8 @@
 
 The receive task never runs user code: it queues ``(handler, argument)`` here and one
 dispatcher task calls the handlers in order, so a slow handler never stalls the socket.
-The queue is bounded and O(1) per item (issue 12): past :data:`MAX_QUEUED` items the oldest
+The queue is bounded and O(1) per item (issue 12): past :data:`MAX_QUEUED` items, or past
+``max_bytes`` of queued frames (``on_message`` holds each decoded frame), the oldest
 *droppable* item (``on_message``, ``on_transcription``, ``on_voice_activity``: a stream of
 notifications) goes, counted; the rare control notifications (goAway, handles,
 cancellations, errors) are kept up to the same bound again, then the oldest of those goes.
@@ -56,10 +57,13 @@ MAX_QUEUED: Final = 4096
 class HandlerDispatcher:
     """Queues handler calls from the receive task and runs them in one task, in order."""
 
-    def __init__(self, handlers: dict[str, Handler | None]) -> None:
+    def __init__(self, handlers: dict[str, Handler | None], *, max_bytes: int) -> None:
         self._handlers = handlers
-        self._droppable: deque[tuple[int, Handler, Any]] = deque()
-        self._control: deque[tuple[int, Handler, Any]] = deque()
+        self._droppable: deque[tuple[int, Handler, Any, int]] = deque()
+        self._control: deque[tuple[int, Handler, Any, int]] = deque()
+        self._bytes = 0
+        #: Bytes of queued frames kept at most (``open_live_session(max_event_bytes=)``).
+        self.max_bytes = max_bytes
         self._next = 0
         self._lot = trio.lowlevel.ParkingLot()
         #: Handler calls that raised.
@@ -81,18 +85,23 @@ class HandlerDispatcher:
         if name is not None:
             self.queue(name, event)
 
-    def queue(self, name: str, arg: Any) -> None:
-        """Queue a call of handler ``name`` (if set) with ``arg``; never blocks."""
+    def queue(self, name: str, arg: Any, size: int = 0) -> None:
+        """Queue a call of handler ``name`` (if set) with ``arg`` (``size`` bytes of frame
+        it holds); never blocks."""
         handler = self._handlers.get(name)
         if handler is None:
             return
         lane = self._droppable if name in _DROPPABLE else self._control
-        lane.append((self._next, handler, arg))
+        lane.append((self._next, handler, arg, size))
+        self._bytes += size
         self._next += 1
-        if len(self._droppable) + len(self._control) > MAX_QUEUED:
+        while len(self._droppable) + len(self._control) > MAX_QUEUED or (
+            self._bytes > self.max_bytes and self._droppable
+        ):
             # A handler far behind: drop the oldest notification, so that memory stays
             # bounded and the receive task never waits.
-            (self._droppable or self._control).popleft()
+            dropped = (self._droppable or self._control).popleft()
+            self._bytes -= dropped[3]
             self.dropped += 1
         self._lot.unpark()
 
@@ -107,9 +116,10 @@ class HandlerDispatcher:
                 await self._lot.park()
             droppable, control = self._droppable, self._control
             if droppable and (not control or droppable[0][0] < control[0][0]):
-                _, handler, arg = droppable.popleft()
+                _, handler, arg, size = droppable.popleft()
             else:
-                _, handler, arg = control.popleft()
+                _, handler, arg, size = control.popleft()
+            self._bytes -= size
             await self.call(handler, arg)
 
     async def call(self, handler: Handler, arg: Any) -> Any:

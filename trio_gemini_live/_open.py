@@ -214,7 +214,7 @@ async def open_live_session(
     for name, handler in given.items():
         if handler is not None and not callable(handler):
             raise TypeError(f"{name} must be callable")
-    handlers = HandlerDispatcher(given)
+    handlers = HandlerDispatcher(given, max_bytes=max_event_bytes)
     options = SessionOptions(
         setup_timeout=setup_timeout,
         connect_timeout=connect_timeout,

@@ -193,6 +193,8 @@ _OUTPUT_EVENTS: Final = frozenset({
 #: interactionStatus values after which the interaction is over (the SDK 3.6's reading:
 #: anything else, IN_PROGRESS above all, means more output may follow a turnComplete).
 _INTERACTION_DONE: Final = frozenset({"IDLE", "INTERACTION_STATUS_UNSPECIFIED"})
+#: The most function calls one toolCall may carry (more is a ProtocolError).
+MAX_CALLS: Final = 1024
 #: Voice activity that ends the user's speech (the server answers it).
 _SPEECH_ENDS: Final = frozenset({"ACTIVITY_END", "VAD_SIGNAL_TYPE_EOS"})
 _CLIENT_CLOSE: Final = "closed by the client"
@@ -394,7 +396,10 @@ class LiveProtocol:
             resend = self._turns.take_resumed()
             self._replay.take()
         else:
-            resend = self._turns.take_fresh()
+            # The history goes anew below: an older copy (queued again after a failed
+            # write, or not known to be consumed) must not go out too.
+            resend = [i for i in self._turns.take_fresh() if i.kind != HISTORY]
+            self.outbox.discard_kind(HISTORY)
             self._replay.take()
         resent_turns = sum(1 for item in resend if item.kind in TURNS)
         self.resent_turns += resent_turns
@@ -483,7 +488,7 @@ class LiveProtocol:
             self._owed = True
         if self._transparent_now:
             self._replay.sent(self.sent_index, item)
-        if item.kind in WORDS:
+        if item.kind in WORDS or item.kind == HISTORY:
             self._turns.sent(item)
         return self.sent_index
 
@@ -525,6 +530,10 @@ class LiveProtocol:
         else:
             raise ProtocolError(f"server message while {status.name}")
         if message.tool_call is not None:
+            if len(message.tool_call.function_calls or ()) > MAX_CALLS:
+                # A task and an answer per call: a hostile frame of 10,000 calls cost
+                # hundreds of MB (issue 12 review). No model asks for so many at once.
+                raise ProtocolError(f"a toolCall with more than {MAX_CALLS} function calls")
             message = self._name_tool_calls(message)
         events = message_events(message, raw)
         # Bookkeeping only after the whole message decoded into events: a ProtocolError
@@ -545,6 +554,8 @@ class LiveProtocol:
                     self._owed = False
                     self._useful = True
                     self._turns.turn_completed()
+                    if self._setup.session_resumption is None:
+                        self._turns.covered()  # no handle will come: answered words go
                 case ev.VoiceActivity(kind=vad) if vad in _SPEECH_ENDS:
                     self._owed = True  # the server heard the user stop: an answer comes
                 case ev.InputTranscription(finished=True):
@@ -563,14 +574,19 @@ class LiveProtocol:
                     for call_id in ids:
                         self.active_tool_calls.pop(call_id, None)
                 case ev.SessionResumptionUpdate(handle=handle, resumable=resumable):
+                    index = event.last_consumed_index
+                    if index is not None:
+                        self.last_consumed_index = index
                     if resumable and handle:
                         self.handle = handle
-                        self._turns.covered()
-                        if handle != self._handle_at_start:
+                        # Useful work only if it covers something the client sent: a
+                        # server that hands out a handle after every setup and then ends
+                        # the connection must still meet the budget (issue 12 review).
+                        acknowledged = index is not None and self._replay.acknowledge(index)
+                        if (self._turns.covered() or acknowledged) and (
+                            handle != self._handle_at_start
+                        ):
                             self._useful = True
-                    if event.last_consumed_index is not None:
-                        self.last_consumed_index = event.last_consumed_index
-                        self._replay.acknowledge(event.last_consumed_index)
                 case ev.GoAway(time_left=time_left):
                     self.go_away_deadline = now + time_left
                     margin = self._policy.go_away_margin if self._policy else 0.0

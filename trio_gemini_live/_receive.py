@@ -35,8 +35,8 @@ __all__ = [
 
 log: Final = logging.getLogger("trio_gemini_live")
 
-#: Events whose size in the events queue is their frame's (they carry arbitrary payloads).
-_SIZED_BY_FRAME: Final = frozenset({ev.ToolCall, ev.Grounding, ev.UnknownMessage})
+#: Events the events queue counts by their text (the others by their frame's size).
+_TEXT_SIZED: Final = frozenset({ev.TextChunk, ev.InputTranscription, ev.OutputTranscription})
 
 
 async def receiver(
@@ -85,10 +85,12 @@ def handle_frame(
             message = decoded
         events = session._proto.receive_message(message, data, now)
     except ProtocolError as exc:
-        # PROTOCOL.md 8.7: a malformed or unexpected frame never crashes the session.
+        # PROTOCOL.md 8.7: a malformed or unexpected frame never crashes the session. The
+        # message may quote server text (rule 8 of the core: no secret shown, bounded).
         session._protocol_errors += 1
-        log.warning("ignored a malformed server message: %s", exc)
-        session._handlers.report(exc)
+        error = ProtocolError(session._proto.redact(str(exc))[:1000])
+        log.warning("ignored a malformed server message: %s", error)
+        session._handlers.report(error)
         return
     dispatch(session, message, data, events, now)
 
@@ -103,7 +105,7 @@ def dispatch(
     """A message's events to the handlers, the tool-call tasks and the events queue."""
     handlers = session._handlers
     if handlers.any:
-        handlers.queue("on_message", message)
+        handlers.queue("on_message", message, len(raw))
     if len(events) == 1 and type(events[0]) is ev.AudioChunk:
         # The hot path (PROTOCOL.md 4: output audio is most of the traffic): no handler
         # takes audio chunks, and the model is in a turn.
@@ -128,7 +130,13 @@ def dispatch(
         elif kind is ev.GoAway:
             on_go_away(session)
         metrics = monitor.event(event, now)
-        session._emit(event, size if kind in _SIZED_BY_FRAME else 0)
+        # The frame's size is charged once, to its first event that carries no text of
+        # its own (which is counted by its length): every payload counts (issue 12 review).
+        if size and kind not in _TEXT_SIZED:
+            session._emit(event, size)
+            size = 0
+        else:
+            session._emit(event)
         if metrics is not None:
             session._emit(metrics)
         if kind is ev.TurnComplete:
@@ -140,13 +148,18 @@ def dispatch(
 def slow_consumer(session: LiveSession) -> None:
     """The events queue is over its bound: the session ends with SlowConsumerError."""
     session._events.seal()  # nothing more is queued: the session is ending
-    if session._error is None and session._conn_end is None:
-        error = SlowConsumerError(
-            f"the events queue is over its {session._options.max_event_bytes} bytes: nobody "
-            "read session.events() fast enough (read it, or raise max_event_bytes)"
-        )
-        log.warning("%s", error)
+    if session._error is not None or session._slow is not None:
+        return
+    error = SlowConsumerError(
+        f"the events queue is over its {session._options.max_event_bytes} bytes: nobody "
+        "read session.events() fast enough (read it, or raise max_event_bytes)"
+    )
+    log.warning("%s", error)
+    session._slow = error
+    if session._conn_end is None:
         session._fail_now(error)
+    # Otherwise the connection is already ending (a reconnection's events overflowed it):
+    # the connection loop ends the session with this error instead of reconnecting.
 
 
 def on_stall(session: LiveSession) -> None:

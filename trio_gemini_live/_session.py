@@ -20,6 +20,7 @@ and the error comes out of the ``async with`` as itself.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any, Final
@@ -31,7 +32,7 @@ from . import _inputs, _receive
 from . import _wire as w
 from . import events as ev
 from ._buffers import AUDIO, FLUSH, OutboundItem
-from ._errors import LiveError
+from ._errors import LiveError, SlowConsumerError
 from ._events_stream import EventStream
 from ._handlers import HandlerDispatcher
 from ._monitor import Monitor
@@ -40,6 +41,7 @@ from ._options import (
     DISCONNECT_TIMEOUT,
     MAX_BATCH_CHARS,
     MAX_BATCH_FRAMES,
+    QUICK_CLOSE_TIMEOUT,
     SessionOptions,
     SessionStatistics,
 )
@@ -140,6 +142,15 @@ class LiveSession:
         #: Set (and replaced) at every turnComplete: what aclose(finish_turn=...) waits for.
         self._turn_done = trio.Event()
         self._protocol_errors = 0
+        #: aclose(finish_turn=...) is waiting for the model: the session's own answers go out.
+        self._finishing = False
+        #: The close handshake's scope while one runs (``_hurry`` shortens it).
+        self._close_scope: trio.CancelScope | None = None
+        #: The events queue overflowed while a connection was ending: the session's error.
+        self._slow: SlowConsumerError | None = None
+        #: A fatal close the server sent during the client's own close (its answer to the
+        #: last input): the session's error, not a normal close.
+        self._late_error: LiveError | None = None
 
     # --- public state ---------------------------------------------------------------------
 
@@ -410,7 +421,7 @@ class LiveSession:
         """The tool-call tasks' answers: already checked; a closed session drops them."""
         message = w.ClientMessage(tool_response=w.ToolResponse(function_responses=responses))
         try:
-            await self._send(message, "tool_response")
+            await self._send(message, "tool_response", internal=True)
         except LiveError as exc:
             log.info("tool response not sent: %s", exc)
 
@@ -420,8 +431,13 @@ class LiveSession:
         kind: str,
         audio_seconds: float = 0.0,
         send_kind: str | None = None,
+        *,
+        internal: bool = False,
     ) -> None:
-        if self._status in (Status.CLOSING, Status.CLOSED):
+        if self._status in (Status.CLOSING, Status.CLOSED) and not (
+            # aclose(finish_turn=...) waits for the model: a tool's answer it needs goes out.
+            internal and self._finishing
+        ):
             await trio.lowlevel.checkpoint()
             raise self._closed_error()
         proto = self._proto
@@ -520,16 +536,22 @@ class LiveSession:
     close = aclose
 
     async def _shutdown(self, *, flush: bool, finish_turn: float = 0.0) -> None:
-        """End the session: optionally flush, close the socket, wait (bounded) for the end."""
+        """End the session: optionally flush, close the socket, wait (bounded) for the end.
+
+        Cancelled at any point, the close handshake gets the short bound (issue 12: an
+        outer cancellation returns within about half a second).
+        """
         if self._done.is_set():
             await trio.lowlevel.checkpoint()
             return
         self._user_close = True
-        if not flush:
-            self._quick_close = True
+        if not flush or trio.current_effective_deadline() == -math.inf:
+            self._hurry()
         self._proto.closing()
         self._sync_status()
-        self._outbound.close(LiveError("the session is closed"))
+        self._finishing = bool(finish_turn)
+        if not self._finishing:
+            self._outbound.close(LiveError("the session is closed"))
         inside = self._inside_session()
         try:
             if flush and self._serving and self._conn_end is None:
@@ -539,18 +561,42 @@ class LiveSession:
                 with trio.move_on_after(finish_turn):
                     while self._proto.owes_answer and self._serving and self._conn_end is None:
                         await self._turn_done.wait()
+                    # A tool's answer sent meanwhile goes out before the close frame.
+                    await self._flushed()
+        except trio.Cancelled:
+            self._hurry()
+            raise
         finally:
+            self._finishing = False
+            self._outbound.close(LiveError("the session is closed"))
             self._end_connection(ConnectionEnd(USER, 1000, "closed by the client"))
             if not inside:
-                # Bounded: the close handshake, then on_close, each bounded themselves.
-                bound = 2 * DISCONNECT_TIMEOUT + 2.0
-                with trio.CancelScope(shield=True), trio.move_on_after(bound) as cs:
-                    await self._done.wait()
-                if cs.cancelled_caught:
-                    self._scope.cancel()
-                    with trio.CancelScope(shield=True):
-                        await self._done.wait()
+                await self._wait_done()
         await trio.lowlevel.checkpoint()
+
+    async def _wait_done(self) -> None:
+        """Wait for the session's end: bounded (the close handshake, then on_close, each
+        bounded themselves), and short if cancelled meanwhile."""
+        bound = 2 * DISCONNECT_TIMEOUT + 2.0
+        with trio.move_on_after(bound) as waited:
+            try:
+                await self._done.wait()
+            except trio.Cancelled:
+                self._hurry()
+                with trio.CancelScope(shield=True):
+                    await self._done.wait()
+                raise
+        if waited.cancelled_caught:
+            self._scope.cancel()
+            with trio.CancelScope(shield=True):
+                await self._done.wait()
+
+    def _hurry(self) -> None:
+        """The close handshake under way (or to come) gets the short bound."""
+        self._quick_close = True
+        scope = self._close_scope
+        if scope is not None:
+            scope.deadline = min(scope.deadline, trio.current_time() + QUICK_CLOSE_TIMEOUT)
 
     def _inside_session(self) -> bool:
         """Whether the current task is one of the session's own (a handler, a tool...)."""
