@@ -64,10 +64,13 @@ def server(certs: Certificates | None = None) -> Iterator[tuple[int, int]]:
         process.wait(10)
 
 
-def run_json(command: list[str], timeout: float = 300) -> Any:
-    """Run a client subprocess; its last stdout line is JSON."""
+def run_json(command: list[str], timeout: float = 300, pythonpath: str | None = None) -> Any:
+    """Run a client subprocess; its last stdout line is JSON.
+
+    ``pythonpath``: the tree whose ``trio_gemini_live`` it imports (default: this one).
+    """
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "PYTHONPATH": str(HERE.parent)})
+                          env={**os.environ, "PYTHONPATH": pythonpath or str(HERE.parent)})
     if done.returncode != 0:
         raise RuntimeError(f"{command[1:3]} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
