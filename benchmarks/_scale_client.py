@@ -7,8 +7,9 @@ streams a 100 ms chunk of 16 kHz audio every 100 ms (real time) and asks the ser
 24 kHz audio replies, one 100 ms message every 100 ms. Over SECONDS (after one second of
 warm-up) it measures this process's CPU (``time.process_time()``) and the server's
 (``/proc``), both as a share of one core, the latency from the server's timestamp in each
-message to the :class:`AudioChunk` reaching the consumer, and the garbage collector's pauses
-(``gc.callbacks``). Prints JSON.
+message to the :class:`AudioChunk` reaching the consumer, the garbage collector's pauses
+(``gc.callbacks``), and the objects it tracks per session (``gc.get_objects()``, idle and
+streaming: what every full collection scans, issue 11). Prints JSON.
 
 * ``--pacing clock`` (default): each session's producer task is woken by a shared 10 ms
   :class:`Clock`, as audio from a device callback or a network read would wake it;
@@ -171,6 +172,7 @@ async def run(
         async with trio.open_nursery() as nursery:
             gc.collect()
             base = rss()
+            tracked_base = len(gc.get_objects())
             nursery.start_soon(clock.run)
             for index in range(n):
                 nursery.start_soon(one_session, index)
@@ -178,6 +180,7 @@ async def run(
             await trio.sleep(0.5)  # the last setups settle (a measurement pause, not a sync)
             gc.collect()
             idle = rss()
+            tracked_idle = len(gc.get_objects())
             if gc_mode == "tuned":
                 gc.freeze()
                 gc.set_threshold(10_000, 20, 20)
@@ -189,6 +192,8 @@ async def run(
             cpu1, server1, wall1 = time.process_time(), process_cpu(server_pid), time.monotonic()
             recording = False
             streaming = rss()
+            # Outside the measured window; frozen objects (tuned) counted too.
+            tracked_streaming = len(gc.get_objects()) + gc.get_freeze_count()
             nursery.cancel_scope.cancel()
     wall = wall1 - wall0
     return {
@@ -209,6 +214,8 @@ async def run(
         "gc_full_runs": len(gc_full),
         "idle_kib_per_session": (idle - base) / n / 1024,
         "streaming_kib_per_session": (streaming - base) / n / 1024,
+        "tracked_per_idle_session": (tracked_idle - tracked_base) / n,
+        "tracked_per_streaming_session": (tracked_streaming - tracked_base) / n,
     }
 
 
