@@ -1073,6 +1073,26 @@ async def test_a_cancelled_read_loses_nothing(autojump_clock: trio.testing.MockC
     assert (await peer.read_frame())[0] == 8
 
 
+async def test_get_message_nowait_takes_what_a_read_parsed_and_never_reads() -> None:
+    # The session's receive task takes the rest of a read's messages with it (issue 11).
+    ws, peer = await memory_pair()
+    with trio.fail_after(10):
+        assert ws.get_message_nowait() is None
+        await peer.send(text("one"), frame(2, b"two"), text("three"))
+        assert await ws.get_message() == "one"  # one read parsed the three
+        assert ws.get_message_nowait() == b"two"
+        assert ws.get_message_nowait() == "three"
+        assert ws.get_message_nowait() is None
+        await peer.send(text("four"))
+        assert ws.get_message_nowait() is None  # sent, but nothing read it yet
+        assert await ws.get_message() == "four"
+        await peer.send(text("five"), close_frame(1000, b"bye"))
+        assert await ws.get_message() == "five"
+        assert ws.get_message_nowait() is None  # the close is get_message's to raise
+        with pytest.raises(ConnectionClosed):
+            await ws.get_message()
+
+
 async def test_a_second_reader_takes_what_the_first_read() -> None:
     ws, peer = await memory_pair()
     got: list[str | bytes] = []

@@ -206,3 +206,35 @@ async def test_flood_then_reader_gets_every_text_in_order(
                 elif isinstance(event, ev.TurnComplete):
                     break
     assert "".join(texts) == "".join(f"{i} " for i in range(2_000))
+
+
+async def test_a_burst_with_malformed_frames_keeps_the_rest_whole_and_in_order(
+    serve: Serve, nursery: trio.Nursery
+) -> None:
+    """The receive task handles a read's messages in one step (issue 11), up to a bound:
+    a malformed frame among them is skipped and counted, the others arrive in order."""
+    good = [
+        frame(json.dumps({"serverContent": {"modelTurn": {"parts": [{"text": f"{i} "}]}}})
+              .encode())
+        for i in range(500)
+    ]
+    bad = frame(b'{"serverContent": {"modelTurn": 7}}')
+    burst = b"".join(g + (bad if i % 50 == 25 else b"") for i, g in enumerate(good))
+    done = frame(b'{"serverContent": {"turnComplete": true}}')
+
+    async def attack(peer: Peer) -> None:
+        await peer.setup()
+        await peer.send(burst + done)
+        await peer.drain()
+
+    server = await serve(attack)
+    with trio.fail_after(20):
+        async with open_session(nursery, server) as session:
+            texts: list[str] = []
+            async for event in session.events():
+                if isinstance(event, ev.TextChunk):
+                    texts.append(event.text)
+                elif isinstance(event, ev.TurnComplete):
+                    break
+            assert session.statistics().protocol_errors == 10
+    assert "".join(texts) == "".join(f"{i} " for i in range(500))

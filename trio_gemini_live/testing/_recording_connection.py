@@ -55,6 +55,9 @@ class RecordingConnection:
     send_messages: Callable[[Sequence[str | bytes]], Awaitable[None]]
     #: A synchronous direct write; present only when the wrapped connection has it.
     try_send_message: Callable[[str | bytes], bool | None]
+    #: A message already received, without waiting; present only when the wrapped
+    #: connection has it.
+    get_message_nowait: Callable[[], str | bytes | None]
 
     def __init__(self, conn: Any, recorder: Recorder, index: int) -> None:
         self._conn = conn
@@ -67,6 +70,8 @@ class RecordingConnection:
             self.send_messages = self._send_messages
         if hasattr(conn, "try_send_message"):
             self.try_send_message = self._try_send_message
+        if hasattr(conn, "get_message_nowait"):
+            self.get_message_nowait = self._get_message_nowait
 
     @property
     def index(self) -> int:
@@ -86,6 +91,12 @@ class RecordingConnection:
             self._peer_closed(exc)
             raise
         if not self._ended:  # after its recorded end, a frame belongs to no connection
+            self._recorder._frame(self._index, SERVER, data)
+        return data
+
+    def _get_message_nowait(self) -> str | bytes | None:
+        data: str | bytes | None = self._conn.get_message_nowait()
+        if data is not None and not self._ended:
             self._recorder._frame(self._index, SERVER, data)
         return data
 
