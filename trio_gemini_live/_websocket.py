@@ -376,9 +376,26 @@ class WebSocket:
         Raises:
             ConnectionClosed: no more messages (the same fields as :attr:`closed`).
         """
+        # One coroutine for the whole wait, not a chain of helpers: each level is an object
+        # made per read, which the garbage collector scans while the task waits (issue 11).
         self._getters += 1
         try:
-            return await self._get_message()
+            messages = self._messages
+            if messages:
+                # One schedule point per message, as a memory channel's receive() has.
+                await trio.lowlevel.checkpoint_if_cancelled()
+                message = messages.popleft()
+                await trio.lowlevel.cancel_shielded_checkpoint()
+                return message
+            while not messages:
+                if self._finished:
+                    await trio.lowlevel.checkpoint()
+                    raise self._error()
+                if self._reading:
+                    await self._read_lot.park()
+                else:
+                    await self._read_once()
+            return messages.popleft()
         finally:
             self._getters -= 1
 
@@ -391,52 +408,31 @@ class WebSocket:
         messages = self._messages
         return messages.popleft() if messages else None
 
-    async def _get_message(self) -> str | bytes:
-        messages = self._messages
-        if messages:
-            # One schedule point per message, as a memory channel's receive() has.
-            await trio.lowlevel.checkpoint_if_cancelled()
-            message = messages.popleft()
-            await trio.lowlevel.cancel_shielded_checkpoint()
-            return message
-        while not messages:
-            if self._finished:
-                await trio.lowlevel.checkpoint()
-                raise self._error()
-            if self._reading:
-                await self._read_lot.park()
-            else:
-                await self._read_once()
-        return messages.popleft()
-
     async def _read_once(self) -> None:
         self._reading = True
         try:
-            await self._receive()
+            if self._broken:
+                await trio.lowlevel.checkpoint()
+                return
+            if self._pending:  # left by a writer cancelled before writing: out before we block
+                await self._reply()
+            try:
+                data = await self._stream.receive_some(self._receive_size)
+            except _STREAM_ERRORS as exc:
+                self._abort(f"read failed: {exc!r}")
+                return
+            if not data:  # RFC 6455 7.1.5: the TCP connection ended without a close frame
+                self._proto.receive_eof()
+                self._proto.data_to_send()  # nothing to write after the end
+                self._abort("the connection ended without a close frame")
+                return
+            self._feed(data)
+            if self._pending:
+                await self._reply()
         finally:
             self._reading = False
             if self._read_lot:
                 self._read_lot.unpark_all()
-
-    async def _receive(self) -> None:
-        if self._broken:
-            await trio.lowlevel.checkpoint()
-            return
-        if self._pending:  # left by a writer cancelled before writing: out before we block
-            await self._reply()
-        try:
-            data = await self._stream.receive_some(self._receive_size)
-        except _STREAM_ERRORS as exc:
-            self._abort(f"read failed: {exc!r}")
-            return
-        if not data:  # RFC 6455 7.1.5: the TCP connection ended without a close frame
-            self._proto.receive_eof()
-            self._proto.data_to_send()  # nothing to write after the end
-            self._abort("the connection ended without a close frame")
-            return
-        self._feed(data)
-        if self._pending:
-            await self._reply()
 
     def _feed(self, data: bytes | bytearray) -> None:
         proto = self._proto
