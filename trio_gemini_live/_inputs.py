@@ -154,6 +154,22 @@ def realtime_input(
         TypeError, ValueError: not exactly one input, ``str`` where bytes are expected, an
             odd number of PCM bytes, a wrong MIME type.
     """
+    if (
+        audio is not None
+        and audio is not False
+        and video is None
+        and text is None
+        and activity_start is None
+        and activity_end is None
+        and audio_stream_end is None
+    ):
+        # The hot path (issue 11): an audio chunk, and nothing else given.
+        blob, rate = _audio_blob(audio, input_rate)
+        return (
+            w.ClientMessage(realtime_input=w.RealtimeInput(audio=blob)),
+            "audio",
+            len(blob.data or b"") / (2 * rate),
+        )
     given = {
         name: value
         for name, value in (
