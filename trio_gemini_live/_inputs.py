@@ -188,12 +188,8 @@ def realtime_input(
             + (", ".join(given) if given else "none")
         )
     ((name, value),) = given.items()
-    seconds = 0.0
-    if name == "audio":
-        blob, rate = _audio_blob(value, input_rate)
-        seconds = len(blob.data or b"") / (2 * rate)
-        rt = w.RealtimeInput(audio=blob)
-    elif name == "video":
+    # Audio given alone took the fast path above; here it is never alone.
+    if name == "video":
         rt = w.RealtimeInput(video=_media_blob(value, "video", "image/jpeg", "image/"))
     elif name == "text":
         if not isinstance(value, str):
@@ -209,7 +205,7 @@ def realtime_input(
         if value is not True:
             raise TypeError("audio_stream_end must be True")
         rt = w.RealtimeInput(audio_stream_end=True)
-    return w.ClientMessage(realtime_input=rt), name, seconds
+    return w.ClientMessage(realtime_input=rt), name, 0.0
 
 
 def tool_responses(responses: Any, *, vertex: bool) -> w.ClientMessage:
