@@ -74,14 +74,16 @@ class OutboundItem(msgspec.Struct, gc=False):
     call_ids: tuple[str, ...] = ()
     #: The model answers this frame (a turn, ``activityEnd``, a tool response it reads).
     answered_by_model: bool = False
+    #: Its place in the :class:`Outbox` while queued there (set by the outbox).
+    seq: int = 0
 
 
 class Outbox:
     """Frames for the socket, in order; audio over its budget is dropped oldest first.
 
-    Two lanes (audio, everything else), each with the sequence numbers of its items, so that
-    the oldest audio frame is found in O(1) whatever is queued before it, while ``popleft``
-    still returns frames in the order they were added.
+    Two lanes (audio, everything else), each item carrying its sequence number
+    (``OutboundItem.seq``), so that the oldest audio frame is found in O(1) whatever is
+    queued before it, while ``popleft`` still returns frames in the order they were added.
 
     Args:
         max_items: non-audio frames queued before :attr:`full` (the Trio layer waits).
@@ -96,9 +98,7 @@ class Outbox:
         self.max_items = max_items
         self.max_audio_seconds = max_audio_seconds
         self._audio: deque[OutboundItem] = deque()
-        self._audio_seq: deque[int] = deque()
         self._other: deque[OutboundItem] = deque()
-        self._other_seq: deque[int] = deque()
         self._next = 0
         self._front = 0
         self.audio_seconds = 0.0
@@ -110,12 +110,7 @@ class Outbox:
 
     def __iter__(self) -> Iterator[OutboundItem]:
         """The queued frames, oldest first (a snapshot; for inspection, not the hot path)."""
-        merged = sorted(
-            [*zip(self._audio_seq, self._audio, strict=True),
-             *zip(self._other_seq, self._other, strict=True)],
-            key=lambda pair: pair[0],
-        )
-        return iter([item for _, item in merged])
+        return iter(sorted([*self._audio, *self._other], key=lambda item: item.seq))
 
     @property
     def full(self) -> bool:
@@ -124,15 +119,13 @@ class Outbox:
 
     def append(self, item: OutboundItem) -> None:
         """Queue ``item`` last. Audio over the budget drops the oldest audio (counted)."""
-        seq = self._next
+        item.seq = seq = self._next
         self._next = seq + 1
         if item.kind == AUDIO:
             self._audio.append(item)
-            self._audio_seq.append(seq)
             self.audio_seconds += item.audio_seconds
             while self.audio_seconds > self.max_audio_seconds + 1e-9 and self._audio:
                 dropped = self._audio.popleft()
-                self._audio_seq.popleft()
                 self.audio_seconds -= dropped.audio_seconds
                 self.dropped_audio_chunks += 1
                 self.dropped_audio_seconds += dropped.audio_seconds
@@ -140,30 +133,26 @@ class Outbox:
                 self.audio_seconds = 0.0
         else:
             self._other.append(item)
-            self._other_seq.append(seq)
 
     def push_front(self, items: Iterable[OutboundItem]) -> None:
         """Put frames back ahead of everything, in the order given (not sent, or resent)."""
         for item in reversed(list(items)):
             self._front -= 1
+            item.seq = self._front
             if item.kind == AUDIO:
                 self._audio.appendleft(item)
-                self._audio_seq.appendleft(self._front)
                 self.audio_seconds += item.audio_seconds
             else:
                 self._other.appendleft(item)
-                self._other_seq.appendleft(self._front)
 
     def popleft(self) -> OutboundItem | None:
         """The oldest frame, or ``None`` when empty."""
         audio, other = self._audio, self._other
-        if audio and (not other or self._audio_seq[0] < self._other_seq[0]):
-            self._audio_seq.popleft()
+        if audio and (not other or audio[0].seq < other[0].seq):
             item = audio.popleft()
             self.audio_seconds = self.audio_seconds - item.audio_seconds if audio else 0.0
             return item
         if other:
-            self._other_seq.popleft()
             return other.popleft()
         return None
 
@@ -171,11 +160,9 @@ class Outbox:
         """Forget the queued non-audio frames of ``kind``; returns them, oldest first."""
         if kind == AUDIO:
             raise ValueError("audio is bounded by its budget, not discarded by kind")
-        kept = [(s, i) for s, i in zip(self._other_seq, self._other, strict=True) if i.kind != kind]
         dropped = [i for i in self._other if i.kind == kind]
         if dropped:
-            self._other_seq = deque(s for s, _ in kept)
-            self._other = deque(i for _, i in kept)
+            self._other = deque(i for i in self._other if i.kind != kind)
         return dropped
 
 

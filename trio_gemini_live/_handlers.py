@@ -57,24 +57,29 @@ MAX_QUEUED: Final = 4096
 class HandlerDispatcher:
     """Queues handler calls from the receive task and runs them in one task, in order."""
 
+    # Made only when a handler is set (below): most sessions set none, and each of these
+    # is an object the garbage collector scans for as long as the session lives (issue 11).
+    _droppable: deque[tuple[int, Handler, Any, int]]
+    _control: deque[tuple[int, Handler, Any, int]]
+    _lot: trio.lowlevel.ParkingLot
+
     def __init__(self, handlers: dict[str, Handler | None], *, max_bytes: int) -> None:
         self._handlers = handlers
-        self._droppable: deque[tuple[int, Handler, Any, int]] = deque()
-        self._control: deque[tuple[int, Handler, Any, int]] = deque()
         self._bytes = 0
         #: Bytes of queued frames kept at most (``open_live_session(max_event_bytes=)``).
         self.max_bytes = max_bytes
+        #: Whether any handler is set (otherwise no dispatcher task is needed). Fixed at
+        #: creation: the receive path reads it for every message.
+        self.any = any(handlers.values())
+        if self.any:
+            self._droppable = deque()
+            self._control = deque()
+            self._lot = trio.lowlevel.ParkingLot()
         self._next = 0
-        self._lot = trio.lowlevel.ParkingLot()
         #: Handler calls that raised.
         self.errors = 0
         #: Notifications dropped because the handlers fell far behind.
         self.dropped = 0
-
-    @property
-    def any(self) -> bool:
-        """Whether any handler is set (otherwise no dispatcher task is needed)."""
-        return any(self._handlers.values())
 
     def get(self, name: str) -> Handler | None:
         return self._handlers.get(name)
@@ -111,6 +116,8 @@ class HandlerDispatcher:
 
     async def run(self) -> None:
         """The dispatcher task: call the queued handlers, forever, in order."""
+        if not self.any:
+            await trio.sleep_forever()  # nothing can be queued
         while True:
             while not (self._droppable or self._control):
                 await self._lot.park()

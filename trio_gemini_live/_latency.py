@@ -64,27 +64,40 @@ def percentile(ordered: Sequence[float], fraction: float) -> float | None:
 
 
 class _Reservoir:
-    """Algorithm R: a uniform sample of at most ``size`` values of a stream."""
+    """Algorithm R: a uniform sample of at most ``size`` values of a stream.
 
-    __slots__ = ("_rng", "seen", "size", "values")
+    The list and the random generator are made when first needed (issue 11: a session that
+    measures no turn, or fewer than ``size``, keeps no generator (2.5 KB) and no list for
+    the garbage collector to scan; ``Random(seed)`` made late draws what it would have
+    drawn made early).
+    """
+
+    __slots__ = ("_rng", "_seed", "seen", "size", "values")
 
     def __init__(self, size: int, seed: int) -> None:
         self.size = size
-        self.values: list[float] = []
+        self.values: list[float] | None = None
         self.seen = 0
-        self._rng = random.Random(seed)
+        self._seed = seed
+        self._rng: random.Random | None = None
 
     def add(self, value: float) -> None:
         self.seen += 1
-        if len(self.values) < self.size:
-            self.values.append(value)
+        values = self.values
+        if values is None:
+            values = self.values = []
+        if len(values) < self.size:
+            values.append(value)
         else:
-            slot = self._rng.randrange(self.seen)
+            rng = self._rng
+            if rng is None:
+                rng = self._rng = random.Random(self._seed)
+            slot = rng.randrange(self.seen)
             if slot < self.size:
-                self.values[slot] = value
+                values[slot] = value
 
     def quantiles(self) -> tuple[float | None, float | None]:
-        ordered = sorted(self.values)
+        ordered = sorted(self.values or ())
         return percentile(ordered, 0.5), percentile(ordered, 0.95)
 
 

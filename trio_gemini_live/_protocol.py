@@ -65,7 +65,6 @@ The error contract (as h11's): anything malformed *from the server* raises exact
 from __future__ import annotations
 
 import enum
-import itertools
 import random
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -238,7 +237,10 @@ class LiveProtocol:
         self.vertex = vertex
         self._encode_setup = encode_setup or (lambda s: w.encode(w.ClientMessage(setup=s)))
         self._history_setup = history_setup
-        self._history = list(history)
+        # None rather than an empty list, and the set, the generator and the counter below
+        # made when first needed: fewer containers per session for the garbage collector
+        # to scan (issue 11).
+        self._history: list[w.Content] | None = list(history) or None
         self._secrets = tuple(s for s in secrets if s)
         self.status: Status = Status.DISCONNECTED
         #: The ``sessionId`` of the latest ``setupComplete``.
@@ -271,9 +273,9 @@ class LiveProtocol:
         self.outbox = Outbox(max_outbound_items, max_outbound_audio_seconds)
         self._replay = ReplayBuffer(max_outbound_audio_seconds)
         self._turns = TurnBuffer()
-        self._generated_ids: set[str] = set()
-        self._id_counter = itertools.count(1)
-        self._rng = random.Random(policy.seed if policy else None)
+        self._generated_ids: set[str] | None = None
+        self._last_generated_id = 0
+        self._rng: random.Random | None = None
         self._attempt = 0
         self._ever_ready = False
         self._resumed = False
@@ -417,7 +419,7 @@ class LiveProtocol:
 
     def set_history(self, turns: Iterable[w.Content]) -> None:
         """Replace the turns a fresh connection starts with (re-seeding, issue 14)."""
-        self._history = list(turns)
+        self._history = list(turns) or None
 
     def set_setup(self, setup: w.Setup) -> None:
         """The setup of later connections (a context update changed it, PROTOCOL.md 3.5)."""
@@ -465,8 +467,9 @@ class LiveProtocol:
             return OutboundItem(w.encode(message).decode(), audio_seconds, kind, (), answered)
         responses = response.function_responses or ()
         ids = tuple(r.id for r in responses if r.id)
-        if any(r.id in self._generated_ids for r in responses):
-            fixed = [_replace(r, id=None) if r.id in self._generated_ids else r for r in responses]
+        generated = self._generated_ids
+        if generated and any(r.id in generated for r in responses):
+            fixed = [_replace(r, id=None) if r.id in generated else r for r in responses]
             message = w.ClientMessage(tool_response=w.ToolResponse(function_responses=fixed))
         # SILENT answers only add to the context; willContinue ones are followed by more.
         answered = any(r.scheduling != "SILENT" and not r.will_continue for r in responses)
@@ -608,7 +611,10 @@ class LiveProtocol:
             if not call.name:
                 raise ProtocolError("tool call without a name")
             if not call.id:
-                call_id = f"trio-gemini-live-{next(self._id_counter)}"
+                self._last_generated_id += 1
+                call_id = f"trio-gemini-live-{self._last_generated_id}"
+                if self._generated_ids is None:
+                    self._generated_ids = set()
                 self._generated_ids.add(call_id)
                 call = _replace(call, id=call_id)
             named.append(call)
@@ -661,6 +667,8 @@ class LiveProtocol:
             return out
         self._attempt += 1
         self.reconnects += 1
+        if self._rng is None:
+            self._rng = random.Random(policy.seed)
         delay = policy.backoff(self._attempt, self._rng)
         if self._last_attempt_at is not None:
             delay = max(delay, policy.min_interval - (now - self._last_attempt_at))

@@ -109,7 +109,8 @@ class EventQueue:
             self._other_seq.append(seq)
             self._other_sizes.append(size)
             self._other_bytes += size
-        self._lot.unpark()
+        if self._lot:  # a consumer waits (ParkingLot's truth is its length)
+            self._lot.unpark()
         if self._audio_bytes + self._other_bytes > self._max_bytes:
             self._drop_audio(max(0, self._max_bytes - self._other_bytes))
             return self._other_bytes <= self._max_bytes
@@ -170,7 +171,10 @@ class OutboundQueue:
     def __init__(self, outbox: Outbox) -> None:
         self.outbox = outbox
         self._readers = trio.lowlevel.ParkingLot()
-        self._writers = trio.lowlevel.ParkingLot()
+        # Made when a writer first waits (the outbox full of non-audio frames, which most
+        # sessions never see): one object less per session for the garbage collector to
+        # scan meanwhile (issue 11).
+        self._writers: trio.lowlevel.ParkingLot | None = None
         self._closed: BaseException | None = None
 
     def __len__(self) -> int:
@@ -189,11 +193,14 @@ class OutboundQueue:
             await trio.lowlevel.checkpoint_if_cancelled()
             while self.outbox.full:
                 self._check_open()
+                if self._writers is None:
+                    self._writers = trio.lowlevel.ParkingLot()
                 await self._writers.park()
             self._check_open()
             await trio.lowlevel.cancel_shielded_checkpoint()
         self.outbox.append(item)
-        self._readers.unpark()
+        if self._readers:
+            self._readers.unpark()
 
     def _check_open(self) -> None:
         if self._closed is not None:
@@ -208,7 +215,7 @@ class OutboundQueue:
         """The outbox changed behind our back (the core's resume plan): wake every waiter."""
         if len(self.outbox):
             self._readers.unpark_all()
-        if not self.outbox.full:
+        if not self.outbox.full and self._writers:
             self._writers.unpark_all()
 
     async def get(self) -> OutboundItem:
@@ -222,7 +229,7 @@ class OutboundQueue:
 
     def get_nowait(self) -> OutboundItem | None:
         item = self.outbox.popleft()
-        if item is not None and item.kind != AUDIO:
+        if item is not None and item.kind != AUDIO and self._writers:
             self._writers.unpark()
         return item
 
@@ -235,4 +242,5 @@ class OutboundQueue:
         """Refuse further ``put``s with ``error``; wakes writers waiting for room."""
         if self._closed is None:
             self._closed = error
-            self._writers.unpark_all()
+            if self._writers:
+                self._writers.unpark_all()

@@ -156,8 +156,7 @@ def dispatch(
         if metrics is not None:
             session._emit(metrics)
         if kind is ev.TurnComplete:
-            done, session._turn_done = session._turn_done, trio.Event()
-            done.set()
+            session._set_turn_done()
     session._sync_idle()
 
 

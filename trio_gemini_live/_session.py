@@ -114,11 +114,15 @@ class LiveSession:
             int(options.max_event_audio_seconds * 24000 * 2), options.max_event_bytes
         )
         self._outbound = OutboundQueue(proto.outbox)
-        self._changed = trio.Event()
+        # Issue 11: what only a waiter needs is made by the first waiter (_changed,
+        # _turn_done, _drained), and the statuses entered are counted rather than each kept
+        # as an event: fewer objects per session for the garbage collector to scan.
+        #: Set (and dropped) at every status change; made by the first ``wait_status``.
+        self._changed: trio.Event | None = None
         self._status = Status.DISCONNECTED
-        # One event per status, set when the status is entered, replaced when it is left.
-        self._entered = {status: trio.Event() for status in Status}
-        self._entered[Status.DISCONNECTED].set()
+        #: How many times each status was entered.
+        self._entries = dict.fromkeys(Status, 0)
+        self._entries[Status.DISCONNECTED] = 1
         self._error: LiveError | None = None
         self._closed_event: ev.SessionClosed | None = None
         self._done = trio.Event()
@@ -133,14 +137,14 @@ class LiveSession:
         self._serving = False
         self._main_task: trio.lowlevel.Task | None = None
         self._error_delivered = False
-        self._drained = trio.lowlevel.ParkingLot()
+        self._drained: trio.lowlevel.ParkingLot | None = None
         self._user_close = False
         self._quick_close = False
         self._readers = 0
         self._idle = trio.Event()
         self._idle.set()
-        #: Set (and replaced) at every turnComplete: what aclose(finish_turn=...) waits for.
-        self._turn_done = trio.Event()
+        #: Set (and dropped) at every turnComplete: what aclose(finish_turn=...) waits for.
+        self._turn_done: trio.Event | None = None
         self._protocol_errors = 0
         #: aclose(finish_turn=...) is waiting for the model: the session's own answers go out.
         self._finishing = False
@@ -256,10 +260,12 @@ class LiveSession:
         await trio.lowlevel.checkpoint()
         # Entered since this call began counts, even if already left again (a waiter for
         # SETUP_PENDING must not miss a quick SETUP_PENDING -> READY).
-        entered = self._entered[status]
-        while self._status is not status and not entered.is_set():
+        entries = self._entries[status]
+        while self._status is not status and self._entries[status] == entries:
             if self._status is Status.CLOSED:
                 raise self._closed_error()
+            if self._changed is None:
+                self._changed = trio.Event()
             await self._changed.wait()
 
     # --- sending --------------------------------------------------------------------------
@@ -560,6 +566,8 @@ class LiveSession:
             if finish_turn and not inside:
                 with trio.move_on_after(finish_turn):
                     while self._proto.owes_answer and self._serving and self._conn_end is None:
+                        if self._turn_done is None:
+                            self._turn_done = trio.Event()
                         await self._turn_done.wait()
                     # A tool's answer sent meanwhile goes out before the close frame.
                     await self._flushed()
@@ -611,6 +619,8 @@ class LiveSession:
     async def _flushed(self) -> None:
         """Wait until every queued frame was written (or the connection ended)."""
         while (len(self._outbound) or self._in_flight) and self._conn_end is None:
+            if self._drained is None:
+                self._drained = trio.lowlevel.ParkingLot()
             await self._drained.park()
 
     # --- internals: status ----------------------------------------------------------------
@@ -620,11 +630,11 @@ class LiveSession:
         status = self._proto.status
         if status is self._status:
             return
-        self._entered[self._status] = trio.Event()
         self._status = status
-        self._entered[status].set()
-        changed, self._changed = self._changed, trio.Event()
-        changed.set()
+        self._entries[status] += 1
+        changed, self._changed = self._changed, None
+        if changed is not None:
+            changed.set()
 
     def _closed_error(self) -> LiveError:
         if self._error is not None:
@@ -643,10 +653,16 @@ class LiveSession:
     def _end_connection(self, end: ConnectionEnd) -> None:
         if self._conn_end is None:
             self._conn_end = end
-        self._turn_done.set()
-        self._drained.unpark_all()
+        self._set_turn_done()
+        if self._drained:
+            self._drained.unpark_all()
         if self._conn_scope is not None:
             self._conn_scope.cancel()
+
+    def _set_turn_done(self) -> None:
+        done, self._turn_done = self._turn_done, None
+        if done is not None:
+            done.set()
 
     def _fail_now(self, error: LiveError) -> None:
         """End the session with ``error`` (no reconnection), from inside a connection."""
@@ -723,7 +739,7 @@ class LiveSession:
                 raise
             finally:
                 self._in_flight = False
-                if not len(outbound):
+                if self._drained and not len(outbound):
                     self._drained.unpark_all()
 
     async def _keepalive(self, ws: WebSocket | MessageConnection, scope: trio.CancelScope) -> (

@@ -38,7 +38,7 @@ I/O and no event loop here.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, Literal
 
 import msgspec
@@ -162,14 +162,6 @@ class ConversationRecord:
         self._typed: _Open | None = None  # user text sent with turn_complete=False
         self._user_since_model = False
         self._snapshot: tuple[Turn, ...] | None = ()
-        self._dispatch = {
-            ev.TextChunk: self._on_text,
-            ev.OutputTranscription: self._on_output_transcription,
-            ev.InputTranscription: self._on_input_transcription,
-            ev.Interrupted: self._on_interrupted,
-            ev.TurnComplete: self._on_turn_complete,
-            ev.ToolCall: self._on_tool_call,
-        }
 
     # --- reading --------------------------------------------------------------------------
 
@@ -249,9 +241,9 @@ class ConversationRecord:
     def event(self, event: ev.Event, now: float) -> None:
         """An event the session emitted (any type; those without text are ignored)."""
         if self.max_turns:
-            handler = self._dispatch.get(type(event))
+            handler = _DISPATCH.get(type(event))
             if handler is not None:
-                handler(event, now)
+                handler(self, event, now)
 
     def tool_results(self, responses: Sequence[FunctionResponse], now: float) -> None:
         """Tool responses the client sent (``send_tool_response`` or registered tools)."""
@@ -407,6 +399,19 @@ class ConversationRecord:
                     del self._slots[i]
                     self._completed -= 1
                     break
+
+
+#: Event type -> ConversationRecord's handler: one table for every record (a per-instance
+#: dict of bound methods was seven objects per session for the garbage collector to scan
+#: on every full collection; issue 11).
+_DISPATCH: Final[dict[type, Callable[[ConversationRecord, Any, float], None]]] = {
+    ev.TextChunk: ConversationRecord._on_text,
+    ev.OutputTranscription: ConversationRecord._on_output_transcription,
+    ev.InputTranscription: ConversationRecord._on_input_transcription,
+    ev.Interrupted: ConversationRecord._on_interrupted,
+    ev.TurnComplete: ConversationRecord._on_turn_complete,
+    ev.ToolCall: ConversationRecord._on_tool_call,
+}
 
 
 # --- history -------------------------------------------------------------------------------
