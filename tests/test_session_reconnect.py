@@ -168,6 +168,31 @@ async def test_the_go_away_timer_waits_during_a_turn_that_began_with_a_transcrip
     assert first.close_code == 1000  # break before make (PROTOCOL.md 6)
 
 
+async def test_the_go_away_timer_reconnects_at_the_end_of_the_turn_before_the_deadline(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    # The timer waits for the core to be idle (issue 11: an event made only when it must
+    # wait) and is woken by the turnComplete, well before deadline - margin.
+    first = FakeConnection(SETUP_COMPLETE)
+    second = FakeConnection(SETUP_COMPLETE)
+    policy = ReconnectPolicy(go_away_margin=1.0)
+    with trio.fail_after(60):
+        async with trio.open_nursery() as nursery, opener(
+            nursery, connections(first, second), config=RESUMABLE, reconnect=policy
+        ) as s:
+            first.feed(b'{"serverContent":{"modelTurn":{"parts":[{"text":"hel"}]}}}')
+            await next_event(s, ev.TextChunk)
+            first.feed(b'{"goAway":{"timeLeft":"10s"}}')
+            await next_event(s, ev.GoAway)
+            received = trio.current_time()
+            await trio.sleep(2)
+            first.feed(b'{"serverContent":{"turnComplete":true}}')
+            reconnecting = await next_event(s, ev.Reconnecting)
+            assert trio.current_time() - received == pytest.approx(2.0)
+            assert reconnecting.reason == "goAway"
+            assert isinstance(await next_event(s, ev.Reconnected), ev.Reconnected)
+
+
 async def test_an_http_refusal_at_a_reconnect_is_its_own_error_at_once(
     autojump_clock: trio.abc.Clock,
 ) -> None:

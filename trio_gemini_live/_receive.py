@@ -127,8 +127,6 @@ def dispatch(
         # takes audio chunks, and the model is in a turn.
         if not session._events.put(events[0]):
             slow_consumer(session)
-        if session._idle.is_set():
-            session._idle = trio.Event()
         latency = session._monitor.latency
         if latency.awaiting_audio:
             latency.audio(now)
@@ -202,6 +200,8 @@ async def go_away_timer(session: LiveSession) -> None:
         return
     with trio.move_on_at(latest):
         while session._proto.busy:
+            if session._idle is None:
+                session._idle = trio.Event()
             await session._idle.wait()
             await trio.lowlevel.checkpoint()
     log.info("reconnecting before the goAway deadline")

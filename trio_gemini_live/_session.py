@@ -141,8 +141,9 @@ class LiveSession:
         self._user_close = False
         self._quick_close = False
         self._readers = 0
-        self._idle = trio.Event()
-        self._idle.set()
+        #: Set when the core is next not busy; made by the goAway timer when it must wait
+        #: (an event per session, replaced at every turn, was an object for the collector).
+        self._idle: trio.Event | None = None
         #: Set (and dropped) at every turnComplete: what aclose(finish_turn=...) waits for.
         self._turn_done: trio.Event | None = None
         self._protocol_errors = 0
@@ -642,13 +643,12 @@ class LiveSession:
         return LiveError("the session is closed")
 
     def _sync_idle(self) -> None:
-        """``_idle`` is set exactly while the core is not busy (no turn, no tool call): the
-        safe point the goAway timer waits for."""
-        busy = self._proto.busy
-        if busy and self._idle.is_set():
-            self._idle = trio.Event()
-        elif not busy:
-            self._idle.set()
+        """Wake the goAway timer if it waits and the core is not busy (no turn, no tool
+        call): the safe point to reconnect."""
+        idle = self._idle
+        if idle is not None and not self._proto.busy:
+            self._idle = None
+            idle.set()
 
     def _end_connection(self, end: ConnectionEnd) -> None:
         if self._conn_end is None:
