@@ -32,8 +32,16 @@ __all__ = [
 ]
 
 
-class WireStruct(msgspec.Struct, rename="camel", omit_defaults=True, kw_only=True):
-    """Base of every wire type: camelCase on the wire, unset fields omitted."""
+class WireStruct(msgspec.Struct, rename="camel", omit_defaults=True, kw_only=True, gc=False):
+    """Base of every wire type: camelCase on the wire, unset fields omitted.
+
+    Not tracked by the garbage collector (msgspec's ``gc=False``): a wire message is a tree,
+    as JSON is, so it cannot hold a reference cycle (one built by hand could not be encoded
+    either). Every received and sent message is one to four of these, and each tracked
+    object counts towards the collector's next pass and is scanned by every full one (issue
+    11: the pauses of many sessions in one process). The lists and dicts they hold are
+    tracked as usual.
+    """
 
 
 # --- enumerations the client sends (checked before sending) -------------------------------
