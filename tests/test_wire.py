@@ -485,3 +485,28 @@ def test_protocol_error_does_not_echo_the_frame() -> None:
         w.decode_server_message(json.dumps({"setupComplete": {"sessionId": 5}, "k": secret}))
     assert secret not in str(info.value)
     assert re.search(r"sessionId", str(info.value))
+
+
+def test_wire_messages_are_not_tracked_by_the_garbage_collector() -> None:
+    # Issue 11: a wire message is a tree (JSON has no cycles), so its structs are msgspec
+    # gc=False; only the lists and dicts they hold are tracked. A received audio message
+    # is then one tracked object (its parts list), a sent audio chunk none.
+    import gc
+
+    audio = base64.b64encode(b"\x01\x00" * 2400).decode()
+    frame = json.dumps({"serverContent": {"modelTurn": {"parts": [
+        {"inlineData": {"mimeType": "audio/pcm;rate=24000", "data": audio}}]}}})
+    message = w.decode_server_message(frame)
+    content = message.server_content
+    assert content is not None and content.model_turn is not None
+    parts = content.model_turn.parts
+    assert parts is not None
+    untracked = [message, content, content.model_turn, parts[0]]
+    assert [gc.is_tracked(o) for o in untracked] == [False] * 4
+    assert gc.is_tracked(parts)  # a list stays tracked
+    sent = w.ClientMessage(realtime_input=w.RealtimeInput(
+        audio=w.Blob(mime_type="audio/pcm;rate=16000", data=b"\x00\x00" * 1600)))
+    assert not gc.is_tracked(sent) and not gc.is_tracked(sent.realtime_input)
+    # Every wire type inherits it, the setup's included.
+    for cls in (w.Setup, w.Content, w.FunctionResponse, w.ServerMessage, w.ToolCall):
+        assert cls.__struct_config__.gc is False

@@ -7,9 +7,9 @@ Shape::
                                                               \\-> handler task, tool-call tasks
 
 Every protocol decision is the core's (:mod:`._protocol`); this module only pumps bytes,
-time and cancellation. The connection loop is in :mod:`._connection`, the handlers in
-:mod:`._handlers`, the tool-call tasks in :mod:`._toolcalls`, ``open_live_session`` in
-:mod:`._open`.
+time and cancellation. The connection loop is in :mod:`._connection`, the pumps' bodies in
+:mod:`._send` and :mod:`._receive`, the handlers in :mod:`._handlers`, the tool-call tasks
+in :mod:`._toolcalls`, ``open_live_session`` in :mod:`._open`.
 
 Error policy: the session never raises into the caller's nursery. A fatal error is stored;
 ``events()`` delivers what was queued and then raises it; ``send_*`` raise it; and when no
@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 import trio
 
-from . import _inputs, _receive
+from . import _inputs, _receive, _send
 from . import _wire as w
 from . import events as ev
-from ._buffers import AUDIO, FLUSH, OutboundItem
+from ._buffers import AUDIO
 from ._errors import LiveError, SlowConsumerError
 from ._events_stream import EventStream
 from ._handlers import HandlerDispatcher
@@ -39,15 +39,12 @@ from ._monitor import Monitor
 from ._options import (
     CLOSE_FLUSH_TIMEOUT,
     DISCONNECT_TIMEOUT,
-    MAX_BATCH_CHARS,
-    MAX_BATCH_FRAMES,
     QUICK_CLOSE_TIMEOUT,
     SessionOptions,
     SessionStatistics,
 )
 from ._protocol import (
     FAILED,
-    KEEPALIVE,
     USER,
     ConnectionEnd,
     LiveProtocol,
@@ -56,7 +53,6 @@ from ._protocol import (
 from ._queues import EventQueue, OutboundQueue
 from ._toolcalls import ToolCallRunner
 from ._transcript import Turn
-from ._websocket import ConnectionClosed
 
 if TYPE_CHECKING:
     from ._auth import Auth
@@ -456,7 +452,7 @@ class LiveSession:
             # Cancelled: raises here, nothing sent. Not cancelled: no schedule point, so
             # nothing changes before the direct write.
             await trio.lowlevel.checkpoint_if_cancelled()
-            if self._send_direct(item):
+            if _send.send_direct(self, item):
                 await trio.lowlevel.cancel_shielded_checkpoint()
             else:
                 await self._outbound.put(item)
@@ -477,34 +473,6 @@ class LiveSession:
             )
         if log.isEnabledFor(logging.DEBUG):
             log.debug("queued %s (%d bytes)", kind, len(item.frame))
-
-    def _send_direct(self, item: OutboundItem) -> bool:
-        """Issue 7: write ``item`` from the caller's task when nothing is queued or in flight.
-
-        Saves waking the send task (two task steps per message, most of a real-time
-        session's scheduling cost). Only when the write needs no waiting; otherwise, and
-        whenever anything is queued or being written, the frame goes through the queue, so
-        order is kept. ``True``: written (or committed: a partial write is finished by the
-        send task, woken with a flush marker).
-        """
-        direct = self._direct
-        if (
-            direct is None
-            or self._in_flight
-            or len(self._outbound)
-            or self._conn_end is not None
-            or self._outbound.closed
-        ):
-            return False
-        written = direct(item.frame)
-        if written is None:
-            return False
-        self._proto.written(item)
-        if written is False:
-            # The rest of the frame is the stream's to write before anything else: wake the
-            # send task to flush it now rather than at the next frame.
-            self._outbound.push_front([OutboundItem("", 0.0, FLUSH)])
-        return True
 
     # --- receiving ------------------------------------------------------------------------
 
@@ -677,9 +645,9 @@ class LiveSession:
                 self._conn_nursery = nursery
                 self._serving = True
                 nursery.start_soon(_receive.receiver, self, ws, nursery.cancel_scope)
-                nursery.start_soon(self._sender, ws, nursery.cancel_scope)
+                nursery.start_soon(_send.sender, self, ws, nursery.cancel_scope)
                 if self._options.keepalive_interval:
-                    nursery.start_soon(self._keepalive, ws, nursery.cancel_scope)
+                    nursery.start_soon(_send.keepalive, self, ws, nursery.cancel_scope)
                 if self._proto.go_away_latest is not None:
                     nursery.start_soon(_receive.go_away_timer, self)
                 if self._monitor.watchdog is not None:
@@ -694,73 +662,6 @@ class LiveSession:
         if not self._events.put(event, size):
             _receive.slow_consumer(self)
         self._handlers.event(event)
-
-    async def _sender(self, ws: WebSocket | MessageConnection, scope: trio.CancelScope) -> None:
-        self._direct = ws.try_send_message
-        try:
-            await self._send_loop(ws, scope)
-        finally:
-            self._direct = None
-
-    async def _send_loop(self, ws: WebSocket | MessageConnection, scope: trio.CancelScope) -> (
-        None
-    ):
-        outbound = self._outbound
-        proto = self._proto
-        while True:
-            # Every frame queued at this moment, up to a bound, in queue order (issue 7:
-            # one write, one TLS record, one syscall for the batch).
-            batch = [await outbound.get()]
-            size = len(batch[0].frame)
-            while len(batch) < MAX_BATCH_FRAMES and size < MAX_BATCH_CHARS:
-                more = outbound.get_nowait()
-                if more is None:
-                    break
-                batch.append(more)
-                size += len(more.frame)
-            self._in_flight = True
-            # Indexed before the write: the server may acknowledge a frame (or answer a
-            # turn) before the write returns.
-            for item in batch:
-                if item.kind != FLUSH:
-                    proto.written(item)
-            try:
-                # A flush marker has no frame: the write finishes a partial direct one.
-                await ws.send_messages([item.frame for item in batch if item.kind != FLUSH])
-            except ConnectionClosed as exc:
-                # Not (fully) sent: what the core says goes out first on the next connection.
-                outbound.push_front(proto.write_failed(batch))
-                self._end_connection(_receive.closed_end(exc))
-                scope.cancel()
-                return
-            except BaseException:
-                # Cancelled mid-send: whether it reached the server is unknown.
-                outbound.push_front(proto.write_failed(batch))
-                raise
-            finally:
-                self._in_flight = False
-                if self._drained and not len(outbound):
-                    self._drained.unpark_all()
-
-    async def _keepalive(self, ws: WebSocket | MessageConnection, scope: trio.CancelScope) -> (
-        None
-    ):
-        interval = self._options.keepalive_interval
-        timeout = self._options.keepalive_timeout
-        assert interval is not None
-        while True:
-            await trio.sleep(interval)
-            with trio.move_on_after(timeout) as waited:
-                try:
-                    await ws.ping()
-                except ConnectionClosed:
-                    return  # the receive task reports the close
-            if waited.cancelled_caught:
-                log.warning("no pong within %g s: reconnecting", timeout)
-                self._quick_close = True
-                self._end_connection(ConnectionEnd(KEEPALIVE, 1011, "keepalive ping timeout"))
-                scope.cancel()
-                return
 
 
 #: realtime_input's field name -> the kind of frame (``_buffers``).
