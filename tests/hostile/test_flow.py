@@ -16,7 +16,7 @@ import trio
 import trio.testing
 
 import trio_gemini_live
-from trio_gemini_live import LiveConfig, LiveError, Status
+from trio_gemini_live import LiveConfig, LiveError, LiveSession, Status
 from trio_gemini_live import events as ev
 
 from .conftest import Serve, open_session, traced
@@ -57,6 +57,17 @@ def audio_and_transcripts(pairs: int) -> bytes:
     text = frame(json.dumps(
         {"serverContent": {"outputTranscription": {"text": "word "}}}).encode())
     return (audio + text) * pairs
+
+
+async def texts_of_the_turn(session: LiveSession) -> list[str]:
+    """The text chunks of the session's events up to the turn's ``TurnComplete``."""
+    texts: list[str] = []
+    async for event in session.events():
+        if isinstance(event, ev.TextChunk):
+            texts.append(event.text)
+        elif isinstance(event, ev.TurnComplete):
+            break
+    return texts
 
 
 async def test_text_flood_nobody_reads_ends_with_slow_consumer_error(
@@ -199,12 +210,7 @@ async def test_flood_then_reader_gets_every_text_in_order(
             # Read late: once the flood was written and the session went idle with it.
             await sent.wait()
             await trio.testing.wait_all_tasks_blocked(0.05)
-            texts: list[str] = []
-            async for event in session.events():
-                if isinstance(event, ev.TextChunk):
-                    texts.append(event.text)
-                elif isinstance(event, ev.TurnComplete):
-                    break
+            texts = await texts_of_the_turn(session)
     assert "".join(texts) == "".join(f"{i} " for i in range(2_000))
 
 
@@ -230,11 +236,6 @@ async def test_a_burst_with_malformed_frames_keeps_the_rest_whole_and_in_order(
     server = await serve(attack)
     with trio.fail_after(20):
         async with open_session(nursery, server) as session:
-            texts: list[str] = []
-            async for event in session.events():
-                if isinstance(event, ev.TextChunk):
-                    texts.append(event.text)
-                elif isinstance(event, ev.TurnComplete):
-                    break
+            texts = await texts_of_the_turn(session)
             assert session.statistics().protocol_errors == 10
     assert "".join(texts) == "".join(f"{i} " for i in range(500))
