@@ -45,6 +45,8 @@ from trio_gemini_live import events as ev
 from trio_gemini_live._buffers import TURNS, WORDS, OutboundItem
 from trio_gemini_live._protocol import CLOSED, GO_AWAY, ConnectionEnd, LiveProtocol, Status
 
+from .core import receive_frame
+
 POLICY = ReconnectPolicy(max_attempts=1_000_000, min_interval=0.0, initial_backoff=0.0)
 
 
@@ -90,7 +92,7 @@ class CoreMachine(RuleBasedStateMachine):
     # --- the connection's life -----------------------------------------------------------
 
     def _receive(self, message: dict[str, Any]) -> list[ev.Event]:
-        events = self.proto.receive(json.dumps(message).encode(), self.now)
+        events = receive_frame(self.proto, json.dumps(message).encode(), self.now)
         self.events += events
         return events
 

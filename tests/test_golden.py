@@ -1,8 +1,9 @@
 """Golden tests: the server messages of PROTOCOL.md section 4 decode to the documented events.
 
 Each example is the JSON of PROTOCOL.md 4 (``<b64>`` replaced with real base64), decoded by
-``_wire.decode_server_message`` + ``_protocol.message_events`` and by ``LiveProtocol.receive``,
-from a binary and from a text frame. Events come in the order documented in ``events``.
+``_wire.decode_server_message`` + ``_protocol.message_events`` and by
+``LiveProtocol.receive_message``, from a binary and from a text frame. Events come in the
+order documented in ``events``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from trio_gemini_live._errors import ProtocolError
 from trio_gemini_live._messages import message_events
 from trio_gemini_live._protocol import LiveProtocol, Status
 
+from .core import receive_frame
+
 PCM = bytes(range(256)) * 4  # 1024 bytes; every byte value, so base64 has '+' and '/'
 B64 = base64.b64encode(PCM).decode()
 AUDIO = ev.AudioChunk(data=PCM, sample_rate=24000, mime_type="audio/pcm;rate=24000")
@@ -29,7 +32,7 @@ def ready() -> LiveProtocol:
     proto = LiveProtocol(w.Setup(model="models/m"))
     proto.transition(Status.CONNECTING)
     proto.setup_frame()
-    proto.receive(b'{"setupComplete": {}}')
+    receive_frame(proto, b'{"setupComplete": {}}')
     return proto
 
 
@@ -42,10 +45,10 @@ def decode_all_ways(obj: Any) -> list[ev.Event]:
         proto = LiveProtocol(w.Setup(model="models/m"))
         proto.transition(Status.CONNECTING)
         proto.setup_frame()
-        assert proto.receive(raw) == direct
+        assert receive_frame(proto, raw) == direct
     else:
-        assert ready().receive(raw) == direct
-        assert ready().receive(raw.decode()) == direct
+        assert receive_frame(ready(), raw) == direct
+        assert receive_frame(ready(), raw.decode()) == direct
     return direct
 
 
@@ -154,7 +157,7 @@ def test_bundled_3x_message() -> None:
         ev.TurnComplete(),
     ]
     proto = ready()
-    proto.receive(json.dumps(message))
+    receive_frame(proto, json.dumps(message))
     assert not proto.in_turn  # the content came before turnComplete
     assert proto.usage.total_tokens == 30
 
@@ -262,7 +265,7 @@ def test_url_safe_and_unpadded_audio(encoded: str) -> None:
 def test_unknown_message_type() -> None:
     raw = b'{"brandNewMessage": {"field": [1, 2, 3]}}'
     assert message_events(w.decode_server_message(raw), raw) == [ev.UnknownMessage(raw=raw)]
-    assert ready().receive(raw) == [ev.UnknownMessage(raw=raw)]
+    assert receive_frame(ready(), raw) == [ev.UnknownMessage(raw=raw)]
 
 
 def test_unknown_extra_fields_are_ignored() -> None:
@@ -299,7 +302,7 @@ def test_transcription_finished_without_text() -> None:
 def test_a_bad_duration_is_a_protocol_error() -> None:
     raw = json.dumps({"goAway": {"timeLeft": "soon"}})
     with pytest.raises(ProtocolError):
-        ready().receive(raw)
+        receive_frame(ready(), raw)
 
 
 def test_every_event_kind_in_one_message_keeps_the_documented_order() -> None:

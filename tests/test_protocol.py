@@ -28,6 +28,7 @@ from trio_gemini_live._protocol import (
     Status,
 )
 
+from .core import receive_frame
 from .strategies import int64s, plausible_server_frames, structs
 
 SETUP = w.Setup(model="models/gemini-test", session_resumption=w.SessionResumptionConfig())
@@ -39,7 +40,7 @@ def ready_protocol(setup: w.Setup = SETUP, **kwargs: Any) -> LiveProtocol:
     proto = LiveProtocol(setup, **kwargs)
     proto.transition(Status.CONNECTING)
     proto.setup_frame()
-    proto.receive(b'{"setupComplete": {"sessionId": "s-1"}}')
+    receive_frame(proto, b'{"setupComplete": {"sessionId": "s-1"}}')
     assert proto.status is Status.READY
     assert proto.after_setup(0.0) == []  # the first connection: nothing to resend
     return proto
@@ -139,10 +140,10 @@ def test_random_transitions_follow_the_table(targets: list[Status]) -> None:
 def test_server_messages_are_refused_outside_a_connection() -> None:
     proto = LiveProtocol(SETUP)
     with pytest.raises(ProtocolError):
-        proto.receive(b'{"setupComplete": {}}')
+        receive_frame(proto, b'{"setupComplete": {}}')
     proto.transition(Status.CONNECTING)
     with pytest.raises(ProtocolError):
-        proto.receive(b'{"setupComplete": {}}')
+        receive_frame(proto, b'{"setupComplete": {}}')
     assert proto.status is Status.CONNECTING
 
 
@@ -151,25 +152,25 @@ def test_setup_complete_must_come_first_and_once() -> None:
     proto.transition(Status.CONNECTING)
     proto.setup_frame()
     with pytest.raises(ProtocolError, match="before setupComplete"):
-        proto.receive(b'{"serverContent": {"turnComplete": true}}')
+        receive_frame(proto, b'{"serverContent": {"turnComplete": true}}')
     assert proto.status is Status.SETUP_PENDING
-    events = proto.receive(b'{"setupComplete": {"sessionId": "abc"}}')
+    events = receive_frame(proto, b'{"setupComplete": {"sessionId": "abc"}}')
     assert events == [
         ev.SetupComplete(session_id="abc")
     ]
     assert status(proto) is Status.READY and proto.session_id == "abc"
     with pytest.raises(ProtocolError, match="second setupComplete"):
-        proto.receive(b'{"setupComplete": {}}')
+        receive_frame(proto, b'{"setupComplete": {}}')
     assert status(proto) is Status.READY
 
 
 def test_closing_still_receives_and_closed_refuses() -> None:
     proto = ready_protocol()
     proto.transition(Status.CLOSING)
-    assert proto.receive(b'{"serverContent": {"turnComplete": true}}') == [ev.TurnComplete()]
+    assert receive_frame(proto, b'{"serverContent": {"turnComplete": true}}') == [ev.TurnComplete()]
     proto.transition(Status.CLOSED)
     with pytest.raises(ProtocolError):
-        proto.receive(b'{"serverContent": {"turnComplete": true}}')
+        receive_frame(proto, b'{"serverContent": {"turnComplete": true}}')
 
 
 # --- the client side -----------------------------------------------------------------------
@@ -185,9 +186,11 @@ def test_setup_frame_never_sends_a_null_handle() -> None:
 
 def test_setup_frame_resumes_the_latest_resumable_handle() -> None:
     proto = ready_protocol()
-    proto.receive(frame({"sessionResumptionUpdate": {"newHandle": "h1", "resumable": True}}))
-    proto.receive(frame({"sessionResumptionUpdate": {"resumable": False}}))
-    proto.receive(frame({"sessionResumptionUpdate": {"newHandle": "h2", "resumable": False}}))
+    receive_frame(proto, frame({"sessionResumptionUpdate": {"newHandle": "h1", "resumable": True}}))
+    receive_frame(proto, frame({"sessionResumptionUpdate": {"resumable": False}}))
+    receive_frame(
+        proto, frame({"sessionResumptionUpdate": {"newHandle": "h2", "resumable": False}})
+    )
     assert proto.handle == "h1"
     proto.connection_ended(DROP, 1.0)
     assert proto.status is Status.DISCONNECTED
@@ -224,13 +227,13 @@ def test_prepare_refuses_setup_and_written_counts_the_connection_s_indexes() -> 
 
 def test_tool_calls_are_tracked_until_answered_or_cancelled() -> None:
     proto = ready_protocol()
-    events = proto.receive(frame({"toolCall": {"functionCalls": [
+    events = receive_frame(proto, frame({"toolCall": {"functionCalls": [
         {"id": "a", "name": "f", "args": {"x": 1}}, {"id": "b", "name": "g"},
         {"id": "c", "name": "h"}]}}))
     assert [c.id for c in events[0].calls] == ["a", "b", "c"]  # type: ignore[union-attr]
     assert set(proto.active_tool_calls) == {"a", "b", "c"}
     assert proto.active_tool_calls["a"].args == {"x": 1}
-    proto.receive(frame({"toolCallCancellation": {"ids": ["b", "unknown"]}}))
+    receive_frame(proto, frame({"toolCallCancellation": {"ids": ["b", "unknown"]}}))
     assert set(proto.active_tool_calls) == {"a", "c"}
     answer = w.ClientMessage(tool_response=w.ToolResponse(function_responses=[
         w.FunctionResponse(id="a", name="f", response={"output": 1})]))
@@ -244,7 +247,7 @@ def test_tool_calls_are_tracked_until_answered_or_cancelled() -> None:
 def test_vertex_calls_without_ids_get_ids_the_server_never_sees() -> None:
     # PROTOCOL.md 3.4: Vertex may send calls without ids.
     proto = ready_protocol()
-    (event,) = proto.receive(frame({"toolCall": {"functionCalls": [
+    (event,) = receive_frame(proto, frame({"toolCall": {"functionCalls": [
         {"name": "f"}, {"name": "g", "id": ""}, {"name": "h", "id": "server-id"}]}}))
     assert isinstance(event, ev.ToolCall)
     ids = [call.id for call in event.calls]
@@ -267,7 +270,7 @@ def test_vertex_calls_without_ids_get_ids_the_server_never_sees() -> None:
 def test_tool_calls_without_a_name_are_protocol_errors(calls: list[dict[str, str]]) -> None:
     proto = ready_protocol()
     with pytest.raises(ProtocolError):
-        proto.receive(frame({"toolCall": {"functionCalls": calls}}))
+        receive_frame(proto, frame({"toolCall": {"functionCalls": calls}}))
     assert proto.active_tool_calls == {}
 
 
@@ -276,11 +279,11 @@ def test_tool_calls_without_a_name_are_protocol_errors(calls: list[dict[str, str
 
 def test_go_away_sets_a_deadline_that_a_new_connection_clears() -> None:
     proto = ready_protocol()
-    assert proto.receive(frame({"goAway": {"timeLeft": "50s"}}), now=100.0) == [
+    assert receive_frame(proto, frame({"goAway": {"timeLeft": "50s"}}), now=100.0) == [
         ev.GoAway(time_left=50.0)
     ]
     assert proto.go_away_deadline == 150.0
-    proto.receive(frame({"goAway": {"timeLeft": -3}}), now=200.0)
+    receive_frame(proto, frame({"goAway": {"timeLeft": -3}}), now=200.0)
     assert proto.go_away_deadline == 200.0  # a negative Duration is clamped to "now"
     proto.connection_ended(DROP, 201.0)
     assert proto.go_away_deadline is None
@@ -290,7 +293,7 @@ def test_a_bad_field_leaves_the_state_unchanged() -> None:
     proto = ready_protocol()
     before = snapshot(proto)
     with pytest.raises(ProtocolError):
-        proto.receive(frame({
+        receive_frame(proto, frame({
             "usageMetadata": {"totalTokenCount": 5},
             "sessionResumptionUpdate": {"newHandle": "h", "resumable": True},
             "toolCall": {"functionCalls": [{"id": "x", "name": "f"}]},
@@ -302,29 +305,31 @@ def test_a_bad_field_leaves_the_state_unchanged() -> None:
 def test_unknown_message_carries_the_raw_frame() -> None:
     proto = ready_protocol()
     raw = b'{"somethingNew": {"a": 1}}'
-    assert proto.receive(raw) == [ev.UnknownMessage(raw=raw)]
-    assert proto.receive(bytearray(raw)) == [ev.UnknownMessage(raw=raw)]
-    assert proto.receive(memoryview(raw)) == [ev.UnknownMessage(raw=raw)]
-    assert proto.receive(raw.decode()) == [ev.UnknownMessage(raw=raw)]
+    assert receive_frame(proto, raw) == [ev.UnknownMessage(raw=raw)]
+    assert receive_frame(proto, bytearray(raw)) == [ev.UnknownMessage(raw=raw)]
+    assert receive_frame(proto, memoryview(raw)) == [ev.UnknownMessage(raw=raw)]
+    assert receive_frame(proto, raw.decode()) == [ev.UnknownMessage(raw=raw)]
     # A known key with nothing to report is not unknown.
-    assert proto.receive(b'{"serverContent": {}}') == []
+    assert receive_frame(proto, b'{"serverContent": {}}') == []
 
 
 def test_in_turn_follows_output_and_turn_complete() -> None:
     proto = ready_protocol()
     assert not proto.in_turn
-    proto.receive(frame({"serverContent": {"outputTranscription": {"text": "Hi"}}}))
+    receive_frame(proto, frame({"serverContent": {"outputTranscription": {"text": "Hi"}}}))
     assert proto.in_turn
-    proto.receive(frame({"serverContent": {"modelTurn": {"parts": [{"text": "x"}]},
+    receive_frame(proto, frame({"serverContent": {"modelTurn": {"parts": [{"text": "x"}]},
                                            "turnComplete": True}}))
     assert not proto.in_turn
 
 
 def test_last_consumed_index_is_kept() -> None:
     proto = ready_protocol()
-    proto.receive(frame({"sessionResumptionUpdate": {"lastConsumedClientMessageIndex": "42"}}))
+    receive_frame(
+        proto, frame({"sessionResumptionUpdate": {"lastConsumedClientMessageIndex": "42"}})
+    )
     assert proto.last_consumed_index == 42
-    proto.receive(frame({"sessionResumptionUpdate": {"resumable": False}}))
+    receive_frame(proto, frame({"sessionResumptionUpdate": {"resumable": False}}))
     assert proto.last_consumed_index == 42
 
 
@@ -369,7 +374,7 @@ def test_fuzz_receive_raises_only_protocol_error(frames: list[bytes]) -> None:
     for data in frames:
         before = snapshot(proto)
         try:
-            events = proto.receive(data, now=1.0)
+            events = receive_frame(proto, data, now=1.0)
         except ProtocolError:
             assert snapshot(proto) == before
             continue
@@ -446,7 +451,7 @@ def test_any_conversation_keeps_the_state_valid(
         if kind in ("server", "raw"):
             data = w.encode(arg) if kind == "server" else arg
             try:
-                events = proto.receive(data, now=now)
+                events = receive_frame(proto, data, now=now)
             except ProtocolError:
                 assert snapshot(proto) == before
                 continue
@@ -471,7 +476,7 @@ def test_any_conversation_keeps_the_state_valid(
                 sent = json.loads(proto.setup_frame())
                 resumption = sent["setup"]["sessionResumption"]
                 assert resumption == ({"handle": model.handle} if model.handle else {})
-                proto.receive(b'{"setupComplete": {}}')
+                receive_frame(proto, b'{"setupComplete": {}}')
                 proto.after_setup(now)
                 # Not a transparent resumption: the new server state issued no calls.
                 model.active = set()
@@ -530,7 +535,7 @@ def check_invariants(proto: LiveProtocol, model: Model) -> None:
 
 def test_usage_is_the_last_report_not_a_sum() -> None:
     proto = ready_protocol()
-    proto.receive(frame({"usageMetadata": {"totalTokenCount": 10}}))
-    proto.receive(frame({"usageMetadata": {"totalTokenCount": 4, "promptTokenCount": "3"}}))
+    receive_frame(proto, frame({"usageMetadata": {"totalTokenCount": 10}}))
+    receive_frame(proto, frame({"usageMetadata": {"totalTokenCount": 4, "promptTokenCount": "3"}}))
     assert proto.usage == ev.Usage(total_tokens=4, prompt_tokens=3)
     assert msgspec.structs.asdict(proto.usage)["total_tokens"] == 4

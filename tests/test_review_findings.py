@@ -32,6 +32,7 @@ from trio_gemini_live import events as ev
 from trio_gemini_live.testing import Fault, LiveEmulator
 
 from .conftest import API_KEY, MODEL
+from .core import receive_frame
 from .hostile.server import HostileServer, Peer
 
 TEXT = LiveConfig(response_modalities=["TEXT"])
@@ -575,7 +576,7 @@ def test_an_index_without_a_handle_does_not_drop_the_replay() -> None:
     )
 
     def receive(message: dict[str, Any], now: float = 0.0) -> None:
-        proto.receive(json.dumps(message).encode(), now)
+        receive_frame(proto, json.dumps(message).encode(), now)
 
     proto.connecting(0.0)
     proto.setup_frame()

@@ -150,7 +150,7 @@ def message_events(message: w.ServerMessage, raw: _Frame = b"") -> list[ev.Event
 
     ``raw`` is the frame the message was decoded from; it is copied only into an
     :class:`~trio_gemini_live.events.UnknownMessage` (so the common case copies nothing).
-    Stateless; :meth:`LiveProtocol.receive` adds the bookkeeping. Raises
+    Stateless; :meth:`LiveProtocol.receive_message` adds the bookkeeping. Raises
     :class:`ProtocolError` for a field that cannot mean anything (a bad Duration).
     """
     out: list[ev.Event] = []

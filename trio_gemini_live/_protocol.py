@@ -5,7 +5,7 @@ layer (``_session`` and its helpers) only moves bytes, time and cancellation. Ti
 passed in (``now``), never read; randomness (backoff jitter) comes from a seeded generator.
 The calls, in the order a session makes them::
 
-    connecting(now) -> setup_frame() -> receive(frame, now)... -> after_setup(now)
+    connecting(now) -> setup_frame() -> receive_message(message, frame, now)... -> after_setup(now)
     prepare(message, kind) -> [queued(item)] -> written(item)       (client frames)
     connection_ended(end, now) -> Outcome: reconnect after a delay, or end with an error
 
@@ -510,18 +510,16 @@ class LiveProtocol:
 
     # --- server frames --------------------------------------------------------------------
 
-    def receive(self, data: _Frame, now: float = 0.0) -> list[ev.Event]:
-        """Decode one server frame and return its events, updating the bookkeeping.
-
-        Raises:
-            ProtocolError: the frame is malformed, or not allowed in the current status.
-        """
-        return self.receive_message(w.decode_server_message(data), data, now)
-
     def receive_message(self, message: w.ServerMessage, raw: _Frame = b"", now: float = 0.0) -> (
         list[ev.Event]
     ):
-        """As :meth:`receive`, for a decoded message (``raw``: its frame, for unknown ones)."""
+        """One decoded server message's events, updating the bookkeeping (``raw``: its
+        frame, kept for an unknown message). The codec decodes (``_wire``); the receive task
+        may do it in a worker thread for a large frame.
+
+        Raises:
+            ProtocolError: the message is not allowed in the current status.
+        """
         status = self.status
         # Module constants, not Status.X: an Enum attribute costs ~50 ns on Python 3.11.
         if status is _READY or status is _CLOSING:
