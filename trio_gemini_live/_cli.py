@@ -29,7 +29,7 @@ from typing import Any
 import trio
 
 from . import _cli_demo, _cli_recording, _cli_talk
-from ._cli_common import NoReplyError, env_auth, leaf
+from ._cli_common import NoReplyError, env_auth, leaf, port_number, positive_number
 from ._errors import LiveError
 from ._version import __version__
 from .testing import LiveEmulator
@@ -67,26 +67,6 @@ your audio is transcribed as its length ("[audio 2.8s]"): the emulator recognise
 """
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     parser = argparse.ArgumentParser(
@@ -101,10 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     emulator = commands.add_parser(
         "emulator", help="serve the local Live API emulator", description=_EMULATOR_HELP)
     emulator.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
-    emulator.add_argument("--port", type=_port, default=0, help="port (0: a free port)")
+    emulator.add_argument("--port", type=port_number, default=0, help="port (0: a free port)")
     emulator.add_argument("--api-key", required=True, help="the API key clients must send")
     emulator.add_argument("--certfile", help="PEM with the key and certificate chain: wss://")
-    emulator.add_argument("--connection-lifetime", type=_positive, default=600.0,
+    emulator.add_argument("--connection-lifetime", type=positive_number, default=600.0,
                           metavar="SECONDS", help="seconds before goAway's close (600)")
 
     demo = commands.add_parser(
@@ -144,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="send the WAV file at the pace of speech (the default)")
     pacing.add_argument("--fast", dest="fast", action="store_true",
                         help="send the WAV file as fast as possible (for tests)")
-    talk.add_argument("--reply-timeout", type=_positive, default=30.0, metavar="SECONDS",
+    talk.add_argument("--reply-timeout", type=positive_number, default=30.0, metavar="SECONDS",
                       help="give up if no reply starts this long after the audio ended (30)")
     talk.set_defaults(fast=False)
     _cli_recording.add_parsers(commands)  # record, replay, inspect (issue 15)

@@ -26,6 +26,9 @@ from typing import Any, TextIO
 
 import trio
 
+from ._cli_common import port_number, positive_number
+from .testing._recording import first_text
+
 __all__ = ["COMMANDS", "add_parsers", "inspect_recording", "run"]
 
 #: The commands this module adds.
@@ -57,10 +60,10 @@ def add_parsers(commands: Any) -> None:
                     "end, 1 at the first divergence.")
     replay.add_argument("file", metavar="FILE", help="the recording (.jsonl)")
     replay.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
-    replay.add_argument("--port", type=_port, default=0, help="port (0: a free port)")
+    replay.add_argument("--port", type=port_number, default=0, help="port (0: a free port)")
     replay.add_argument("--pace", choices=("fast", "recorded"), default="recorded",
                         help="send the server's frames as recorded (the default) or at once")
-    replay.add_argument("--wait-timeout", type=_positive, default=30.0, metavar="SECONDS",
+    replay.add_argument("--wait-timeout", type=positive_number, default=30.0, metavar="SECONDS",
                         help="how long beyond the recorded gap to wait for the client (30)")
 
     inspect = commands.add_parser(
@@ -79,26 +82,6 @@ def run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.command == "replay":
         return _replay(args)
     return _inspect(args)
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}")
-    return value
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0: {text!r}")
-    return value
 
 
 # --- record ---------------------------------------------------------------------------------
@@ -390,7 +373,7 @@ def _describe(frame: Any) -> str:
     seconds = _audio_seconds(frame)
     if seconds:
         detail = f"{seconds:.2f} s"
-    text = _first_text(message)
+    text = first_text(message)
     if text and not detail:
         detail = _quote(text)
     return f"{kind} {detail}".rstrip() if detail else kind
@@ -406,22 +389,6 @@ def _short(value: Any) -> str:
 def _quote(text: str) -> str:
     text = " ".join(text.split())
     return '"' + (text if len(text) <= _TEXT else text[:_TEXT - 3] + "...") + '"'
-
-
-def _first_text(value: Any) -> str | None:
-    if isinstance(value, dict):
-        if isinstance(value.get("text"), str):
-            return str(value["text"])
-        for item in value.values():
-            found = _first_text(item)
-            if found is not None:
-                return found
-    elif isinstance(value, list):
-        for item in value:
-            found = _first_text(item)
-            if found is not None:
-                return found
-    return None
 
 
 def _text(frame: Any, field: str) -> str | None:
@@ -477,7 +444,7 @@ def _turns(recording: Any) -> list[_Turn]:
                         message.get("clientContent") or {}).get("turnComplete"):
                     ends = None
                 if ends is not None:
-                    text = _first_text(message)
+                    text = first_text(message)
                     pending = (f"{ends} {_quote(text)}" if text else ends, frame.t)
                 last_client = (frame.kind, frame.t)
                 continue

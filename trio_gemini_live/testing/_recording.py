@@ -65,6 +65,7 @@ __all__ = [
     "RecordingError",
     "RecordingHeader",
     "audio_sizes",
+    "first_text",
     "message_kind",
 ]
 
@@ -671,3 +672,21 @@ def _check_media(path: Path, number: int, ref: dict[str, Any],
     if offset + size > total:
         raise RecordingError(path, number, f"the audio file {name} is shorter than this "
                              f"frame needs ({offset + size} > {total} bytes)")
+
+
+def first_text(value: Any) -> str | None:
+    """The first ``text`` field of a message, for a readable report."""
+    if isinstance(value, dict):
+        text = value.get("text")
+        if isinstance(text, str):
+            return text
+        for item in value.values():
+            found = first_text(item)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for item in value:
+            found = first_text(item)
+            if found is not None:
+                return found
+    return None

@@ -50,6 +50,7 @@ from ._recording import (
     _blobs,
     audio_sizes,
     blob_size,
+    first_text,
     message_kind,
 )
 
@@ -617,26 +618,8 @@ def _received(data: str | bytes | _ClientClosed, message: Any = None,
     sizes = audio_sizes(message)
     if sizes:
         return f"{kind} ({_sizes(sizes)} bytes)"
-    text = _first_text(message)
+    text = first_text(message)
     return f"{kind} ({_short(text)})" if text else kind
-
-
-def _first_text(value: Any) -> str | None:
-    """The first ``text`` field of a message, for a readable report."""
-    if isinstance(value, dict):
-        text = value.get("text")
-        if isinstance(text, str):
-            return text
-        for item in value.values():
-            found = _first_text(item)
-            if found is not None:
-                return found
-    elif isinstance(value, list):
-        for item in value:
-            found = _first_text(item)
-            if found is not None:
-                return found
-    return None
 
 
 def _setup(setup: Any) -> Any:
