@@ -29,8 +29,8 @@ from __future__ import annotations
 import functools
 import os
 import ssl
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Collection, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import parse_qsl, urlsplit
@@ -46,6 +46,7 @@ from ._conversation import Conversation, Counters, ModelSettings, wire
 from ._link import DEADLINE, CloseMarker, Link, Tracked
 from ._link import ConnectionRecord as ConnectionRecord
 from ._link import Fault as Fault
+from ._memory import memory_connect
 from ._rest import (
     ReplayStream,
     TokenStore,
@@ -313,21 +314,7 @@ class LiveEmulator:
         the transport the library ships).
         """
 
-        @asynccontextmanager
-        async def connect(url: str, headers: Collection[tuple[str, str]] = (),
-                          **_: Any) -> AsyncIterator[trio.abc.Stream]:
-            if self._nursery is None:
-                raise RuntimeError("the emulator is not serving: start serve_in_memory first")
-            client_stream, server_stream = trio.testing.memory_stream_pair()
-            self._nursery.start_soon(self._handle_stream, server_stream)
-            try:
-                yield client_stream
-            finally:
-                # The session closed its WebSocket over it first (bounded); this only ends
-                # the stream, at once.
-                await trio.aclose_forcefully(client_stream)
-
-        return connect
+        return memory_connect("emulator", lambda: self._nursery, self._handle_stream)
 
     def open_session(self, nursery: trio.Nursery, *, model: str = DEFAULT_MODEL,
                      in_memory: bool = False, **kwargs: Any,

@@ -30,8 +30,8 @@ import logging
 import math
 import os
 import ssl
-from collections.abc import AsyncIterator, Callable, Collection
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, NoReturn
 from urllib.parse import urlsplit
@@ -41,6 +41,7 @@ import trio
 import trio.testing
 import trio_websocket
 
+from ._memory import memory_connect
 from ._recording import (
     RecordedConnection,
     RecordedEnd,
@@ -252,22 +253,7 @@ class ReplayServer:
         the transport the library ships).
         """
 
-        @asynccontextmanager
-        async def connect(url: str, headers: Collection[tuple[str, str]] = (),
-                          **_: Any) -> AsyncIterator[trio.abc.Stream]:
-            if self._nursery is None:
-                raise RuntimeError("the replay server is not serving: start serve_in_memory "
-                                   "first")
-            client_stream, server_stream = trio.testing.memory_stream_pair()
-            self._nursery.start_soon(self._handle_stream, server_stream)
-            try:
-                yield client_stream
-            finally:
-                # The session closed its WebSocket over it first (bounded); this only ends
-                # the stream, at once.
-                await trio.aclose_forcefully(client_stream)
-
-        return connect
+        return memory_connect("replay server", lambda: self._nursery, self._handle_stream)
 
     def open_session(self, nursery: trio.Nursery, *, in_memory: bool = False,
                      **kwargs: Any) -> AbstractAsyncContextManager[LiveSession]:
